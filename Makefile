@@ -1,0 +1,36 @@
+# The two README commands. Each sets up its own venv on a fresh machine.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml setup.py ossl_build.py src/ossl_handshake/_glue.c
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Rebuild the C module whenever the cdef or the glue changed.
+build: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ossl-handshake demo $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf build dist *.egg-info src/*.egg-info src/ossl_handshake/_ossl*.so

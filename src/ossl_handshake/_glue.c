@@ -1,0 +1,377 @@
+/* C glue compiled into ossl_handshake._ossl (see ossl_build.py).
+ *
+ * Why C and not Python: DESIGN.md rule 1. Between SSL_do_handshake and
+ * SSL_get_error nothing may touch errno or the error queue, and reading them
+ * from Python costs several cffi calls per step. One call here clears the
+ * queue and errno, makes the libssl call, and captures ret, SSL_get_error,
+ * errno and the whole queue into a caller-owned struct.
+ */
+#include <errno.h>
+#include <string.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/opensslv.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define OSSL_ERRQ_MAX 16
+
+typedef struct {
+    unsigned long code;
+    int line;
+    int flags;
+    char file[96];
+    char func[64];
+    char data[256];
+} ossl_err_entry;
+
+typedef struct {
+    int ret;
+    int err;
+    int sys_errno;
+    int nerr;
+    int dropped;
+    size_t nbytes;
+    ossl_err_entry entries[OSSL_ERRQ_MAX];
+} ossl_result;
+
+/* Per-SSL state the C callbacks fill in without calling Python. */
+typedef struct {
+    int alert_sent;     /* (level << 8) | description of the last alert we sent, -1 none */
+    int alert_received; /* same for the last alert the peer sent us, -1 none */
+    int alerts_sent;
+    int alerts_received;
+    int hrr;            /* a HelloRetryRequest crossed the wire */
+    int handshake_done;
+    int want_info;      /* forward info callbacks to Python */
+    int want_msg;       /* forward message callbacks to Python */
+    void *handle;       /* ffi.new_handle of a weakref to the Python Connection */
+} ossl_conn_state;
+
+#ifndef SSL_ERROR_WANT_RETRY_VERIFY
+#define SSL_ERROR_WANT_RETRY_VERIFY (-1)
+#define OSSL_HAVE_WANT_RETRY_VERIFY 0
+#else
+#define OSSL_HAVE_WANT_RETRY_VERIFY 1
+#endif
+#ifndef SSL_ERROR_WANT_CLIENT_HELLO_CB
+#define SSL_ERROR_WANT_CLIENT_HELLO_CB (-2)
+#endif
+#ifndef SSL_OP_IGNORE_UNEXPECTED_EOF
+#define SSL_OP_IGNORE_UNEXPECTED_EOF 0
+#define OSSL_HAVE_IGNORE_UNEXPECTED_EOF 0
+#else
+#define OSSL_HAVE_IGNORE_UNEXPECTED_EOF 1
+#endif
+#ifndef SSL_OP_ENABLE_KTLS
+#define SSL_OP_ENABLE_KTLS 0
+#endif
+#ifndef SSL_OP_CLEANSE_PLAINTEXT
+#define SSL_OP_CLEANSE_PLAINTEXT 0
+#endif
+#ifndef SSL_OP_ALLOW_CLIENT_RENEGOTIATION
+#define SSL_OP_ALLOW_CLIENT_RENEGOTIATION 0
+#endif
+#ifndef SSL_OP_NO_TX_CERTIFICATE_COMPRESSION
+#define SSL_OP_NO_TX_CERTIFICATE_COMPRESSION 0
+#endif
+#ifndef SSL_OP_NO_RX_CERTIFICATE_COMPRESSION
+#define SSL_OP_NO_RX_CERTIFICATE_COMPRESSION 0
+#endif
+#ifndef SSL_OP_ENABLE_KTLS_TX_ZEROCOPY_SENDFILE
+#define SSL_OP_ENABLE_KTLS_TX_ZEROCOPY_SENDFILE 0
+#endif
+
+static const int OSSL_BUILD_VERSION_NUMBER = (int)(OPENSSL_VERSION_NUMBER >> 4);
+static const int OSSL_HAVE_NEGOTIATED_GROUP = (OPENSSL_VERSION_NUMBER >= 0x30000000L);
+
+static int ossl_ssl_idx = -1;
+static int ossl_ctx_idx = -1;
+
+static int ossl_init(void)
+{
+    if (ossl_ssl_idx < 0)
+        ossl_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (ossl_ctx_idx < 0)
+        ossl_ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    return ossl_ssl_idx >= 0 && ossl_ctx_idx >= 0;
+}
+
+static void ossl_copy(char *dst, size_t n, const char *src)
+{
+    if (src == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+    strncpy(dst, src, n - 1);
+    dst[n - 1] = '\0';
+}
+
+static void ossl_capture(ossl_result *r)
+{
+    unsigned long code;
+    const char *file, *func, *data;
+    int line, flags;
+
+    r->nerr = 0;
+    r->dropped = 0;
+    for (;;) {
+        func = NULL;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        code = ERR_get_error_all(&file, &line, &func, &data, &flags);
+#else
+        code = ERR_get_error_line_data(&file, &line, &data, &flags);
+#endif
+        if (code == 0)
+            break;
+        if (r->nerr >= OSSL_ERRQ_MAX) {
+            r->dropped++;
+            continue;
+        }
+        ossl_err_entry *e = &r->entries[r->nerr++];
+        e->code = code;
+        e->line = line;
+        e->flags = flags;
+        ossl_copy(e->file, sizeof(e->file), file);
+        ossl_copy(e->func, sizeof(e->func), func);
+        ossl_copy(e->data, sizeof(e->data), (flags & ERR_TXT_STRING) ? data : NULL);
+    }
+}
+
+#define OSSL_BEGIN() do { ERR_clear_error(); errno = 0; } while (0)
+#define OSSL_END(ssl, r, rv) do { \
+        (r)->ret = (rv); \
+        (r)->sys_errno = errno; \
+        (r)->err = SSL_get_error((ssl), (rv)); \
+        ossl_capture(r); \
+    } while (0)
+
+static int ossl_do_handshake(SSL *ssl, ossl_result *r)
+{
+    int rv;
+    OSSL_BEGIN();
+    rv = SSL_do_handshake(ssl);
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+static int ossl_read(SSL *ssl, void *buf, size_t num, ossl_result *r)
+{
+    int rv;
+    size_t got = 0;
+    OSSL_BEGIN();
+    rv = SSL_read_ex(ssl, buf, num, &got);
+    r->nbytes = got;
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+static int ossl_peek(SSL *ssl, void *buf, size_t num, ossl_result *r)
+{
+    int rv;
+    size_t got = 0;
+    OSSL_BEGIN();
+    rv = SSL_peek_ex(ssl, buf, num, &got);
+    r->nbytes = got;
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+static int ossl_write(SSL *ssl, const void *buf, size_t num, ossl_result *r)
+{
+    int rv;
+    size_t put = 0;
+    OSSL_BEGIN();
+    rv = SSL_write_ex(ssl, buf, num, &put);
+    r->nbytes = put;
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+static int ossl_shutdown(SSL *ssl, ossl_result *r)
+{
+    int rv;
+    OSSL_BEGIN();
+    rv = SSL_shutdown(ssl);
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+static int ossl_key_update(SSL *ssl, int updatetype, ossl_result *r)
+{
+    int rv;
+    OSSL_BEGIN();
+    rv = SSL_key_update(ssl, updatetype);
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+/* Drain the queue after any other call (configuration calls, loaders). */
+static int ossl_take_errors(ossl_result *r)
+{
+    r->sys_errno = errno;
+    ossl_capture(r);
+    return r->nerr;
+}
+
+static ossl_conn_state *ossl_state(const SSL *ssl)
+{
+    if (ossl_ssl_idx < 0)
+        return NULL;
+    return (ossl_conn_state *)SSL_get_ex_data(ssl, ossl_ssl_idx);
+}
+
+static void *ossl_ssl_handle(const SSL *ssl)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    return st ? st->handle : NULL;
+}
+
+static void *ossl_ctx_handle(const SSL_CTX *ctx)
+{
+    if (ossl_ctx_idx < 0)
+        return NULL;
+    return SSL_CTX_get_ex_data(ctx, ossl_ctx_idx);
+}
+
+static int ossl_set_ctx_handle(SSL_CTX *ctx, void *handle)
+{
+    return SSL_CTX_set_ex_data(ctx, ossl_ctx_idx, handle);
+}
+
+/* Python side of the observers, declared extern "Python" in the cdef. */
+static void py_info_cb(const SSL *ssl, int where, int ret);
+static void py_msg_cb(int write_p, int version, int content_type, const void *buf,
+                      size_t len, SSL *ssl, void *arg);
+static void py_keylog_cb(const SSL *ssl, const char *line);
+
+static void ossl_info_cb(const SSL *ssl, int where, int ret)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    if (st == NULL)
+        return;
+    if (where & SSL_CB_ALERT) {
+        if (where & SSL_CB_WRITE) {
+            st->alert_sent = ret;
+            st->alerts_sent++;
+        } else {
+            st->alert_received = ret;
+            st->alerts_received++;
+        }
+    }
+    if (where & SSL_CB_HANDSHAKE_DONE)
+        st->handshake_done = 1;
+    if (st->want_info)
+        py_info_cb(ssl, where, ret);
+}
+
+static const unsigned char ossl_hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+static void ossl_msg_cb(int write_p, int version, int content_type, const void *buf,
+                        size_t len, SSL *ssl, void *arg)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    const unsigned char *p = (const unsigned char *)buf;
+    if (st == NULL)
+        return;
+    /* ServerHello (type 2): 4-byte header, 2-byte legacy_version, 32-byte random. */
+    if (content_type == SSL3_RT_HANDSHAKE && len >= 38 && p[0] == 2
+            && memcmp(p + 6, ossl_hrr_random, 32) == 0)
+        st->hrr = 1;
+    if (st->want_msg)
+        py_msg_cb(write_p, version, content_type, buf, len, ssl, arg);
+}
+
+static void ossl_keylog_cb(const SSL *ssl, const char *line)
+{
+    py_keylog_cb(ssl, line);
+}
+
+/* Attach our state to an SSL and install the C observers. */
+static int ossl_attach(SSL *ssl, ossl_conn_state *st)
+{
+    st->alert_sent = -1;
+    st->alert_received = -1;
+    if (!SSL_set_ex_data(ssl, ossl_ssl_idx, st))
+        return 0;
+    SSL_set_info_callback(ssl, ossl_info_cb);
+    SSL_set_msg_callback(ssl, ossl_msg_cb);
+    return 1;
+}
+
+static int ossl_attach_state_only(SSL *ssl, ossl_conn_state *st)
+{
+    st->alert_sent = -1;
+    st->alert_received = -1;
+    return SSL_set_ex_data(ssl, ossl_ssl_idx, st);
+}
+
+static void ossl_detach(SSL *ssl)
+{
+    SSL_set_ex_data(ssl, ossl_ssl_idx, NULL);
+}
+
+static void ossl_enable_keylog(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_keylog_callback(ctx, on ? ossl_keylog_cb : NULL);
+}
+
+static int ossl_get_negotiated_group(SSL *ssl)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    return SSL_get_negotiated_group(ssl);
+#else
+    (void)ssl;
+    return 0;
+#endif
+}
+
+static const char *ossl_group_name(SSL *ssl, int nid)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    const char *name = SSL_group_to_name(ssl, nid);
+    if (name != NULL)
+        return name;
+#else
+    (void)ssl;
+#endif
+    return OBJ_nid2sn(nid & ~0x1000000);
+}
+
+/* Two SSLs on one BIO pair (the direct mode): bytes never enter Python. */
+static int ossl_join(SSL *a, SSL *b, size_t size)
+{
+    BIO *ba = NULL, *bb = NULL;
+    if (!BIO_new_bio_pair(&ba, size, &bb, size))
+        return 0;
+    SSL_set_bio(a, ba, ba);
+    SSL_set_bio(b, bb, bb);
+    return 1;
+}
+
+/* Move up to max bytes from one BIO to another without a round trip through
+ * Python objects. Returns bytes moved, -1 if the destination refused. */
+static long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max)
+{
+    long moved = 0;
+    while ((size_t)moved < max) {
+        size_t want = BIO_ctrl_pending(from);
+        size_t room = BIO_ctrl_get_write_guarantee(to);
+        if (want == 0 || room == 0)
+            break;
+        if (want > room) want = room;
+        if (want > bufsize) want = bufsize;
+        if (want > max - (size_t)moved) want = max - (size_t)moved;
+        int n = BIO_read(from, buf, (int)want);
+        if (n <= 0)
+            break;
+        int w = BIO_write(to, buf, n);
+        if (w != n)
+            return -1;
+        moved += n;
+    }
+    return moved;
+}

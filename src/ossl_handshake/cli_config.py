@@ -1,0 +1,121 @@
+"""Configuration flags shared by every CLI command (demo, trace, server, client).
+
+One place turns ``--tls 1.2 --cipher ... --group ... --alpn h2,http/1.1
+--sni ... --mtls --key-type rsa`` into a pair of :class:`Context` objects, so
+that each command accepts the same flags with the same meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from ossl_handshake import certs
+from ossl_handshake.constants import ClientAuth, Options, Role
+from ossl_handshake.context import Context
+
+KEY_TYPES = {
+    "ecdsa": certs.SERVER_ECDSA,
+    "rsa": certs.SERVER_RSA,
+    "ed25519": certs.SERVER_ED25519,
+}
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """Add the shared configuration flags to ``p``."""
+    g = p.add_argument_group("TLS configuration")
+    g.add_argument("--tls", metavar="VER", help="pin the version (1.2 or 1.3): min = max")
+    g.add_argument("--min-version", metavar="VER", help="lowest version allowed (1.0..1.3)")
+    g.add_argument("--max-version", metavar="VER", help="highest version allowed (1.0..1.3)")
+    g.add_argument("--cipher", metavar="LIST", help="TLS 1.2 cipher list (SSL_CTX_set_cipher_list)")
+    g.add_argument(
+        "--ciphersuites", metavar="LIST", help="TLS 1.3 ciphersuites (SSL_CTX_set_ciphersuites)"
+    )
+    g.add_argument(
+        "--group", "--groups", dest="groups", metavar="LIST", help="groups, e.g. X25519:P-256"
+    )
+    g.add_argument(
+        "--sigalgs", metavar="LIST", help="signature algorithms (SSL_CTX_set1_sigalgs_list)"
+    )
+    g.add_argument("--alpn", metavar="P1,P2", help="ALPN protocols (client offers, server prefers)")
+    g.add_argument("--sni", metavar="NAME", default=None, help="server name sent and verified")
+    g.add_argument(
+        "--key-type", choices=sorted(KEY_TYPES), default="ecdsa", help="bundled server certificate"
+    )
+    g.add_argument("--cert", metavar="PEM", help="certificate chain file (overrides --key-type)")
+    g.add_argument("--key", metavar="PEM", help="private key for --cert")
+    g.add_argument("--cafile", metavar="PEM", help="trust anchors (default: the bundled test CA)")
+    g.add_argument("--no-verify", action="store_true", help="client does not verify the server")
+    g.add_argument("--mtls", action="store_true", help="server requires a client certificate")
+    g.add_argument("--client-cert", metavar="PEM", help="client certificate chain (with --mtls)")
+    g.add_argument("--client-key", metavar="PEM", help="client key (with --mtls)")
+    g.add_argument("--no-tickets", action="store_true", help="SSL_OP_NO_TICKET")
+    g.add_argument("--security-level", type=int, metavar="N", help="SSL_CTX_set_security_level")
+
+
+@dataclass
+class Config:
+    """The parsed flags as the contexts and connection settings they describe."""
+
+    client: Context
+    server: Context
+    server_name: str | None
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v for v in value.split(",") if v] if value else None
+
+
+def build_context(args: argparse.Namespace, role: Role) -> Context:
+    """One context for ``role`` from the shared flags."""
+    versions: dict[str, str | None] = {
+        "min_version": args.tls or args.min_version,
+        "max_version": args.tls or args.max_version,
+    }
+    common = {
+        **versions,
+        "ciphers": args.cipher,
+        "ciphersuites": args.ciphersuites,
+        "groups": args.groups,
+        "sigalgs": args.sigalgs,
+        "security_level": args.security_level,
+        "options": Options.NO_TICKET if args.no_tickets else Options.NONE,
+        "cafile": args.cafile or certs.CA,
+    }
+    if role is Role.SERVER:
+        ident = KEY_TYPES[args.key_type]
+        return Context(
+            Role.SERVER,
+            cert=args.cert or ident.cert,
+            key=args.key or (ident.key if not args.cert else None),
+            client_auth=ClientAuth.REQUIRE if args.mtls else ClientAuth.NONE,
+            **common,
+        )
+    client_cert = client_key = None
+    if args.mtls or args.client_cert:
+        client_cert = args.client_cert or certs.CLIENT.cert
+        client_key = args.client_key or (certs.CLIENT.key if not args.client_cert else None)
+    return Context(
+        Role.CLIENT,
+        cert=client_cert,
+        key=client_key,
+        verify=not args.no_verify,
+        alpn=_split(args.alpn),
+        **common,
+    )
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Both contexts plus the server name for an in-memory run."""
+    server = build_context(args, Role.SERVER)
+    alpn = _split(args.alpn)
+    if alpn:
+        set_server_alpn(server, alpn)
+    return Config(build_context(args, Role.CLIENT), server, args.sni or "localhost")
+
+
+def set_server_alpn(server: Context, alpn: list[str]) -> None:
+    """Server ALPN preference, when the context supports selection."""
+    select = getattr(server, "set_alpn_select", None)
+    if select is not None:
+        select(alpn)

@@ -1,0 +1,824 @@
+"""``Connection``: owns an ``SSL``; handshake steps, data, shutdown, negotiated results.
+
+Transport is either memory (a BIO pair per connection: the SSL holds one
+half, Python reads and writes the other with :meth:`Connection.bio_read` /
+:meth:`Connection.bio_write`; or one pair shared by two connections, see
+:func:`join`) or a socket (``SSL_set_fd``). The memory pair is the whole
+protocol engine with no I/O; sockets are adapters around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import select
+import socket
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ossl_handshake import callbacks as _callbacks  # noqa: F401 - registers def_extern
+from ossl_handshake._binding import ffi, lib, text
+from ossl_handshake.constants import Options, Role
+from ossl_handshake.context import Context, _as_pointer, encode_alpn
+from ossl_handshake.errors import (
+    CallbackError,
+    ErrorCode,
+    ReturnCode,
+    SSLError,
+    WantReadError,
+    WantWriteError,
+    ZeroReturnError,
+    drain,
+    error_for,
+    verify_message,
+)
+from ossl_handshake.names import alert_name
+from ossl_handshake.session import Session
+
+InfoObserver = Callable[["Connection", int, int], None]
+MessageObserver = Callable[["Connection", bool, int, int, bytes], None]
+
+_NULL = ffi.NULL
+_do_handshake = lib.ossl_do_handshake
+_state_string_long = lib.SSL_state_string_long
+_string = ffi.string
+_ERROR_NONE = int(lib.SSL_ERROR_NONE)
+_RETRYABLE = {int(c) for c in ErrorCode if c.retryable}
+_FATAL_CODES = {int(c) for c in ErrorCode if not c.retryable and c is not ErrorCode.NONE}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One ``SSL_do_handshake`` call: raw ``ret``, its meaning, ``SSL_get_error``, state after.
+
+    ``error`` holds the mapped exception (not raised) for anything but success.
+    """
+
+    role: Role
+    ret: int
+    return_code: ReturnCode
+    error_code: ErrorCode
+    state: str
+    error: SSLError | None = None
+
+    @property
+    def done(self) -> bool:
+        """The handshake finished in this step (ret 1)."""
+        return self.ret == 1
+
+    @property
+    def wants(self) -> bool:
+        """The step needs more I/O (WANT_READ/WANT_WRITE/...); call again later."""
+        return self.error_code.retryable
+
+    @property
+    def failed(self) -> bool:
+        """The handshake failed for good in this step."""
+        return self.ret != 1 and not self.error_code.retryable
+
+
+class Connection:
+    """One TLS endpoint (``SSL_new``) in the client or server role.
+
+    ``Connection(context, role=None, *, sock=None, server_name=None, ...)``:
+    the role defaults to the context's and selects ``SSL_set_connect_state``
+    or ``SSL_set_accept_state``. With ``sock`` the SSL runs on that socket
+    (``SSL_set_fd``; the connection keeps the socket alive); otherwise it gets
+    its own BIO pair of ``bio_size`` bytes per direction (0: OpenSSL's 17 KiB
+    default). ``server_name`` sets SNI (``SSL_set_tlsext_host_name``, not for
+    IP literals) and the name the certificate must match (``SSL_set1_host``),
+    unless ``verify_host`` overrides the latter (``False`` disables it).
+    """
+
+    def __init__(
+        self,
+        context: Context,
+        role: Role | str | None = None,
+        *,
+        sock: socket.socket | None = None,
+        server_name: str | None = None,
+        verify_host: str | bool | None = None,
+        session: Session | None = None,
+        alpn: list[str] | None = None,
+        options: Options | int = Options.NONE,
+        bio_size: int = 0,
+    ) -> None:
+        if not isinstance(context, Context):
+            raise TypeError(f"context must be a Context, not {type(context).__name__}")
+        self._ssl: Any = _NULL
+        self._net: Any = _NULL
+        self._failed: Step | None = None
+        self._callback_error: BaseException | None = None
+        self._on_info: InfoObserver | None = None
+        self._on_message: MessageObserver | None = None
+        self._sock: socket.socket | None = None
+        self._peer: Connection | None = None
+        self._owned = True
+        self._buf: Any = None
+        self._bufsize = 0
+        self.context = context
+        self.role = Role(role) if role is not None else context.role
+        ssl = lib.SSL_new(context._live())
+        if ssl == _NULL:
+            raise SSLError("SSL_new failed", errors=drain(), operation="SSL_new")
+        self._ssl = ssl
+        self._res = ffi.new("ossl_result *")
+        self._state = ffi.new("ossl_conn_state *")
+        self._handle = ffi.new_handle(weakref.ref(self))
+        self._state.handle = self._handle
+        lib.ossl_attach(ssl, self._state)
+        if self.role is Role.CLIENT:
+            lib.SSL_set_connect_state(ssl)
+        else:
+            lib.SSL_set_accept_state(ssl)
+        if options:
+            lib.SSL_set_options(ssl, int(options))
+        if server_name is not None:
+            self._set_server_name(server_name, verify_host)
+        elif isinstance(verify_host, str):
+            self._set_verify_host(verify_host)
+        if session is not None:
+            self.set_session(session)
+        if alpn is not None:
+            wire = encode_alpn(alpn)
+            if lib.SSL_set_alpn_protos(ssl, wire, len(wire)) != 0:
+                raise SSLError("SSL_set_alpn_protos failed", errors=drain())
+        if sock is not None:
+            self._attach_socket(sock)
+        else:
+            self._make_bio_pair(bio_size)
+
+    # -- construction helpers ----------------------------------------------
+
+    def _set_server_name(self, name: str, verify_host: str | bool | None) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"server_name must be a non-empty str, not {name!r}")
+        try:
+            ipaddress.ip_address(name)
+            is_ip = True
+        except ValueError:
+            is_ip = False
+        if not is_ip and lib.SSL_set_tlsext_host_name(self._ssl, name.encode("idna")) != 1:
+            raise SSLError(f"SSL_set_tlsext_host_name({name!r}) failed", errors=drain())
+        if verify_host is None or verify_host is True:
+            self._set_verify_host(name)
+        elif isinstance(verify_host, str):
+            self._set_verify_host(verify_host)
+
+    def _set_verify_host(self, host: str) -> None:
+        if lib.SSL_set1_host(self._ssl, host.encode("idna")) != 1:
+            raise SSLError(f"SSL_set1_host({host!r}) failed", errors=drain())
+
+    def _make_bio_pair(self, size: int) -> None:
+        if not isinstance(size, int) or size < 0:
+            raise ValueError(f"bio_size must be a non-negative int, not {size!r}")
+        pair = ffi.new("BIO *[2]")
+        if lib.BIO_new_bio_pair(pair, size, pair + 1, size) != 1:
+            raise SSLError("BIO_new_bio_pair failed", errors=drain())
+        lib.SSL_set_bio(self._ssl, pair[0], pair[0])
+        self._net = pair[1]
+
+    def _attach_socket(self, sock: socket.socket) -> None:
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+        fd = sock.fileno()
+        if fd < 0:
+            raise ValueError("socket is closed")
+        if lib.SSL_set_fd(self._ssl, fd) != 1:
+            raise SSLError("SSL_set_fd failed", errors=drain())
+        self._sock = sock
+        self.timeout = sock.gettimeout()
+        if self.timeout is not None:
+            # A timeout means non-blocking underneath; we wait with poll (rule 3).
+            sock.setblocking(False)
+
+    @classmethod
+    def adopt(
+        cls, pointer: Any, role: Role | str | None = None, *, owned: bool = False
+    ) -> Connection:
+        """Wrap an ``SSL *`` created by other code in this process.
+
+        ``pointer`` is cffi cdata or an integer address. ``owned=False`` takes
+        a reference (``SSL_up_ref``) and drops only that; ``owned=True``
+        takes over the caller's reference and frees it once. The SSL keeps
+        whatever BIOs or callbacks its creator set; we only attach state for
+        alert bookkeeping. Use :meth:`set_bio_pair` to give it a memory
+        transport. The role is read with ``SSL_is_server`` when not given.
+        """
+        ptr = _as_pointer(pointer, "SSL *")
+        ctx_ptr = lib.SSL_get_SSL_CTX(ptr)
+        if ctx_ptr == _NULL:
+            raise ValueError("SSL * has no SSL_CTX: not a live SSL object")
+        r = (
+            Role(role)
+            if role is not None
+            else (Role.SERVER if lib.SSL_is_server(ptr) else Role.CLIENT)
+        )
+        self = cls.__new__(cls)
+        self._ssl = _NULL
+        self._net = _NULL
+        self._failed = None
+        self._callback_error = None
+        self._on_info = None
+        self._on_message = None
+        self._sock = None
+        self._peer = None
+        self._buf = None
+        self._bufsize = 0
+        self._owned = True
+        self.role = r
+        self.context = Context.adopt(ctx_ptr, r, owned=False)
+        if not owned:
+            lib.SSL_up_ref(ptr)
+        self._ssl = ptr
+        self._res = ffi.new("ossl_result *")
+        self._state = ffi.new("ossl_conn_state *")
+        self._handle = ffi.new_handle(weakref.ref(self))
+        self._state.handle = self._handle
+        lib.ossl_attach_state_only(ptr, self._state)
+        return self
+
+    def set_bio_pair(self, size: int = 0) -> None:
+        """Give an adopted SSL its own memory BIO pair (``BIO_new_bio_pair`` + ``SSL_set_bio``)."""
+        self._live()
+        if self._net != _NULL:
+            raise ValueError("connection already has a BIO pair")
+        self._make_bio_pair(size)
+
+    # -- lifetime ------------------------------------------------------------
+
+    @property
+    def ptr(self) -> Any:
+        """The raw ``SSL *`` for C code in this process (still owned here)."""
+        return self._live()
+
+    def _live(self) -> Any:
+        ssl = self._ssl
+        if ssl == _NULL:
+            raise ValueError("Connection is closed")
+        return ssl
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._ssl == _NULL)
+
+    def close(self) -> None:
+        """Free the SSL and our BIO half. Idempotent; the socket is left to its owner.
+
+        A client that never shut down would have its session marked not
+        resumable by ``SSL_free``; we set ``SSL_SENT_SHUTDOWN`` first so a
+        session taken from it stays usable (DESIGN.md rule 7).
+        """
+        ssl, self._ssl = self._ssl, _NULL
+        if ssl == _NULL:
+            return
+        if lib.SSL_is_init_finished(ssl):
+            lib.SSL_set_shutdown(ssl, lib.SSL_get_shutdown(ssl) | lib.SSL_SENT_SHUTDOWN)
+        lib.ossl_detach(ssl)
+        if self._owned:
+            lib.SSL_free(ssl)
+        if self._net != _NULL:
+            lib.BIO_free(self._net)
+            self._net = _NULL
+        self._peer = None
+        self._sock = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown
+            self.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<Connection {self.role.value} closed>"
+        return f"<Connection {self.role.value} {self.state!r}>"
+
+    # -- observers -------------------------------------------------------
+
+    @property
+    def on_info(self) -> InfoObserver | None:
+        """Callable ``(conn, where, ret)`` for every info callback (``SSL_set_info_callback``)."""
+        return self._on_info
+
+    @on_info.setter
+    def on_info(self, fn: InfoObserver | None) -> None:
+        self._live()
+        self._on_info = fn
+        self._state.want_info = 1 if fn is not None else 0
+
+    @property
+    def on_message(self) -> MessageObserver | None:
+        """Callable ``(conn, sent, version, content_type, data)`` per protocol message.
+
+        Fed by ``SSL_set_msg_callback``: records headers (``SSL3_RT_HEADER``),
+        handshake messages, alerts, CCS, inner content types.
+        """
+        return self._on_message
+
+    @on_message.setter
+    def on_message(self, fn: MessageObserver | None) -> None:
+        self._live()
+        self._on_message = fn
+        self._state.want_msg = 1 if fn is not None else 0
+
+    # -- handshake -----------------------------------------------------------
+
+    def step(self) -> Step:
+        """Make exactly one ``SSL_do_handshake`` call and report it without raising.
+
+        Returns a :class:`Step`. A failed connection keeps returning the step
+        it failed with (OpenSSL may report something else, or nothing, on a
+        second call). Only an exception raised by a Python callback during the
+        call propagates (as :class:`CallbackError` chained to the original).
+        """
+        ssl = self._live()
+        if self._failed is not None:
+            return self._failed
+        res = self._res
+        ret = _do_handshake(ssl, res)
+        if self._callback_error is not None:
+            self._raise_callback_error(ret)
+        err = res.err
+        if err == _ERROR_NONE:
+            return Step(self.role, ret, ReturnCode.SUCCESS, ErrorCode.NONE, self._state_str(ssl))
+        state = self._state_str(ssl)
+        exc = self._error(res, state, "SSL_do_handshake")
+        step = Step(self.role, ret, ReturnCode.of(ret), ErrorCode(err), state, exc)
+        if err not in _RETRYABLE:
+            self._failed = step
+        return step
+
+    def _state_str(self, ssl: Any) -> str:
+        return str(_string(_state_string_long(ssl)).decode())
+
+    def _raise_callback_error(self, ret: int) -> None:
+        cause, self._callback_error = self._callback_error, None
+        assert cause is not None
+        if not isinstance(cause, Exception):
+            raise cause  # KeyboardInterrupt, SystemExit: deliver as is
+        state = self._state_str(self._ssl)
+        exc = CallbackError(
+            f"{self.role.value} callback raised {type(cause).__name__}: {cause}",
+            code=ErrorCode(int(self._res.err)) if ret != 1 else ErrorCode.SSL,
+            ret=ret,
+            errors=(),
+            state=state,
+            role=self.role,
+        )
+        exc.__cause__ = cause
+        self._failed = Step(self.role, ret, ReturnCode.of(ret), exc.code, state, exc)
+        raise exc
+
+    def _error(self, res: Any, state: str, operation: str) -> SSLError | None:
+        verify = 0
+        if res.err == lib.SSL_ERROR_SSL:
+            v = int(lib.SSL_get_verify_result(self._ssl))
+            verify = v if v != lib.X509_V_OK else 0
+        return error_for(
+            res,
+            state=state,
+            role=self.role,
+            alert_sent=self.alert_sent,
+            alert_received=self.alert_received,
+            verify_code=verify,
+            operation=operation,
+        )
+
+    def do_handshake(self) -> None:
+        """Run ``SSL_do_handshake`` until it succeeds or raises the mapped exception.
+
+        Memory transport and non-blocking sockets: one call; ``WantReadError``
+        / ``WantWriteError`` mean "move bytes and call again". A blocking
+        socket blocks in C without the GIL. A socket with a timeout waits
+        with poll between calls and raises ``TimeoutError`` when it runs out.
+        """
+        deadline = self._deadline()
+        while True:
+            step = self.step()
+            if step.error is None:
+                return
+            if deadline is not None and step.wants:
+                self._wait(step.error_code, deadline, "handshake")
+                continue
+            raise step.error
+
+    def _deadline(self) -> float | None:
+        if self._sock is None or self.timeout is None:
+            return None
+        return time.monotonic() + self.timeout
+
+    def _wait(self, code: ErrorCode, deadline: float, what: str) -> None:
+        assert self._sock is not None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{self.role.value} {what} timed out after {self.timeout} s")
+        fd = self._sock.fileno()
+        if code is ErrorCode.WANT_WRITE:
+            ready = select.select([], [fd], [], remaining)[1]
+        else:
+            ready = select.select([fd], [], [], remaining)[0]
+        if not ready:
+            raise TimeoutError(f"{self.role.value} {what} timed out after {self.timeout} s")
+
+    # -- data ------------------------------------------------------------------
+
+    def _scratch(self, n: int) -> Any:
+        if n > self._bufsize:
+            self._bufsize = max(n, 16384)
+            self._buf = ffi.new("char[]", self._bufsize)
+        return self._buf
+
+    def read(self, n: int = 16384) -> bytes:
+        """``SSL_read_ex`` up to ``n`` bytes of application data.
+
+        Raises :class:`ZeroReturnError` at close_notify, :class:`WantReadError`
+        when no data is available yet (memory/non-blocking), ``TimeoutError``
+        on a socket with a timeout.
+        """
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"read size must be an int, not {type(n).__name__}")
+        if n <= 0:
+            raise ValueError(f"read size must be positive, not {n}")
+        ssl = self._live()
+        buf = self._scratch(n)
+        deadline = self._deadline()
+        while True:
+            ret = lib.ossl_read(ssl, buf, n, self._res)
+            if self._callback_error is not None:
+                self._raise_callback_error(ret)
+            if ret == 1:
+                return bytes(ffi.buffer(buf, self._res.nbytes))
+            exc = self._error(self._res, self._state_str(ssl), "SSL_read_ex")
+            assert exc is not None
+            if deadline is not None and exc.code.retryable:
+                self._wait(exc.code, deadline, "read")
+                continue
+            raise exc
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """``SSL_write_ex`` all of ``data`` (one record per 16 KiB); returns bytes written."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        ssl = self._live()
+        view = ffi.from_buffer(data)
+        deadline = self._deadline()
+        while True:
+            ret = lib.ossl_write(ssl, view, len(data), self._res)
+            if self._callback_error is not None:
+                self._raise_callback_error(ret)
+            if ret == 1:
+                return int(self._res.nbytes)
+            exc = self._error(self._res, self._state_str(ssl), "SSL_write_ex")
+            assert exc is not None
+            if deadline is not None and exc.code.retryable:
+                self._wait(exc.code, deadline, "write")
+                continue
+            raise exc
+
+    def shutdown(self) -> bool:
+        """``SSL_shutdown``: send close_notify; True once the peer's close_notify arrived too.
+
+        Returns False after the first call (ret 0: ours sent, theirs pending).
+        """
+        ssl = self._live()
+        ret = lib.ossl_shutdown(ssl, self._res)
+        if ret == 1:
+            return True
+        if ret == 0:
+            return False
+        exc = self._error(self._res, self._state_str(ssl), "SSL_shutdown")
+        assert exc is not None
+        raise exc
+
+    def process_pending(self) -> int:
+        """Process records already received (e.g. TLS 1.3 NewSessionTicket) with ``SSL_peek_ex``.
+
+        Returns the number of application-data bytes now readable. Never
+        raises for "no data yet"; raises the mapped error for anything fatal.
+        """
+        ssl = self._live()
+        buf = self._scratch(1)
+        ret = lib.ossl_peek(ssl, buf, 1, self._res)
+        if self._callback_error is not None:
+            self._raise_callback_error(ret)
+        if ret == 1:
+            return int(lib.SSL_pending(ssl))
+        if self._res.err in _RETRYABLE:
+            return 0
+        exc = self._error(self._res, self._state_str(ssl), "SSL_peek_ex")
+        assert exc is not None
+        if isinstance(exc, ZeroReturnError):
+            return 0
+        raise exc
+
+    def key_update(self, request_peer: bool = False) -> None:
+        """``SSL_key_update`` (TLS 1.3); the KeyUpdate goes out with the next write/handshake."""
+        kind = lib.SSL_KEY_UPDATE_REQUESTED if request_peer else lib.SSL_KEY_UPDATE_NOT_REQUESTED
+        ret = lib.ossl_key_update(self._live(), kind, self._res)
+        if ret != 1:
+            exc = self._error(self._res, self.state, "SSL_key_update")
+            assert exc is not None
+            raise exc
+
+    @property
+    def pending(self) -> int:
+        """``SSL_pending``: decrypted bytes buffered and readable now."""
+        return int(lib.SSL_pending(self._live()))
+
+    # -- memory transport ----------------------------------------------------
+
+    def _net_bio(self) -> Any:
+        self._live()
+        if self._net == _NULL:
+            what = "a socket" if self._sock is not None else "a shared BIO pair (direct mode)"
+            raise ValueError(f"connection is on {what}: it has no network BIO")
+        return self._net
+
+    def bio_read(self, n: int = -1) -> bytes:
+        """Take up to ``n`` bytes (all if -1) that the SSL wrote for the peer (``BIO_read``)."""
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"n must be an int, not {type(n).__name__}")
+        net = self._net_bio()
+        avail = lib.BIO_ctrl_pending(net)
+        if n < 0 or n > avail:
+            n = avail
+        if n == 0:
+            return b""
+        buf = self._scratch(n)
+        got = lib.BIO_read(net, buf, n)
+        return bytes(ffi.buffer(buf, got)) if got > 0 else b""
+
+    def bio_write(self, data: bytes | bytearray | memoryview) -> int:
+        """Give bytes from the peer to the SSL (``BIO_write``); returns how many were taken.
+
+        Fewer than ``len(data)`` are taken when the pair's buffer is full
+        (see :attr:`bio_write_guarantee`); 0 once the direction was shut.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        net = self._net_bio()
+        if not data:
+            return 0
+        room = lib.BIO_ctrl_get_write_guarantee(net)
+        n = min(len(data), room)
+        if n == 0:
+            return 0
+        put = lib.BIO_write(net, ffi.from_buffer(data), n)
+        return max(int(put), 0)
+
+    @property
+    def bio_pending(self) -> int:
+        """Bytes the SSL has written and the peer has not taken yet (``BIO_ctrl_pending``)."""
+        return int(lib.BIO_ctrl_pending(self._net_bio()))
+
+    @property
+    def bio_write_guarantee(self) -> int:
+        """Bytes :meth:`bio_write` can take now (``BIO_ctrl_get_write_guarantee``)."""
+        return int(lib.BIO_ctrl_get_write_guarantee(self._net_bio()))
+
+    def bio_shutdown_wr(self) -> None:
+        """``BIO_shutdown_wr``: the peer closed its side; the SSL reads EOF after buffered bytes."""
+        lib.BIO_shutdown_wr(self._net_bio())
+
+    def transfer_to(self, other: Connection, limit: int = 1 << 30) -> int:
+        """Move pending bytes from our network BIO into ``other``'s, in C; returns the count.
+
+        Stops when nothing is pending or ``other`` has no room. Bytes never
+        become Python objects (the fast path of the in-process driver).
+        """
+        src = self._net_bio()
+        dst = other._net_bio()
+        buf = self._scratch(16384)
+        moved = lib.ossl_bio_move(src, dst, buf, self._bufsize, limit)
+        if moved < 0:
+            raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
+        return int(moved)
+
+    # -- negotiated results ------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``SSL_state_string_long``: ``"SSLv3/TLS read server hello"``."""
+        return self._state_str(self._live())
+
+    @property
+    def is_init_finished(self) -> bool:
+        """``SSL_is_init_finished``: the handshake completed."""
+        return bool(lib.SSL_is_init_finished(self._live()))
+
+    @property
+    def failed(self) -> SSLError | None:
+        """The error this connection's handshake failed with, if it did."""
+        return self._failed.error if self._failed is not None else None
+
+    @property
+    def version(self) -> str | None:
+        """``SSL_get_version`` (``"TLSv1.3"``); None before a version was negotiated."""
+        ssl = self._live()
+        v = text(lib.SSL_get_version(ssl))
+        return v if lib.SSL_is_init_finished(ssl) or lib.SSL_in_init(ssl) == 0 else v or None
+
+    @property
+    def cipher(self) -> str | None:
+        """``SSL_CIPHER_get_name(SSL_get_current_cipher)``: ``"TLS_AES_256_GCM_SHA384"``."""
+        c = lib.SSL_get_current_cipher(self._live())
+        return text(lib.SSL_CIPHER_get_name(c)) if c != _NULL else None
+
+    @property
+    def cipher_bits(self) -> int | None:
+        """``SSL_CIPHER_get_bits`` of the current cipher."""
+        c = lib.SSL_get_current_cipher(self._live())
+        return int(lib.SSL_CIPHER_get_bits(c, _NULL)) if c != _NULL else None
+
+    @property
+    def verify_result(self) -> int:
+        """``SSL_get_verify_result``: ``X509_V_OK`` (0) or the verification error code."""
+        return int(lib.SSL_get_verify_result(self._live()))
+
+    @property
+    def verify_message(self) -> str:
+        """``X509_verify_cert_error_string`` of :attr:`verify_result` (``"ok"``)."""
+        return verify_message(self.verify_result)
+
+    @property
+    def session_reused(self) -> bool:
+        """``SSL_session_reused``: this handshake resumed a session."""
+        return bool(lib.SSL_session_reused(self._live()))
+
+    @property
+    def session(self) -> Session | None:
+        """``SSL_get1_session``: the session to offer on a later connection (None if none)."""
+        ptr = lib.SSL_get1_session(self._live())
+        return Session(ptr) if ptr != _NULL else None
+
+    def set_session(self, session: Session) -> None:
+        """``SSL_set_session``: offer ``session`` for resumption (clients, before the handshake)."""
+        if not isinstance(session, Session):
+            raise TypeError(f"session must be a Session, not {type(session).__name__}")
+        if lib.SSL_set_session(self._live(), session.ptr) != 1:
+            raise SSLError("SSL_set_session failed", errors=drain(), operation="SSL_set_session")
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """``SSL_get0_alpn_selected``: the protocol agreed by ALPN, or None."""
+        data = ffi.new("const unsigned char **")
+        n = ffi.new("unsigned int *")
+        lib.SSL_get0_alpn_selected(self._live(), data, n)
+        if n[0] == 0:
+            return None
+        return bytes(ffi.buffer(data[0], n[0])).decode("ascii", "replace")
+
+    @property
+    def server_name(self) -> str | None:
+        """``SSL_get_servername``: the SNI name sent (client) or received (server)."""
+        p = lib.SSL_get_servername(self._live(), 0)
+        return text(p) if p != _NULL else None
+
+    @property
+    def group(self) -> str | None:
+        """The negotiated key exchange group (``SSL_get_negotiated_group``; None before 3.0)."""
+        ssl = self._live()
+        nid = lib.ossl_get_negotiated_group(ssl)
+        if nid == 0:
+            return None
+        return text(lib.ossl_group_name(ssl, nid)) or f"0x{nid:04x}"
+
+    @property
+    def hello_retry_request(self) -> bool:
+        """A HelloRetryRequest crossed the wire (seen by our message callback)."""
+        self._live()
+        return bool(self._state.hrr)
+
+    @property
+    def alert_sent(self) -> str | None:
+        """Name of the last alert this side sent (info callback), e.g. ``"bad_certificate"``."""
+        v = int(self._state.alert_sent)
+        return alert_name(v & 0xFF) if v >= 0 else None
+
+    @property
+    def alert_received(self) -> str | None:
+        """Name of the last alert the peer sent us (info callback)."""
+        v = int(self._state.alert_received)
+        return alert_name(v & 0xFF) if v >= 0 else None
+
+    @property
+    def peer_certificate(self) -> bytes | None:
+        """DER of the peer's leaf certificate (``SSL_get1_peer_certificate``), or None."""
+        x = lib.SSL_get1_peer_certificate(self._live())
+        if x == _NULL:
+            return None
+        try:
+            return _der(x)
+        finally:
+            lib.X509_free(x)
+
+    @property
+    def peer_chain(self) -> list[bytes]:
+        """DER of each certificate the peer sent (``SSL_get_peer_cert_chain``).
+
+        On a client the list starts with the leaf; on a server OpenSSL leaves
+        the leaf out (see :attr:`peer_certificate`).
+        """
+        sk = lib.SSL_get_peer_cert_chain(self._live())
+        if sk == _NULL:
+            return []
+        stack = ffi.cast("OPENSSL_STACK *", sk)
+        out = []
+        for i in range(lib.OPENSSL_sk_num(stack)):
+            out.append(_der(ffi.cast("X509 *", lib.OPENSSL_sk_value(stack, i))))
+        return out
+
+    @property
+    def peer_subject(self) -> str | None:
+        """RFC 2253 subject of the peer's leaf certificate."""
+        return self._peer_name(lib.X509_get_subject_name)
+
+    @property
+    def peer_issuer(self) -> str | None:
+        """RFC 2253 issuer of the peer's leaf certificate."""
+        return self._peer_name(lib.X509_get_issuer_name)
+
+    def _peer_name(self, getter: Any) -> str | None:
+        x = lib.SSL_get1_peer_certificate(self._live())
+        if x == _NULL:
+            return None
+        try:
+            return x509_name(getter(x))
+        finally:
+            lib.X509_free(x)
+
+    @property
+    def peer_signature_algorithm(self) -> str | None:
+        """Type of the peer's handshake signature (``SSL_get_peer_signature_type_nid``)."""
+        nid = ffi.new("int *")
+        if lib.SSL_get_peer_signature_type_nid(self._live(), nid) != 1:
+            return None
+        return text(lib.OBJ_nid2sn(nid[0])) or None
+
+    @property
+    def peer_signature_digest(self) -> str | None:
+        """Digest of the peer's handshake signature (``SSL_get_peer_signature_nid``)."""
+        nid = ffi.new("int *")
+        if lib.SSL_get_peer_signature_nid(self._live(), nid) != 1:
+            return None
+        return text(lib.OBJ_nid2sn(nid[0])) or None
+
+
+def _der(x509: Any) -> bytes:
+    n = lib.i2d_X509(x509, _NULL)
+    if n <= 0:
+        return b""
+    buf = ffi.new("unsigned char[]", n)
+    p = ffi.new("unsigned char **", buf)
+    lib.i2d_X509(x509, p)
+    return bytes(ffi.buffer(buf, n))
+
+
+def x509_name(name: Any) -> str:
+    """``X509_NAME_print_ex`` with ``XN_FLAG_RFC2253`` into a memory BIO."""
+    bio = lib.BIO_new(lib.BIO_s_mem())
+    try:
+        lib.X509_NAME_print_ex(bio, name, 0, lib.XN_FLAG_RFC2253)
+        pp = ffi.new("char **")
+        n = lib.BIO_get_mem_data(bio, pp)
+        return bytes(ffi.buffer(pp[0], n)).decode("utf-8", "replace")
+    finally:
+        lib.BIO_free(bio)
+
+
+def join(a: Connection, b: Connection, *, size: int = 0) -> None:
+    """Put two fresh connections on one BIO pair (the direct mode; ``BIO_new_bio_pair``).
+
+    Bytes written by one are read by the other inside libssl; Python never
+    sees them, so :meth:`Connection.bio_read` is unavailable on both. Replaces
+    the pairs they were created with.
+    """
+    for c in (a, b):
+        c._live()
+        if c._sock is not None:
+            raise ValueError("cannot join a connection that is on a socket")
+    if lib.ossl_join(a._ssl, b._ssl, size) != 1:
+        raise SSLError("BIO_new_bio_pair failed", errors=drain(), operation="BIO_new_bio_pair")
+    for c in (a, b):
+        if c._net != _NULL:
+            lib.BIO_free(c._net)
+            c._net = _NULL
+    a._peer, b._peer = b, a
+
+
+__all__ = [
+    "Connection",
+    "Step",
+    "WantReadError",
+    "WantWriteError",
+    "join",
+    "x509_name",
+]

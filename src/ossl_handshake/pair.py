@@ -1,0 +1,207 @@
+"""Two in-process peers and the driver that takes them through a handshake.
+
+The driver keeps protocol logic free of I/O: it alternates ``step()`` on the
+two :class:`Connection` objects and moves the bytes between their BIO pairs
+(in C, or through a ``wire`` that can watch and break them). It stops when
+both finished, when one failed (after delivering that side's last flight so
+the peer sees the alert), or when neither can move: one side blocked while
+the other is done, or a full round with no step finishing and no byte moved
+(DESIGN.md rule 8; a rule, not an iteration cap, though ``max_steps`` still
+guards against a peer that loops).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ossl_handshake.connection import Connection, Step, join
+from ossl_handshake.constants import Role
+from ossl_handshake.context import Context
+from ossl_handshake.errors import ErrorCode, NoProgressError, SSLError
+from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
+from ossl_handshake.session import Session
+
+
+class WireLike(Protocol):
+    """What the driver needs from a wire: move bytes from ``src`` to ``dst``."""
+
+    def transfer(self, src: Connection, dst: Connection) -> int:
+        """Move what ``src`` wrote toward ``dst``; return how many bytes ``dst`` received."""
+
+
+def memory_pair(
+    client_ctx: Context,
+    server_ctx: Context,
+    *,
+    server_name: str | None = None,
+    verify_host: str | bool | None = None,
+    session: Session | None = None,
+    direct: bool = False,
+    bio_size: int = 0,
+) -> tuple[Connection, Connection]:
+    """A client and a server :class:`Connection` on memory transports.
+
+    Each gets its own BIO pair (``bio_size`` bytes per direction, 0 = 17 KiB)
+    unless ``direct`` puts both on one shared pair, where bytes never enter
+    Python (fastest; no wire, no byte-level faults).
+    """
+    client = Connection(
+        client_ctx,
+        Role.CLIENT,
+        server_name=server_name,
+        verify_host=verify_host,
+        session=session,
+        bio_size=bio_size,
+    )
+    server = Connection(server_ctx, Role.SERVER, bio_size=bio_size)
+    if direct:
+        join(client, server, size=bio_size)
+    return client, server
+
+
+def _stuck(
+    client: Connection, server: Connection, last: dict[Role, Step | None]
+) -> NoProgressError:
+    def wait(role: Role, conn: Connection) -> str:
+        st = last[role]
+        if conn.is_init_finished:
+            return "done"
+        if st is None:
+            return "not started"
+        return f"{st.error_code.name} in {st.state!r}"
+
+    msg = (
+        "no progress: client waits for "
+        f"{wait(Role.CLIENT, client)}, server waits for {wait(Role.SERVER, server)}, "
+        "and no bytes are in flight"
+    )
+    return NoProgressError(msg, code=ErrorCode.WANT_READ, state=client.state, operation="handshake")
+
+
+def drive(
+    client: Connection,
+    server: Connection,
+    *,
+    wire: WireLike | None = None,
+    max_steps: int = 1000,
+    settle: bool = True,
+) -> HandshakeResult:
+    """Drive both peers until done, failed or stuck; never raises for TLS failures.
+
+    Returns a :class:`HandshakeResult` whose ``error`` is the first failure
+    (a :class:`NoProgressError` when stuck). With ``settle`` the client
+    processes what the server sent after finishing (TLS 1.3 tickets), so its
+    session is resumable right away.
+    """
+    direct = client._net is None or server._peer is client
+    steps: list[StepRecord] = []
+    last: dict[Role, Step | None] = {Role.CLIENT: None, Role.SERVER: None}
+    peers = ((client, server), (server, client))
+    error: SSLError | None = None
+    failed_side: Role | None = None
+    move = wire.transfer if wire is not None else _move
+    idle_rounds = 0
+    n = 0
+    while n < max_steps:
+        progressed = False
+        for me, other in peers:
+            if me.is_init_finished:
+                continue
+            before = me._state_str(me._ssl)
+            st = me.step()
+            n += 1
+            last[me.role] = st
+            sent = 0 if direct else move(me, other)
+            steps.append(StepRecord(len(steps), st, sent))
+            if sent or st.done or st.state != before:
+                progressed = True
+            if st.failed:
+                error = st.error
+                failed_side = me.role
+                break
+        if error is not None:
+            _let_peer_see(client, server, failed_side, direct, move, steps, last)
+            break
+        if client.is_init_finished and server.is_init_finished:
+            break
+        if not progressed:
+            idle_rounds += 1
+            if idle_rounds >= 2 or client.is_init_finished or server.is_init_finished:
+                error = _stuck(client, server, last)
+                failed_side = _waiting_side(client, server)
+                break
+        else:
+            idle_rounds = 0
+    else:
+        error = NoProgressError(
+            f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
+        )
+        failed_side = _waiting_side(client, server)
+    if error is None and settle:
+        if not direct:
+            move(server, client)
+        client.process_pending()
+    result = HandshakeResult(
+        client=SideResult.of(client),
+        server=SideResult.of(server),
+        steps=steps,
+        failed_side=failed_side,
+        error=error,
+    )
+    if error is not None:
+        error.result = result
+    return result
+
+
+def _waiting_side(client: Connection, server: Connection) -> Role:
+    return Role.SERVER if client.is_init_finished else Role.CLIENT
+
+
+def _let_peer_see(
+    client: Connection,
+    server: Connection,
+    failed: Role | None,
+    direct: bool,
+    move: Any,
+    steps: list[StepRecord],
+    last: dict[Role, Step | None],
+) -> None:
+    """Deliver the failing side's last flight (its alert) and let the peer react once."""
+    me, other = (client, server) if failed is Role.CLIENT else (server, client)
+    if other.is_init_finished:
+        if direct or move(me, other):
+            other.process_pending() if other.failed is None else None
+        return
+    if other.failed is not None:
+        return
+    if not direct:
+        move(me, other)
+    st = other.step()
+    last[other.role] = st
+    steps.append(StepRecord(len(steps), st, 0 if direct else move(other, me)))
+
+
+def _move(src: Connection, dst: Connection) -> int:
+    return src.transfer_to(dst)
+
+
+def handshake(
+    client: Connection,
+    server: Connection,
+    *,
+    wire: WireLike | None = None,
+    max_steps: int = 1000,
+    check: bool = True,
+) -> HandshakeResult:
+    """Drive a handshake between two memory-transport peers (see :func:`drive`).
+
+    With ``check`` (the default) the first failure is raised, with the
+    result attached as ``exc.result``; otherwise it is returned in the result.
+    """
+    result = drive(client, server, wire=wire, max_steps=max_steps)
+    if check and result.error is not None:
+        raise result.error
+    return result
+
+
+__all__ = ["HandshakeResult", "SideResult", "drive", "handshake", "memory_pair"]

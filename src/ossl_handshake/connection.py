@@ -48,6 +48,9 @@ _string = ffi.string
 _ERROR_NONE = int(lib.SSL_ERROR_NONE)
 _RETRYABLE = {int(c) for c in ErrorCode if c.retryable}
 _FATAL_CODES = {int(c) for c in ErrorCode if not c.retryable and c is not ErrorCode.NONE}
+#: ``OSSL_HANDSHAKE_STATE`` values (stable since 1.1.0) in which no version is
+#: negotiated yet: TLS_ST_BEFORE, TLS_ST_CW_CLNT_HELLO, TLS_ST_SR_CLNT_HELLO.
+_PRE_VERSION_STATES = frozenset({0, 12, 20})
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,12 +423,12 @@ class Connection:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"{self.role.value} {what} timed out after {self.timeout} s")
-        fd = self._sock.fileno()
-        if code is ErrorCode.WANT_WRITE:
-            ready = select.select([], [fd], [], remaining)[1]
-        else:
-            ready = select.select([fd], [], [], remaining)[0]
-        if not ready:
+        # poll, not select: select cannot watch descriptors >= FD_SETSIZE.
+        poller = select.poll()
+        poller.register(
+            self._sock.fileno(), select.POLLOUT if code is ErrorCode.WANT_WRITE else select.POLLIN
+        )
+        if not poller.poll(max(1, int(remaining * 1000 + 0.999))):
             raise TimeoutError(f"{self.role.value} {what} timed out after {self.timeout} s")
 
     # -- data ------------------------------------------------------------------
@@ -487,16 +490,23 @@ class Connection:
         """``SSL_shutdown``: send close_notify; True once the peer's close_notify arrived too.
 
         Returns False after the first call (ret 0: ours sent, theirs pending).
+        On a socket with a timeout a retryable result waits with poll and
+        retries (``TimeoutError`` when the time runs out), as :meth:`read` does.
         """
         ssl = self._live()
-        ret = lib.ossl_shutdown(ssl, self._res)
-        if ret == 1:
-            return True
-        if ret == 0:
-            return False
-        exc = self._error(self._res, self._state_str(ssl), "SSL_shutdown")
-        assert exc is not None
-        raise exc
+        deadline = self._deadline()
+        while True:
+            ret = lib.ossl_shutdown(ssl, self._res)
+            if ret == 1:
+                return True
+            if ret == 0:
+                return False
+            exc = self._error(self._res, self._state_str(ssl), "SSL_shutdown")
+            assert exc is not None
+            if deadline is not None and exc.code.retryable:
+                self._wait(exc.code, deadline, "shutdown")
+                continue
+            raise exc
 
     def process_pending(self) -> int:
         """Process records already received (e.g. TLS 1.3 NewSessionTicket) with ``SSL_peek_ex``.
@@ -623,8 +633,16 @@ class Connection:
     def version(self) -> str | None:
         """``SSL_get_version`` (``"TLSv1.3"``); None before a version was negotiated."""
         ssl = self._live()
-        v = text(lib.SSL_get_version(ssl))
-        return v if lib.SSL_is_init_finished(ssl) or lib.SSL_in_init(ssl) == 0 else v or None
+        # Before the hellos SSL_get_version names the highest enabled version,
+        # not a negotiated one: a client has not seen a ServerHello/HRR yet, a
+        # server has not processed a ClientHello.
+        if (
+            not lib.SSL_is_init_finished(ssl)
+            and int(lib.SSL_get_state(ssl)) in _PRE_VERSION_STATES
+            and not self._state.hrr
+        ):
+            return None
+        return text(lib.SSL_get_version(ssl)) or None
 
     @property
     def cipher(self) -> str | None:
@@ -686,6 +704,10 @@ class Connection:
     def group(self) -> str | None:
         """The negotiated key exchange group (``SSL_get_negotiated_group``; None before 3.0)."""
         ssl = self._live()
+        # OpenSSL 3.0's SSL_get_negotiated_group dereferences s->session, which
+        # is NULL on a server that has not (or never) got past the ClientHello.
+        if lib.SSL_get_session(ssl) == _NULL:
+            return None
         nid = lib.ossl_get_negotiated_group(ssl)
         if nid == 0:
             return None

@@ -1,0 +1,290 @@
+"""The mapping from a captured ``(ret, SSL_get_error, errno, queue)`` to exceptions.
+
+Unit tests of :func:`errors.error_for` on results built by hand cover the
+outcomes OpenSSL 3.0 cannot produce during a handshake (ret 0 from
+``SSL_do_handshake``, 1.1.1's SSL_ERROR_SYSCALL with ret 0 for EOF). The rest
+checks, with real handshakes, that ``str()`` of each exception reads like a
+good error message and that one connection's errors never reach another.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from typing import Any
+
+import pytest
+
+from ossl_handshake import (
+    CertificateVerifyError,
+    Connection,
+    Context,
+    ErrorCode,
+    ProtocolError,
+    ReturnCode,
+    Role,
+    SSLError,
+    SyscallError,
+    UnexpectedEOFError,
+    WantError,
+    WantReadError,
+    WantWriteError,
+    ZeroReturnError,
+    certs,
+    drive,
+    errors,
+    ffi,
+    handshake,
+    lib,
+    memory_pair,
+)
+
+ERR_LIB_SSL = 20
+SSL_R_UNEXPECTED_EOF_WHILE_READING = 294
+SSL_R_CERTIFICATE_VERIFY_FAILED = 134
+SSL_R_WRONG_VERSION_NUMBER = 267
+
+
+@pytest.fixture(autouse=True, scope="module")
+def ssl_strings_loaded() -> None:
+    """Reason texts exist once libssl is initialised, which ``SSL_CTX_new`` does.
+
+    Every real failure happens after a Context exists; results built by hand
+    in this module need the same precondition.
+    """
+    Context(Role.CLIENT).close()
+
+
+def err_code(library: int, reason: int) -> int:
+    """``ERR_PACK(lib, 0, reason)`` as OpenSSL 3.0 lays it out (checked against lib below)."""
+    return (library << 23) | reason
+
+
+def make_result(ret: int, err: int, *, sys_errno: int = 0, reasons: tuple[int, ...] = ()) -> Any:
+    res = ffi.new("ossl_result *")
+    res.ret = ret
+    res.err = err
+    res.sys_errno = sys_errno
+    res.nerr = len(reasons)
+    for i, reason in enumerate(reasons):
+        entry = res.entries[i]
+        entry.code = err_code(ERR_LIB_SSL, reason)
+        entry.line = 100 + i
+        entry.file = b"ssl/test.c"
+        entry.func = b"unit_test"
+    return res
+
+
+def test_packed_error_codes_decode_with_the_linked_openssl() -> None:
+    code = err_code(ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING)
+    assert lib.ERR_GET_LIB(code) == ERR_LIB_SSL
+    assert lib.ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING
+
+
+def test_return_code_of_maps_every_negative_value_to_fatal() -> None:
+    assert ReturnCode.of(1) is ReturnCode.SUCCESS
+    assert ReturnCode.of(0) is ReturnCode.SHUTDOWN
+    assert ReturnCode.of(-1) is ReturnCode.FATAL
+    assert ReturnCode.of(-7) is ReturnCode.FATAL
+
+
+def test_error_code_values_come_from_lib() -> None:
+    assert ErrorCode.NONE == lib.SSL_ERROR_NONE == 0
+    assert ErrorCode.SSL == lib.SSL_ERROR_SSL
+    assert ErrorCode.WANT_READ == lib.SSL_ERROR_WANT_READ
+    assert ErrorCode.SYSCALL == lib.SSL_ERROR_SYSCALL
+    assert ErrorCode.ZERO_RETURN == lib.SSL_ERROR_ZERO_RETURN
+    assert ErrorCode.WANT_RETRY_VERIFY == lib.SSL_ERROR_WANT_RETRY_VERIFY
+    retryable = {c for c in ErrorCode if c.retryable}
+    assert ErrorCode.WANT_RETRY_VERIFY not in retryable
+    assert {ErrorCode.WANT_READ, ErrorCode.WANT_WRITE, ErrorCode.WANT_X509_LOOKUP} <= retryable
+
+
+def test_success_maps_to_no_exception() -> None:
+    assert errors.error_for(make_result(1, lib.SSL_ERROR_NONE)) is None
+
+
+def test_ret_zero_from_do_handshake_with_ssl_error_is_a_shutdown_protocol_error() -> None:
+    # SSL_do_handshake(3): 0 = "not successful but shut down controlled"; 3.0 never returns it.
+    exc = errors.error_for(
+        make_result(0, lib.SSL_ERROR_SSL, reasons=(SSL_R_WRONG_VERSION_NUMBER,)), role=Role.CLIENT
+    )
+    assert type(exc) is ProtocolError
+    assert exc.ret == 0 and exc.return_code is ReturnCode.SHUTDOWN
+    assert exc.reasons == ["wrong version number"]
+    assert exc.errors[0].file == "ssl/test.c" and exc.errors[0].line == 100
+    assert "client SSL_do_handshake failed: SSL_ERROR_SSL (ret=0)" in str(exc)
+
+
+def test_syscall_with_ret_zero_and_empty_queue_is_unexpected_eof_as_on_111() -> None:
+    exc = errors.error_for(make_result(0, lib.SSL_ERROR_SYSCALL))
+    assert type(exc) is UnexpectedEOFError
+    assert exc.code is ErrorCode.SYSCALL and exc.ret == 0
+
+
+def test_syscall_with_errno_is_syscall_error_carrying_errno() -> None:
+    exc = errors.error_for(
+        make_result(-1, lib.SSL_ERROR_SYSCALL, sys_errno=errno.ECONNRESET), role=Role.SERVER
+    )
+    assert type(exc) is SyscallError
+    assert exc.errno == errno.ECONNRESET
+    assert str(exc).endswith(f"errno {errno.ECONNRESET}: Connection reset by peer")
+
+
+def test_syscall_with_ret_zero_but_errno_set_stays_a_syscall_error() -> None:
+    exc = errors.error_for(make_result(0, lib.SSL_ERROR_SYSCALL, sys_errno=errno.EPIPE))
+    assert type(exc) is SyscallError and exc.errno == errno.EPIPE
+
+
+def test_ssl_error_with_unexpected_eof_reason_is_unexpected_eof() -> None:
+    exc = errors.error_for(
+        make_result(-1, lib.SSL_ERROR_SSL, reasons=(SSL_R_UNEXPECTED_EOF_WHILE_READING,))
+    )
+    assert type(exc) is UnexpectedEOFError
+    assert isinstance(exc, ProtocolError)
+
+
+def test_certificate_verify_failed_reason_or_verify_code_is_certificate_verify_error() -> None:
+    by_reason = errors.error_for(
+        make_result(-1, lib.SSL_ERROR_SSL, reasons=(SSL_R_CERTIFICATE_VERIFY_FAILED,))
+    )
+    assert type(by_reason) is CertificateVerifyError
+    by_code = errors.error_for(make_result(-1, lib.SSL_ERROR_SSL), verify_code=62)
+    assert type(by_code) is CertificateVerifyError
+    assert (by_code.verify_code, by_code.verify_message) == (62, "hostname mismatch")
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (ErrorCode.WANT_READ, WantReadError),
+        (ErrorCode.WANT_WRITE, WantWriteError),
+        (ErrorCode.WANT_X509_LOOKUP, WantError),
+        (ErrorCode.WANT_CONNECT, WantError),
+        (ErrorCode.WANT_ACCEPT, WantError),
+        (ErrorCode.WANT_ASYNC, WantError),
+        (ErrorCode.WANT_ASYNC_JOB, WantError),
+        (ErrorCode.WANT_CLIENT_HELLO_CB, WantError),
+        (ErrorCode.ZERO_RETURN, ZeroReturnError),
+    ],
+)
+def test_other_codes_map_to_their_classes(code: ErrorCode, cls: type[SSLError]) -> None:
+    exc = errors.error_for(make_result(-1, int(code)))
+    assert type(exc) is cls
+    assert exc.code is code
+
+
+def test_unrequested_want_retry_verify_is_fatal() -> None:
+    # CVE-2021-4044: treat it as an error, never as "call again".
+    exc = errors.error_for(make_result(-1, int(ErrorCode.WANT_RETRY_VERIFY)))
+    assert type(exc) is ProtocolError
+    assert "unrequested SSL_ERROR_WANT_RETRY_VERIFY" in str(exc)
+
+
+def test_received_alert_is_read_from_queue_when_callback_saw_none() -> None:
+    res = make_result(-1, lib.SSL_ERROR_SSL, reasons=(1000 + 48,))
+    exc = errors.error_for(res)
+    assert exc is not None
+    assert exc.alert_received == "unknown_ca"
+    assert exc.errors[0].alert == "unknown_ca"
+
+
+# -- str() of real failures -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_ctx() -> Context:
+    return Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key)
+
+
+@pytest.fixture(scope="module")
+def client_ctx() -> Context:
+    return Context(Role.CLIENT, cafile=certs.CA)
+
+
+def test_str_of_verify_error_names_role_reason_state_code_and_alert(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    client, server = memory_pair(client_ctx, server_ctx, server_name="example.com")
+    with pytest.raises(CertificateVerifyError) as info:
+        handshake(client, server)
+    text = str(info.value)
+    assert text.startswith("client SSL_do_handshake failed: SSL_ERROR_SSL (ret=-1)")
+    assert "in state 'error'" in text
+    assert "SSL routines: certificate verify failed" in text
+    assert "verify error 62: hostname mismatch" in text
+    assert "sent alert bad_certificate" in text
+
+
+def test_str_of_received_alert_names_it(client_ctx: Context, server_ctx: Context) -> None:
+    client, server = memory_pair(client_ctx, server_ctx, server_name="example.com")
+    drive(client, server)
+    text = str(server.failed)
+    assert text.startswith("server SSL_do_handshake failed: SSL_ERROR_SSL (ret=-1)")
+    assert "sslv3 alert bad certificate (SSL alert number 42)" in text
+    assert "received alert bad_certificate" in text
+
+
+def test_str_of_want_read_gives_state(client_ctx: Context) -> None:
+    step = Connection(client_ctx, server_name="localhost").step()
+    assert str(step.error) == (
+        "client SSL_do_handshake failed: SSL_ERROR_WANT_READ (ret=-1) "
+        "in state 'SSLv3/TLS write client hello'"
+    )
+
+
+def test_str_of_http_request_names_reason_and_source(server_ctx: Context) -> None:
+    server = Connection(server_ctx)
+    server.bio_write(b"GET / HTTP/1.0\r\n\r\n")
+    text = str(server.step().error)
+    assert "server SSL_do_handshake failed: SSL_ERROR_SSL" in text
+    assert "SSL routines: http request [" in text
+    assert "ssl3_get_record]" in text
+
+
+# -- isolation ----------------------------------------------------------------
+
+
+def failing_client(client_ctx: Context) -> Connection:
+    client = Connection(client_ctx, server_name="localhost")
+    client.step()
+    client.bio_write(b"GET / HTTP/1.0\r\n\r\n")  # not a TLS record: the client fails
+    return client
+
+
+def test_errors_of_one_connection_never_show_on_another(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    bad = failing_client(client_ctx)
+    good_client, good_server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    bad_step = bad.step()
+    assert bad_step.failed
+    # Interleave: the good pair steps right after the failure, one step at a time.
+    for _ in range(6):
+        for me, other in ((good_client, good_server), (good_server, good_client)):
+            if not me.is_init_finished:
+                st = me.step()
+                assert st.error is None or type(st.error) is WantReadError
+                assert st.error is None or st.error.errors == ()
+                me.transfer_to(other)
+        assert bad.step() is bad_step
+    assert good_client.is_init_finished and good_server.is_init_finished
+    assert errors.drain() == ()  # nothing left behind in this thread's queue
+
+
+def test_failure_in_another_thread_does_not_reach_this_one(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    seen: list[SSLError | None] = []
+
+    def fail_elsewhere() -> None:
+        seen.append(failing_client(client_ctx).step().error)
+
+    t = threading.Thread(target=fail_elsewhere)
+    t.start()
+    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    result = handshake(client, server)
+    t.join(timeout=30)
+    assert result.error is None
+    assert type(seen[0]) is ProtocolError
+    assert all(r.step.error is None or r.step.error.errors == () for r in result.steps)

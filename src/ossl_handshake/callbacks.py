@@ -18,6 +18,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._binding import ffi, lib
+from ossl_handshake.constants import Role
 
 if TYPE_CHECKING:
     from ossl_handshake.connection import Connection
@@ -83,3 +84,174 @@ def py_keylog_cb(ssl: Any, line: Any) -> None:
         ctx._keylog(ffi.string(line).decode("ascii", "replace"))
     except BaseException as exc:
         park(conn, exc)
+
+
+# -- configuration callbacks (issue 3) ------------------------------------------
+#
+# Each finds the Python callable on the Context it belongs to. The connection
+# is looked up first: it keeps its contexts alive, and it is where an
+# exception is parked. Which context holds the callable follows OpenSSL: the
+# verify and servername callbacks and the session callback are the ones of
+# the SSL_CTX the SSL was created from (copied at SSL_new / session_ctx); the
+# ALPN callback is read from the current SSL_CTX, i.e. after an SNI switch.
+
+_TLSEXT_OK = int(lib.SSL_TLSEXT_ERR_OK)
+_TLSEXT_FATAL = int(lib.SSL_TLSEXT_ERR_ALERT_FATAL)
+_TLSEXT_NOACK = int(lib.SSL_TLSEXT_ERR_NOACK)
+_X509_V_OK = int(lib.X509_V_OK)
+_APP_VERIFY = int(lib.X509_V_ERR_APPLICATION_VERIFICATION)
+_AD_INTERNAL_ERROR = 80
+
+
+def _origin_context(ssl: Any, conn: Connection | None) -> Context | None:
+    if conn is not None:
+        return conn.context
+    return context_of(lib.SSL_get_SSL_CTX(ssl))
+
+
+def _cert_der(x509: Any) -> bytes:
+    n = lib.i2d_X509(x509, ffi.NULL)
+    if n <= 0:
+        return b""
+    buf = ffi.new("unsigned char[]", n)
+    lib.i2d_X509(x509, ffi.new("unsigned char **", buf))
+    return bytes(ffi.buffer(buf, n))
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_verify_cb(preverify_ok: int, store: Any) -> int:
+    """``SSL_CTX_set_verify`` callback: ask ``Context._verify_callback``; fail closed."""
+    ptr = lib.X509_STORE_CTX_get_ex_data(store, lib.SSL_get_ex_data_X509_STORE_CTX_idx())
+    if ptr == ffi.NULL:
+        lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)
+        return 0
+    ssl = ffi.cast("SSL *", ptr)
+    conn = connection_of(ssl)
+    ctx = _origin_context(ssl, conn)
+    fn = ctx._verify_callback if ctx is not None else None
+    if fn is None or conn is None:
+        # The callable is unreachable (an SSL made by C code, or a context
+        # gone): rejecting is the only safe answer.
+        lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)
+        return 0
+    error = int(lib.X509_STORE_CTX_get_error(store))
+    try:
+        x509 = lib.X509_STORE_CTX_get_current_cert(store)
+        der = _cert_der(x509) if x509 != ffi.NULL else b""
+        depth = int(lib.X509_STORE_CTX_get_error_depth(store))
+        accept = fn(conn, bool(preverify_ok), depth, error, der)
+        if not isinstance(accept, bool):
+            raise TypeError(f"verify_callback must return a bool, not {accept!r}")
+    except BaseException as exc:  # parked, re-raised by step()
+        park(conn, exc)
+        lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)
+        return 0
+    if accept:
+        return 1
+    if error == _X509_V_OK:
+        lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)
+    return 0
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
+    """``SSL_CTX_set_tlsext_servername_callback``: switch context, accept or reject."""
+    from ossl_handshake.context import Context, SNIRejected
+
+    conn = connection_of(ssl)
+    ctx = _origin_context(ssl, conn)
+    fn = ctx._servername_callback if ctx is not None else None
+    if fn is None or conn is None:
+        alert[0] = _AD_INTERNAL_ERROR
+        return _TLSEXT_FATAL
+    p = lib.SSL_get_servername(ssl, 0)
+    name = ffi.string(p).decode("utf-8", "replace") if p != ffi.NULL else None
+    try:
+        chosen = fn(conn, name)
+        if chosen is not None:
+            if not isinstance(chosen, Context) or chosen.role is not Role.SERVER:
+                raise TypeError(
+                    f"servername_callback must return a server Context or None, not {chosen!r}"
+                )
+            if chosen is not conn.context and chosen is not conn._sni_context:
+                lib.SSL_set_SSL_CTX(ssl, chosen._live())
+                conn._sni_context = chosen  # the SSL now uses it: keep it alive
+    except SNIRejected as rej:
+        alert[0] = rej.alert_code
+        return _TLSEXT_FATAL
+    except BaseException as exc:
+        park(conn, exc)
+        alert[0] = _AD_INTERNAL_ERROR
+        return _TLSEXT_FATAL
+    return _TLSEXT_OK
+
+
+def _alpn_offered(data: bytes) -> list[tuple[int, bytes]]:
+    """(offset, protocol) for each entry of a wire-format ALPN list."""
+    out = []
+    i = 0
+    while i < len(data):
+        n = data[i]
+        out.append((i + 1, data[i + 1 : i + 1 + n]))
+        i += 1 + n
+    return out
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_alpn_select_cb(ssl: Any, out: Any, outlen: Any, in_: Any, inlen: int, arg: Any) -> int:
+    """``SSL_CTX_set_alpn_select_cb``: pick from a preference list or ask a callable."""
+    conn = connection_of(ssl)
+    ctx = conn.active_context if conn is not None else context_of(lib.SSL_get_SSL_CTX(ssl))
+    if ctx is None or ctx._alpn_select is None:
+        return _TLSEXT_NOACK
+    offered = _alpn_offered(bytes(ffi.buffer(in_, inlen)))
+    select = ctx._alpn_select
+    choice: bytes | None = None
+    try:
+        if callable(select):
+            picked = select([p.decode("ascii", "replace") for _, p in offered])
+            if picked is not None:
+                if isinstance(picked, str):
+                    picked = picked.encode("ascii")
+                if not isinstance(picked, bytes) or not 0 < len(picked) < 256:
+                    raise ValueError(f"alpn_select returned an invalid protocol: {picked!r}")
+                choice = picked
+        else:
+            protos = {p for _, p in offered}
+            choice = next((p for p in select if p in protos), None)
+    except BaseException as exc:
+        park(conn, exc)
+        return _TLSEXT_FATAL
+    if choice is None:
+        return _TLSEXT_FATAL if ctx._alpn_required else _TLSEXT_NOACK
+    for offset, proto in offered:
+        if proto == choice:
+            out[0] = in_ + offset  # points into the ClientHello, valid for the handshake
+            outlen[0] = len(proto)
+            return _TLSEXT_OK
+    if conn is None:
+        return _TLSEXT_FATAL
+    # Not offered by the client (a deliberate protocol violation): OpenSSL
+    # keeps only the pointer, so the bytes live on the connection.
+    conn._alpn_buffer = ffi.new("unsigned char[]", choice)
+    out[0] = conn._alpn_buffer
+    outlen[0] = len(choice)
+    return _TLSEXT_OK
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_new_session_cb(ssl: Any, session: Any) -> int:
+    """``SSL_CTX_sess_set_new_cb``: hand the session (and its reference) to Python."""
+    from ossl_handshake.session import Session
+
+    conn = connection_of(ssl)
+    ctx = _origin_context(ssl, conn)
+    fn = ctx._on_new_session if ctx is not None else None
+    if fn is None or conn is None:
+        return 0  # OpenSSL keeps its reference
+    sess = Session(session)  # returning 1 below hands OpenSSL's reference to this object
+    try:
+        fn(conn, sess)
+    except BaseException as exc:
+        park(conn, exc)
+    return 1

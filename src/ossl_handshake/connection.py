@@ -96,6 +96,11 @@ class Connection:
     unless ``verify_host`` overrides the latter (``False`` disables it).
     """
 
+    #: The context a server's servername callback switched to (kept alive here).
+    _sni_context: Context | None = None
+    #: An ALPN choice the client did not offer; OpenSSL keeps only a pointer to it.
+    _alpn_buffer: Any = None
+
     def __init__(
         self,
         context: Context,
@@ -793,6 +798,26 @@ class Connection:
             return None
         return text(lib.OBJ_nid2sn(nid[0])) or None
 
+    @property
+    def signature_algorithm(self) -> str | None:
+        """Type of our own handshake signature (``SSL_get_signature_type_nid``).
+
+        On a server this is the signature it made with its key (``"id-ecPublicKey"``
+        for ECDSA, ``"RSASSA-PSS"``, ``"ED25519"``); None when it signed nothing.
+        """
+        nid = ffi.new("int *")
+        if lib.SSL_get_signature_type_nid(self._live(), nid) != 1:
+            return None
+        return text(lib.OBJ_nid2sn(nid[0])) or None
+
+    @property
+    def active_context(self) -> Context:
+        """The context whose certificate this connection uses.
+
+        That is the one a servername callback switched to (``SSL_set_SSL_CTX``),
+        else :attr:`context`.
+        """
+        return self._sni_context if self._sni_context is not None else self.context
 
 def _der(x509: Any) -> bytes:
     n = lib.i2d_X509(x509, _NULL)

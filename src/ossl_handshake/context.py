@@ -12,14 +12,47 @@ import os
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ossl_handshake._binding import ffi, lib
 from ossl_handshake.constants import ClientAuth, Mode, Options, Role, SessionCacheMode, TLSVersion
 from ossl_handshake.errors import ErrorRecord, SSLError, drain
+from ossl_handshake.names import ALERT_CODES
+
+if TYPE_CHECKING:
+    from ossl_handshake.connection import Connection
+    from ossl_handshake.session import Session
 
 PathLike = str | os.PathLike[str]
 KeylogTarget = PathLike | Callable[[str], None] | TextIO
+#: ``(offered protocols) -> chosen protocol or None`` (server ALPN selection).
+AlpnSelector = Callable[[list[str]], "str | bytes | None"]
+#: ``(connection, received name or None) -> Context to switch to, or None to keep``.
+ServernameCallback = Callable[["Connection", "str | None"], "Context | None"]
+#: ``(connection, preverify_ok, depth, X509 error code, certificate DER) -> accept?``.
+VerifyCallback = Callable[["Connection", bool, int, int, bytes], bool]
+#: ``(connection, session)``: a new session was established (``SSL_CTX_sess_set_new_cb``).
+NewSessionCallback = Callable[["Connection", "Session"], None]
+
+
+class SNIRejected(Exception):
+    """Raise from a ``servername_callback`` to refuse the handshake with a fatal alert.
+
+    The callback returns ``SSL_TLSEXT_ERR_ALERT_FATAL`` with ``alert`` (a TLS
+    alert name such as ``"unrecognized_name"``, ``"access_denied"``); the
+    handshake then fails as an ordinary :class:`~ossl_handshake.ProtocolError`
+    on the server (``alert_sent == alert``) and the client
+    (``alert_received == alert``). Any *other* exception raised by the
+    callback is a bug in the callback: it fails the handshake with
+    ``internal_error`` and is re-raised as :class:`~ossl_handshake.CallbackError`.
+    """
+
+    def __init__(self, alert: str = "unrecognized_name", message: str = "") -> None:
+        if alert not in ALERT_CODES:
+            raise ValueError(f"unknown TLS alert name {alert!r}")
+        super().__init__(message or f"server name rejected with {alert}")
+        self.alert = alert
+        self.alert_code = ALERT_CODES[alert]
 
 
 class ConfigurationError(SSLError, ValueError):
@@ -76,14 +109,40 @@ class Context:
     - ``groups``: ``SSL_CTX_set1_groups_list``; ``sigalgs``: ``SSL_CTX_set1_sigalgs_list``.
     - ``security_level``: ``SSL_CTX_set_security_level``.
     - ``options``: ``SSL_CTX_set_options`` (an :class:`Options` flag).
-    - ``alpn``: clients: ``SSL_CTX_set_alpn_protos`` (offered list).
+    - ``alpn``: clients: ``SSL_CTX_set_alpn_protos`` (the offered list);
+      servers: the preference list used by the ALPN select callback
+      (``SSL_CTX_set_alpn_select_cb``): the first of the server's protocols
+      that the client offers.
+    - ``alpn_select`` (servers): a callable ``(offered) -> str | None`` that
+      chooses instead of a list (see :meth:`set_alpn_select`).
+    - ``alpn_required`` (servers): no overlap is fatal
+      (``SSL_TLSEXT_ERR_ALERT_FATAL``: a ``no_application_protocol`` alert);
+      otherwise no overlap means no ALPN (``SSL_TLSEXT_ERR_NOACK``).
+    - ``servername_callback`` (servers): ``SSL_CTX_set_tlsext_servername_callback``;
+      see :meth:`set_servername_callback`.
+    - ``verify_callback``: the callback of ``SSL_CTX_set_verify``; see
+      :meth:`set_verify_callback`.
+    - ``on_new_session``: ``SSL_CTX_sess_set_new_cb``; on a client it also
+      turns on ``SSL_SESS_CACHE_CLIENT`` (without the internal store) so
+      OpenSSL calls it for every session and TLS 1.3 ticket.
     - ``num_tickets``: ``SSL_CTX_set_num_tickets`` (TLS 1.3 tickets a server sends).
     - ``session_cache``: ``SSL_CTX_set_session_cache_mode``.
     - ``release_buffers``: ``SSL_MODE_RELEASE_BUFFERS`` (default on: halves
       the memory of an idle connection; no effect on the protocol).
     - ``keylog``: ``SSL_CTX_set_keylog_callback``: a path (NSS key log lines
       appended), a text file, or a callable taking each line.
+
+    Python callables handed to OpenSSL live on this object; OpenSSL reaches
+    them through an ex_data handle holding only a weak reference, so a
+    callable that refers back to its context makes an ordinary cycle that
+    the garbage collector frees.
     """
+
+    _alpn_select: list[bytes] | AlpnSelector | None = None
+    _alpn_required: bool = False
+    _servername_callback: ServernameCallback | None = None
+    _verify_callback: VerifyCallback | None = None
+    _on_new_session: NewSessionCallback | None = None
 
     def __init__(
         self,
@@ -108,6 +167,11 @@ class Context:
         session_cache: SessionCacheMode | int | None = None,
         release_buffers: bool = True,
         keylog: KeylogTarget | None = None,
+        alpn_select: AlpnSelector | None = None,
+        alpn_required: bool = False,
+        servername_callback: ServernameCallback | None = None,
+        verify_callback: VerifyCallback | None = None,
+        on_new_session: NewSessionCallback | None = None,
     ) -> None:
         self.role = Role(role)
         self._ctx: Any = ffi.NULL
@@ -148,8 +212,18 @@ class Context:
             self.security_level = security_level
         if options:
             self.set_options(Options(options))
-        if alpn is not None:
+        if alpn is not None and alpn_select is not None:
+            raise ValueError("give a server either alpn (a preference list) or alpn_select")
+        if self.role is Role.SERVER and (alpn is not None or alpn_select is not None):
+            self.set_alpn_select(alpn_select if alpn_select is not None else alpn, alpn_required)
+        elif alpn is not None:
             self.set_alpn_protocols(alpn)
+        elif alpn_required:
+            raise ValueError("alpn_required needs a server alpn list or alpn_select")
+        if servername_callback is not None:
+            self.set_servername_callback(servername_callback)
+        if on_new_session is not None:
+            self.set_new_session_callback(on_new_session)
         if num_tickets is not None:
             self.num_tickets = num_tickets
         if session_cache is not None:
@@ -162,6 +236,7 @@ class Context:
             sid = b"ossl-handshake"
             lib.SSL_CTX_set_session_id_context(ctx, sid, len(sid))
         auth = ClientAuth(client_auth) if client_auth is not None else None
+        self._verify_callback = verify_callback
         self.set_verify(verify, auth)
 
     # -- lifetime ---------------------------------------------------------
@@ -211,19 +286,27 @@ class Context:
 
         With ``owned=False`` we take a reference (``SSL_CTX_up_ref``) and drop
         only that one; the creator still frees its own. With ``owned=True``
-        the caller hands its reference over and we free it once.
+        the caller hands its reference over and we free it once. Our Python
+        callbacks (keylog, verify...) find the adopted object through the
+        ``SSL_CTX``'s ex_data, so a context already owned by a live
+        :class:`Context` is refused (use that object).
         """
+        from ossl_handshake.callbacks import context_of
+
         ptr = _as_pointer(pointer, "SSL_CTX *")
+        if context_of(ptr) is not None:
+            raise ValueError("this SSL_CTX * already belongs to a live Context: use that object")
         self = cls.__new__(cls)
         self.role = Role(role)
-        self._ctx = ptr
+        self._ctx = ffi.NULL
         self._keylog = None
         self._keylog_file = None
         self._owned = True
         self.cert = None
         self.cafile = None
-        if not owned:
-            lib.SSL_CTX_up_ref(ptr)
+        if not owned and lib.SSL_CTX_up_ref(ptr) != 1:
+            raise _fail("SSL_CTX_up_ref: failed", drain())
+        self._ctx = ptr
         self._handle = ffi.new_handle(weakref.ref(self))
         lib.ossl_set_ctx_handle(ptr, self._handle)
         return self
@@ -284,8 +367,32 @@ class Context:
                 if names != ffi.NULL:
                     lib.SSL_CTX_set_client_CA_list(ctx, names)
                 lib.ERR_clear_error()
-        lib.SSL_CTX_set_verify(ctx, mode, ffi.NULL)
+        cb = lib.py_verify_cb if self._verify_callback is not None else ffi.NULL
+        lib.SSL_CTX_set_verify(ctx, mode, cb)
         self.verify_mode = mode
+
+    def set_verify_callback(self, callback: VerifyCallback | None) -> None:
+        """Install ``callback`` as the ``SSL_CTX_set_verify`` callback (mode unchanged).
+
+        OpenSSL calls it for every certificate of the peer's chain, root
+        first, and once more for the leaf after the hostname check:
+        ``callback(conn, ok, depth, error, cert_der)`` where ``ok`` is
+        OpenSSL's verdict (``preverify_ok``), ``error`` the
+        ``X509_STORE_CTX_get_error`` code and ``cert_der`` the certificate
+        being checked. Return True to accept (the verify result keeps
+        OpenSSL's error code, as in C), False to reject: the error becomes
+        ``X509_V_ERR_APPLICATION_VERIFICATION`` unless OpenSSL already had
+        one. An exception fails the handshake and is re-raised as
+        :class:`~ossl_handshake.CallbackError`. The callback also runs with
+        ``verify=False``; OpenSSL then ignores its answer. Connections made
+        from this context keep the callback they were created with.
+        """
+        if callback is not None and not callable(callback):
+            raise TypeError(f"verify_callback must be callable, not {callback!r}")
+        ctx = self._live()
+        self._verify_callback = callback
+        cb = lib.py_verify_cb if callback is not None else ffi.NULL
+        lib.SSL_CTX_set_verify(ctx, lib.SSL_CTX_get_verify_mode(ctx), cb)
 
     @property
     def verify(self) -> bool:
@@ -374,6 +481,102 @@ class Context:
         wire = encode_alpn(protocols)
         if lib.SSL_CTX_set_alpn_protos(self._live(), wire, len(wire)) != 0:
             raise _fail("SSL_CTX_set_alpn_protos: refused", drain())
+
+    def set_alpn_select(
+        self,
+        choice: Iterable[str | bytes] | AlpnSelector | None,
+        required: bool | None = None,
+    ) -> None:
+        """Server ALPN selection through ``SSL_CTX_set_alpn_select_cb``.
+
+        ``choice`` is a preference list (the first of ours the client offers
+        wins) or a callable ``(offered: list[str]) -> str | None``; None
+        removes the callback. A callable may return a protocol the client
+        did not offer (a protocol violation the client answers with a fatal
+        alert, useful for testing clients). No choice returns
+        ``SSL_TLSEXT_ERR_NOACK`` (no ALPN), or ``SSL_TLSEXT_ERR_ALERT_FATAL``
+        (``no_application_protocol``) when ``required`` is True. ``required``
+        None keeps the current setting.
+        """
+        ctx = self._live()
+        if self.role is not Role.SERVER:
+            raise ValueError("ALPN selection is for server contexts; clients use alpn=[...]")
+        if required is not None:
+            self._alpn_required = bool(required)
+        if choice is None:
+            self._alpn_select = None
+            lib.SSL_CTX_set_alpn_select_cb(ctx, ffi.NULL, ffi.NULL)
+            return
+        if callable(choice):
+            self._alpn_select = choice
+        else:
+            wire = encode_alpn(choice)  # validates names
+            prefs, i = [], 0
+            while i < len(wire):
+                prefs.append(wire[i + 1 : i + 1 + wire[i]])
+                i += 1 + wire[i]
+            self._alpn_select = prefs
+        lib.SSL_CTX_set_alpn_select_cb(ctx, lib.py_alpn_select_cb, ffi.NULL)
+
+    @property
+    def alpn_required(self) -> bool:
+        """True when a server without a common ALPN protocol fails the handshake."""
+        return self._alpn_required
+
+    def set_servername_callback(self, callback: ServernameCallback | None) -> None:
+        """``SSL_CTX_set_tlsext_servername_callback`` with a Python callable.
+
+        ``callback(conn, name)`` runs on the server while it processes the
+        ClientHello; ``name`` is the SNI host name or None when the client
+        sent none. Return a server :class:`Context` to switch the connection
+        to it (``SSL_set_SSL_CTX``: its certificate and key are used; the
+        connection keeps that context alive) or None to go on with this one.
+        Raise :class:`SNIRejected` to refuse with an alert; any other
+        exception fails the handshake with ``internal_error`` and is
+        re-raised as :class:`~ossl_handshake.CallbackError`.
+        """
+        if self.role is not Role.SERVER:
+            raise ValueError("the servername callback is for server contexts")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"servername_callback must be callable, not {callback!r}")
+        ctx = self._live()
+        self._servername_callback = callback
+        lib.SSL_CTX_set_tlsext_servername_callback(
+            ctx, lib.py_servername_cb if callback is not None else ffi.NULL
+        )
+
+    def set_new_session_callback(self, callback: NewSessionCallback | None) -> None:
+        """``SSL_CTX_sess_set_new_cb``: ``callback(conn, session)`` for each new session.
+
+        On a client this is every resumable session: one per TLS 1.2
+        handshake, one per TLS 1.3 NewSessionTicket (these arrive after the
+        handshake, so the call happens in a later read or
+        ``process_pending``). It turns on ``SSL_SESS_CACHE_CLIENT`` with
+        ``SSL_SESS_CACHE_NO_INTERNAL`` (OpenSSL only calls it when client
+        caching is on; the internal store would only grow). On a server it
+        runs when a session enters the server cache. The :class:`Session`
+        owns its reference; keep it to resume later.
+        """
+        if callback is not None and not callable(callback):
+            raise TypeError(f"on_new_session must be callable, not {callback!r}")
+        ctx = self._live()
+        self._on_new_session = callback
+        if callback is not None and self.role is Role.CLIENT:
+            mode = lib.SSL_CTX_get_session_cache_mode(ctx)
+            mode |= lib.SSL_SESS_CACHE_CLIENT | lib.SSL_SESS_CACHE_NO_INTERNAL
+            lib.SSL_CTX_set_session_cache_mode(ctx, mode)
+        lib.SSL_CTX_sess_set_new_cb(
+            ctx, lib.py_new_session_cb if callback is not None else ffi.NULL
+        )
+
+    @property
+    def session_cache(self) -> SessionCacheMode:
+        """``SSL_CTX_get/set_session_cache_mode``."""
+        return SessionCacheMode(int(lib.SSL_CTX_get_session_cache_mode(self._live())))
+
+    @session_cache.setter
+    def session_cache(self, mode: SessionCacheMode | int) -> None:
+        lib.SSL_CTX_set_session_cache_mode(self._live(), int(mode))
 
     @property
     def num_tickets(self) -> int:

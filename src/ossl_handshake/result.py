@@ -35,6 +35,7 @@ class SideResult:
     alert_sent: str | None
     alert_received: str | None
     error: SSLError | None = None
+    signature_algorithm: str | None = None
 
     @classmethod
     def of(cls, conn: Connection) -> SideResult:
@@ -63,7 +64,32 @@ class SideResult:
             alert_sent=conn.alert_sent,
             alert_received=conn.alert_received,
             error=conn.failed,
+            signature_algorithm=conn.signature_algorithm,
         )
+
+    @property
+    def peer_chain_names(self) -> list[tuple[str, str]]:
+        """``(subject, issuer)`` of each certificate in :attr:`peer_chain`, leaf first.
+
+        Decoded on demand (``d2i_X509`` + ``X509_NAME_print_ex``, RFC 2253).
+        """
+        from ossl_handshake._binding import ffi, lib
+        from ossl_handshake.connection import x509_name
+
+        out = []
+        for der in self.peer_chain:
+            buf = ffi.new("unsigned char[]", der)
+            pp = ffi.new("const unsigned char **", buf)
+            x = lib.d2i_X509(ffi.NULL, pp, len(der))
+            if x == ffi.NULL:
+                lib.ERR_clear_error()
+                raise ValueError("peer_chain holds bytes that are not a DER certificate")
+            try:
+                subject = x509_name(lib.X509_get_subject_name(x))
+                out.append((subject, x509_name(lib.X509_get_issuer_name(x))))
+            finally:
+                lib.X509_free(x)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (certificates as counts, the error as class and reasons)."""

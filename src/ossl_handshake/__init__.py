@@ -10,7 +10,7 @@ from __future__ import annotations
 from ossl_handshake._binding import BUILD_VERSION, RUNTIME_VERSION, RUNTIME_VERSION_TEXT, ffi, lib
 from ossl_handshake.connection import Connection, Step, join
 from ossl_handshake.constants import ClientAuth, Mode, Options, Role, SessionCacheMode, TLSVersion
-from ossl_handshake.context import ConfigurationError, Context
+from ossl_handshake.context import ConfigurationError, Context, SNIRejected
 from ossl_handshake.errors import (
     CallbackError,
     CertificateVerifyError,
@@ -53,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "ReturnCode",
     "Role",
+    "SNIRejected",
     "SSLError",
     "Session",
     "SessionCacheMode",

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ossl_handshake import certs
 from ossl_handshake.constants import ClientAuth, Options, Role
 from ossl_handshake.context import Context
+
+if TYPE_CHECKING:
+    from ossl_handshake.connection import Connection
 
 KEY_TYPES = {
     "ecdsa": certs.SERVER_ECDSA,
@@ -66,8 +71,14 @@ def _split(value: str | None) -> list[str] | None:
     return [v for v in value.split(",") if v] if value else None
 
 
-def build_context(args: argparse.Namespace, role: Role) -> Context:
-    """One context for ``role`` from the shared flags."""
+#: The name the demo server answers with :data:`certs.SNI_ALT` (DNS alt.localhost).
+SNI_ALT_NAME = "alt.localhost"
+
+
+def build_context(
+    args: argparse.Namespace, role: Role, identity: certs.Identity | None = None
+) -> Context:
+    """One context for ``role`` from the shared flags (``identity`` overrides a server's)."""
     versions: dict[str, str | None] = {
         "min_version": args.tls or args.min_version,
         "max_version": args.tls or args.max_version,
@@ -83,11 +94,18 @@ def build_context(args: argparse.Namespace, role: Role) -> Context:
         "cafile": args.cafile or certs.CA,
     }
     if role is Role.SERVER:
-        ident = KEY_TYPES[args.key_type]
+        cert: str | Path
+        key: str | Path | None
+        if identity is not None:
+            cert, key = identity.cert, identity.key
+        else:
+            ident = KEY_TYPES[args.key_type]
+            cert = args.cert or ident.cert
+            key = args.key or (ident.key if not args.cert else None)
         return Context(
             Role.SERVER,
-            cert=args.cert or ident.cert,
-            key=args.key or (ident.key if not args.cert else None),
+            cert=cert,
+            key=key,
             client_auth=ClientAuth.REQUIRE if args.mtls else ClientAuth.NONE,
             **common,
         )
@@ -106,11 +124,30 @@ def build_context(args: argparse.Namespace, role: Role) -> Context:
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    """Both contexts plus the server name for an in-memory run."""
+    """Both contexts plus the server name for an in-memory run.
+
+    The server picks its certificate by SNI: a client asking for
+    ``alt.localhost`` gets :data:`certs.SNI_ALT` through a servername
+    callback that switches to a second server context (same flags, built on
+    first use); any other name gets the ``--key-type``/``--cert`` one.
+    """
     server = build_context(args, Role.SERVER)
     alpn = _split(args.alpn)
     if alpn:
         set_server_alpn(server, alpn)
+    alt: list[Context] = []
+
+    def select_by_name(conn: Connection, name: str | None) -> Context | None:
+        if name != SNI_ALT_NAME:
+            return None
+        if not alt:
+            ctx = build_context(args, Role.SERVER, certs.SNI_ALT)
+            if alpn:
+                set_server_alpn(ctx, alpn)
+            alt.append(ctx)
+        return alt[0]
+
+    server.set_servername_callback(select_by_name)
     return Config(build_context(args, Role.CLIENT), server, args.sni or "localhost")
 
 

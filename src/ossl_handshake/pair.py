@@ -12,7 +12,7 @@ guards against a peer that loops).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake.connection import Connection, Step, join
 from ossl_handshake.constants import Role
@@ -20,6 +20,9 @@ from ossl_handshake.context import Context
 from ossl_handshake.errors import ErrorCode, NoProgressError, SSLError
 from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.session import Session
+
+if TYPE_CHECKING:
+    from ossl_handshake.trace import Trace
 
 
 class WireLike(Protocol):
@@ -60,7 +63,7 @@ def memory_pair(
 
 
 def _stuck(
-    client: Connection, server: Connection, last: dict[Role, Step | None]
+    client: Connection, server: Connection, last: dict[Role, Step | None], wire: Any = None
 ) -> NoProgressError:
     def wait(role: Role, conn: Connection) -> str:
         st = last[role]
@@ -75,6 +78,13 @@ def _stuck(
         f"{wait(Role.CLIENT, client)}, server waits for {wait(Role.SERVER, server)}, "
         "and no bytes are in flight"
     )
+    held = getattr(wire, "held", None)
+    if held is not None:
+        for role in Role:
+            n = int(held(role))
+            if n:
+                msg += f"; the wire holds back {n} bytes from the {role.value}"
+
     return NoProgressError(msg, code=ErrorCode.WANT_READ, state=client.state, operation="handshake")
 
 
@@ -83,8 +93,9 @@ def drive(
     server: Connection,
     *,
     wire: WireLike | None = None,
-    max_steps: int = 1000,
+    max_steps: int | None = None,
     settle: bool = True,
+    trace: Trace | bool | None = None,
 ) -> HandshakeResult:
     """Drive both peers until done, failed or stuck; never raises for TLS failures.
 
@@ -92,23 +103,51 @@ def drive(
     (a :class:`NoProgressError` when stuck). With ``settle`` the client
     processes what the server sent after finishing (TLS 1.3 tickets), so its
     session is resumable right away.
+
+    ``trace`` (``True`` or a :class:`~ossl_handshake.trace.Trace`) attaches
+    the trace's observers to both peers, records every step, and moves the
+    bytes through Python (``bio_read``/``bio_write``) so that each flight is
+    recorded; with a ``wire`` that has a ``tap`` attribute the wire reports
+    its deliveries instead. The trace is returned as ``result.trace``.
     """
     direct = client._net is None or server._peer is client
+    tr: Trace | None = None
+    if trace is not None and trace is not False:
+        from ossl_handshake.trace import Trace as _Trace
+
+        tr = _Trace() if trace is True else trace
+        tr.attach(client)
+        tr.attach(server)
     steps: list[StepRecord] = []
     last: dict[Role, Step | None] = {Role.CLIENT: None, Role.SERVER: None}
     peers = ((client, server), (server, client))
     error: SSLError | None = None
     failed_side: Role | None = None
     move = wire.transfer if wire is not None else _move
+    if tr is not None:
+        if wire is None:
+            move = tr.transfer
+        elif hasattr(wire, "tap"):
+            setattr(wire, "tap", tr.on_transfer)  # noqa: B010 - WireLike has no tap
+    if max_steps is None:
+        max_steps = int(getattr(wire, "step_budget", 1000))
     idle_rounds = 0
     n = 0
     while n < max_steps:
         progressed = False
         for me, other in peers:
             if me.is_init_finished:
+                # A finished side may still have bytes held by the wire
+                # (byte-at-a-time delivery of its last flight).
+                if wire is not None and _in_flight(wire, me.role):
+                    n += 1
+                    if move(me, other):
+                        progressed = True
                 continue
             before = me._state_str(me._ssl)
             st = me.step()
+            if tr is not None:
+                tr.record_step(me, st, before)
             n += 1
             last[me.role] = st
             sent = 0 if direct else move(me, other)
@@ -120,14 +159,14 @@ def drive(
                 failed_side = me.role
                 break
         if error is not None:
-            _let_peer_see(client, server, failed_side, direct, move, steps, last)
+            _let_peer_see(client, server, failed_side, direct, move, steps, last, tr)
             break
         if client.is_init_finished and server.is_init_finished:
             break
-        if not progressed:
+        if not progressed and not (wire is not None and _in_flight(wire, None)):
             idle_rounds += 1
             if idle_rounds >= 2 or client.is_init_finished or server.is_init_finished:
-                error = _stuck(client, server, last)
+                error = _stuck(client, server, last, wire)
                 failed_side = _waiting_side(client, server)
                 break
         else:
@@ -139,17 +178,25 @@ def drive(
         failed_side = _waiting_side(client, server)
     if error is None and settle:
         if not direct:
-            move(server, client)
-        client.process_pending()
+            _flush(move, server, client)
+        try:
+            client.process_pending()
+        except SSLError as exc:  # e.g. a ticket record the wire broke
+            error, failed_side = exc, Role.CLIENT
     result = HandshakeResult(
         client=SideResult.of(client),
         server=SideResult.of(server),
         steps=steps,
         failed_side=failed_side,
         error=error,
+        trace=tr,
+        wire=wire,
     )
     if error is not None:
         error.result = result
+    check_fired = getattr(wire, "check_fired", None)
+    if check_fired is not None:
+        check_fired(result)  # a fault that never fired fails the scenario
     return result
 
 
@@ -165,18 +212,22 @@ def _let_peer_see(
     move: Any,
     steps: list[StepRecord],
     last: dict[Role, Step | None],
+    tr: Trace | None = None,
 ) -> None:
     """Deliver the failing side's last flight (its alert) and let the peer react once."""
     me, other = (client, server) if failed is Role.CLIENT else (server, client)
     if other.is_init_finished:
-        if direct or move(me, other):
+        if direct or _flush(move, me, other):
             other.process_pending() if other.failed is None else None
         return
     if other.failed is not None:
         return
     if not direct:
-        move(me, other)
+        _flush(move, me, other)
+    before = other.state
     st = other.step()
+    if tr is not None:
+        tr.record_step(other, st, before)
     last[other.role] = st
     steps.append(StepRecord(len(steps), st, 0 if direct else move(other, me)))
 
@@ -185,20 +236,44 @@ def _move(src: Connection, dst: Connection) -> int:
     return src.transfer_to(dst)
 
 
+def _flush(move: Any, src: Connection, dst: Connection, limit: int = 1 << 16) -> int:
+    """Move until nothing more moves (a wire may deliver a byte or a record per call)."""
+    total = 0
+    for _ in range(limit):
+        n = int(move(src, dst))
+        if not n:
+            break
+        total += n
+    return total
+
+
+def _in_flight(wire: Any, role: Role | None) -> int:
+    """Bytes a wire still holds for delivery (0 for wires without ``in_flight``)."""
+    fn = getattr(wire, "in_flight", None)
+    if fn is None:
+        return 0
+    if role is None:
+        return int(fn(Role.CLIENT)) + int(fn(Role.SERVER))
+    return int(fn(role))
+
+
 def handshake(
     client: Connection,
     server: Connection,
     *,
     wire: WireLike | None = None,
-    max_steps: int = 1000,
+    max_steps: int | None = None,
     check: bool = True,
+    trace: Trace | bool | None = None,
 ) -> HandshakeResult:
     """Drive a handshake between two memory-transport peers (see :func:`drive`).
 
     With ``check`` (the default) the first failure is raised, with the
     result attached as ``exc.result``; otherwise it is returned in the result.
+    ``trace=True`` (or a :class:`~ossl_handshake.trace.Trace`) records it
+    as ``result.trace``.
     """
-    result = drive(client, server, wire=wire, max_steps=max_steps)
+    result = drive(client, server, wire=wire, max_steps=max_steps, trace=trace)
     if check and result.error is not None:
         raise result.error
     return result

@@ -444,6 +444,7 @@ void *ossl_ctx_handle(const SSL_CTX *ctx);
 int ossl_set_ctx_handle(SSL_CTX *ctx, void *handle);
 int ossl_attach(SSL *ssl, ossl_conn_state *st);
 int ossl_attach_state_only(SSL *ssl, ossl_conn_state *st);
+int ossl_attach_adopted(SSL *ssl, ossl_conn_state *st);
 void ossl_detach(SSL *ssl);
 void ossl_enable_keylog(SSL_CTX *ctx, int on);
 int ossl_get_negotiated_group(SSL *ssl);

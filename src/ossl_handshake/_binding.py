@@ -22,7 +22,14 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
         f"against libssl ({exc})"
     ) from exc
 
-__all__ = ["BUILD_VERSION", "RUNTIME_VERSION", "OpenSSLMismatchError", "ffi", "lib"]
+__all__ = [
+    "BUILD_VERSION",
+    "RUNTIME_VERSION",
+    "OpenSSLMismatchError",
+    "check_versions",
+    "ffi",
+    "lib",
+]
 
 
 class OpenSSLMismatchError(ImportError):
@@ -45,19 +52,27 @@ def _major_minor(v: int) -> tuple[int, int]:
     return (v >> 24) & 0xF, (v >> 16) & 0xFF
 
 
-if _major_minor(BUILD_VERSION) != _major_minor(RUNTIME_VERSION):
-    raise OpenSSLMismatchError(
-        f"ossl_handshake was compiled against OpenSSL {BUILD_VERSION:#x} but "
-        f"{RUNTIME_VERSION_TEXT} is loaded; rebuild with OPENSSL_DIR pointing at the "
-        "libssl this process uses"
-    )
-if BUILD_VERSION != RUNTIME_VERSION:
-    warnings.warn(
-        f"ossl_handshake built against OpenSSL {BUILD_VERSION:#x}, running with "
-        f"{RUNTIME_VERSION_TEXT}",
-        RuntimeWarning,
-        stacklevel=2,
-    )
+def check_versions(build: int, runtime: int, runtime_text: str) -> None:
+    """The import-time check: raise on a different major.minor, warn on a different patch.
+
+    ``build`` and ``runtime`` are ``0xMNN00PP`` numbers (``OPENSSL_VERSION_NUMBER
+    >> 4`` at compile time, ``OpenSSL_version_num() >> 4`` at run time).
+    """
+    if _major_minor(build) != _major_minor(runtime):
+        raise OpenSSLMismatchError(
+            f"ossl_handshake was compiled against OpenSSL {build:#x} but "
+            f"{runtime_text} is loaded; rebuild with OPENSSL_DIR pointing at the "
+            "libssl this process uses"
+        )
+    if build != runtime:
+        warnings.warn(
+            f"ossl_handshake built against OpenSSL {build:#x}, running with {runtime_text}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+check_versions(BUILD_VERSION, RUNTIME_VERSION, RUNTIME_VERSION_TEXT)
 
 if not lib.ossl_init():  # pragma: no cover - allocation failure at import
     raise ImportError("ossl_handshake: could not allocate SSL ex_data indexes")

@@ -375,3 +375,21 @@ static long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t 
     }
     return moved;
 }
+
+/* Attach our state to an SSL made by other code (Connection.adopt). Our info
+ * callback (alert bookkeeping) goes in only when neither the SSL nor its
+ * SSL_CTX has one, so the creator's callback is never replaced. Returns 0 on
+ * failure, 1 attached without our info callback, 2 with it. */
+static int ossl_attach_adopted(SSL *ssl, ossl_conn_state *st)
+{
+    st->alert_sent = -1;
+    st->alert_received = -1;
+    if (!SSL_set_ex_data(ssl, ossl_ssl_idx, st))
+        return 0;
+    if (SSL_get_info_callback(ssl) == NULL
+        && SSL_CTX_get_info_callback(SSL_get_SSL_CTX(ssl)) == NULL) {
+        SSL_set_info_callback(ssl, ossl_info_cb);
+        return 2;
+    }
+    return 1;
+}

@@ -125,6 +125,7 @@ class Connection:
         self._sock: socket.socket | None = None
         self._peer: Connection | None = None
         self._owned = True
+        self._borrowed = False
         self._buf: Any = None
         self._bufsize = 0
         self.context = context
@@ -211,12 +212,23 @@ class Connection:
 
         ``pointer`` is cffi cdata or an integer address. ``owned=False`` takes
         a reference (``SSL_up_ref``) and drops only that; ``owned=True``
-        takes over the caller's reference and frees it once. The SSL keeps
-        whatever BIOs or callbacks its creator set; we only attach state for
-        alert bookkeeping. Use :meth:`set_bio_pair` to give it a memory
-        transport. The role is read with ``SSL_is_server`` when not given.
+        takes over the caller's reference and frees it once. Either way a
+        not-owned SSL is never freed by us, and its shutdown flags are left
+        alone. The SSL keeps whatever BIOs and callbacks its creator set; we
+        attach our state (ex_data) and, only when neither the SSL nor its
+        ``SSL_CTX`` has an info callback, ours for alert bookkeeping
+        (:attr:`alert_sent`/:attr:`alert_received`). Use :meth:`set_bio_pair`
+        to give it a memory transport. The role is read with
+        ``SSL_is_server`` when not given. The ``SSL_CTX`` is wrapped with
+        :meth:`Context.adopt` unless a live :class:`Context` already owns it.
+        The pointer must come from the same libssl as this module (README,
+        "Testing a C program").
         """
+        from ossl_handshake.callbacks import connection_of, context_of
+
         ptr = _as_pointer(pointer, "SSL *")
+        if connection_of(ptr) is not None:
+            raise ValueError("this SSL * already belongs to a live Connection: use that object")
         ctx_ptr = lib.SSL_get_SSL_CTX(ptr)
         if ctx_ptr == _NULL:
             raise ValueError("SSL * has no SSL_CTX: not a live SSL object")
@@ -236,17 +248,23 @@ class Connection:
         self._peer = None
         self._buf = None
         self._bufsize = 0
-        self._owned = True
+        self._owned = True  # we always hold exactly one reference, and drop it once
+        self._borrowed = not owned
+        self.timeout = None
         self.role = r
-        self.context = Context.adopt(ctx_ptr, r, owned=False)
-        if not owned:
-            lib.SSL_up_ref(ptr)
-        self._ssl = ptr
+        existing = context_of(ctx_ptr)
+        self.context = existing if existing is not None else Context.adopt(ctx_ptr, r)
+        if not owned and lib.SSL_up_ref(ptr) != 1:
+            raise SSLError("SSL_up_ref failed", errors=drain(), operation="SSL_up_ref")
         self._res = ffi.new("ossl_result *")
         self._state = ffi.new("ossl_conn_state *")
         self._handle = ffi.new_handle(weakref.ref(self))
         self._state.handle = self._handle
-        lib.ossl_attach_state_only(ptr, self._state)
+        if not lib.ossl_attach_adopted(ptr, self._state):
+            if not owned:
+                lib.SSL_free(ptr)  # our up_ref only
+            raise SSLError("SSL_set_ex_data failed", errors=drain(), operation="SSL_set_ex_data")
+        self._ssl = ptr
         return self
 
     def set_bio_pair(self, size: int = 0) -> None:
@@ -283,7 +301,7 @@ class Connection:
         ssl, self._ssl = self._ssl, _NULL
         if ssl == _NULL:
             return
-        if lib.SSL_is_init_finished(ssl):
+        if lib.SSL_is_init_finished(ssl) and not self._borrowed:
             lib.SSL_set_shutdown(ssl, lib.SSL_get_shutdown(ssl) | lib.SSL_SENT_SHUTDOWN)
         lib.ossl_detach(ssl)
         if self._owned:
@@ -419,7 +437,9 @@ class Connection:
             raise step.error
 
     def _deadline(self) -> float | None:
-        if self._sock is None or self.timeout is None:
+        # No timeout: blocking. Timeout 0.0: a non-blocking socket, whose
+        # WANT_* the caller handles with its own select loop.
+        if self._sock is None or not self.timeout:
             return None
         return time.monotonic() + self.timeout
 
@@ -818,6 +838,7 @@ class Connection:
         else :attr:`context`.
         """
         return self._sni_context if self._sni_context is not None else self.context
+
 
 def _der(x509: Any) -> bytes:
     n = lib.i2d_X509(x509, _NULL)

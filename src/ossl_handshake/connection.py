@@ -199,10 +199,10 @@ class Connection:
         if lib.SSL_set_fd(self._ssl, fd) != 1:
             raise SSLError("SSL_set_fd failed", errors=drain())
         self._sock = sock
-        self.timeout = sock.gettimeout()
-        if self.timeout is not None:
-            # A timeout means non-blocking underneath; we wait with poll (rule 3).
-            sock.setblocking(False)
+        # Python already keeps a socket with a timeout O_NONBLOCK underneath;
+        # we honour the timeout with poll (rule 3) and leave the socket's own
+        # setting as the caller made it. Assign ``timeout`` to change it later.
+        self.timeout: float | None = sock.gettimeout()
 
     @classmethod
     def adopt(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,15 @@ from ossl_handshake.errors import SSLError
 
 if TYPE_CHECKING:
     from ossl_handshake.connection import Connection, Step
+
+
+class _Unset(enum.Enum):
+    """Marks an :meth:`HandshakeResult.expect` keyword that was not given."""
+
+    UNSET = 0
+
+
+_UNSET = _Unset.UNSET
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,7 @@ class HandshakeResult:
     failed_side: Role | None = None
     error: SSLError | None = None
     trace: Any = None
+    wire: Any = None
 
     @property
     def ok(self) -> bool:
@@ -157,6 +168,158 @@ class HandshakeResult:
         if c.hello_retry_request:
             parts.append("HRR")
         return f"{' '.join(parts)}, verify {c.verify_message}, {len(self.steps)} steps"
+
+    def expect(
+        self,
+        *,
+        ok: bool | None = None,
+        failed_side: Role | _Unset | None = _UNSET,
+        error: type[BaseException] | _Unset | None = _UNSET,
+        client_error: type[BaseException] | _Unset | None = _UNSET,
+        server_error: type[BaseException] | _Unset | None = _UNSET,
+        client_alert: str | _Unset | None = _UNSET,
+        server_alert: str | _Unset | None = _UNSET,
+        client_alert_sent: str | _Unset | None = _UNSET,
+        server_alert_sent: str | _Unset | None = _UNSET,
+        client_alert_received: str | _Unset | None = _UNSET,
+        server_alert_received: str | _Unset | None = _UNSET,
+        reason: str | None = None,
+        client_reason: str | None = None,
+        server_reason: str | None = None,
+        verify_code: int | None = None,
+        version: str | None = None,
+        session_reused: bool | None = None,
+    ) -> HandshakeResult:
+        """Assert the outcome; raise ``AssertionError`` listing every mismatch, then the ladder.
+
+        Only the keywords given are checked (``None`` is a real expectation
+        for the alert and error keywords: "no alert", "no error").
+
+        - ``ok``: both sides finished without error.
+        - ``failed_side``: the side that failed first (``Role``, or None).
+        - ``error``: class of the first failure (``isinstance``), e.g.
+          :class:`~ossl_handshake.errors.NoProgressError`.
+        - ``client_error``/``server_error``: class of that side's own failure.
+        - ``client_alert``/``server_alert``: short for ``*_alert_sent``.
+        - ``{client,server}_alert_{sent,received}``: alert description names
+          (``"bad_record_mac"``) from the info callback.
+        - ``reason``: a reason text of the first failure's error queue
+          (``"decryption failed or bad record mac"``); ``client_reason``/
+          ``server_reason``: one of that side's own error reasons.
+        - ``verify_code``: ``X509_V_ERR_*`` of the failure (or of the client's
+          ``SSL_get_verify_result`` when nothing failed), e.g. 62.
+        - ``version``: both sides negotiated this (``"TLSv1.3"``).
+        - ``session_reused``: both sides agree it was (not) resumed.
+
+        Returns ``self`` so calls chain.
+        """
+        bad: list[str] = []
+
+        def check(name: str, want: object, got: object) -> None:
+            if want != got:
+                bad.append(f"{name}: expected {want!r}, got {got!r}")
+
+        def check_class(name: str, want: type[BaseException] | None, got: object) -> None:
+            if want is None:
+                if got is not None:
+                    bad.append(f"{name}: expected no error, got {type(got).__name__}: {got}")
+            elif not isinstance(got, want):
+                what = "nothing" if got is None else f"{type(got).__name__}: {got}"
+                bad.append(f"{name}: expected {want.__name__}, got {what}")
+
+        if ok is not None:
+            check("ok", ok, self.ok)
+        if not isinstance(failed_side, _Unset):
+            check("failed_side", failed_side, self.failed_side)
+        if not isinstance(error, _Unset):
+            check_class("error", error, self.error)
+        for role, want_err in ((Role.CLIENT, client_error), (Role.SERVER, server_error)):
+            if not isinstance(want_err, _Unset):
+                check_class(f"{role.value}_error", want_err, self.side_error(role))
+        if not isinstance(client_alert, _Unset):
+            client_alert_sent = client_alert
+        if not isinstance(server_alert, _Unset):
+            server_alert_sent = server_alert
+        for key, want_alert, got_alert in (
+            ("client_alert_sent", client_alert_sent, self.client.alert_sent),
+            ("server_alert_sent", server_alert_sent, self.server.alert_sent),
+            ("client_alert_received", client_alert_received, self.client.alert_received),
+            ("server_alert_received", server_alert_received, self.server.alert_received),
+        ):
+            if not isinstance(want_alert, _Unset):
+                check(key, want_alert, got_alert)
+        if reason is not None:
+            reasons = self.error.reasons if self.error is not None else []
+            if reason not in reasons:
+                bad.append(f"reason: expected {reason!r} among {reasons!r}")
+        for role, want_reason in ((Role.CLIENT, client_reason), (Role.SERVER, server_reason)):
+            if want_reason is not None:
+                err = self.side_error(role)
+                reasons = err.reasons if err is not None else []
+                if want_reason not in reasons:
+                    bad.append(f"{role.value}_reason: expected {want_reason!r} among {reasons!r}")
+        if verify_code is not None:
+            got_code = self.error.verify_code if self.error is not None else None
+            check("verify_code", verify_code, got_code or self.client.verify_result)
+        if version is not None:
+            check("version", (version, version), (self.client.version, self.server.version))
+        if session_reused is not None:
+            check(
+                "session_reused",
+                (session_reused, session_reused),
+                (self.client.session_reused, self.server.session_reused),
+            )
+        if bad:
+            raise AssertionError(
+                "handshake outcome differs from expectation:\n  "
+                + "\n  ".join(bad)
+                + "\n\n"
+                + self.explain()
+            )
+        return self
+
+    def side_error(self, role: Role) -> SSLError | None:
+        """The error ``role``'s own connection failed with (or the driver's error for it)."""
+        err = self.side(role).error
+        if err is None and self.failed_side is role:
+            err = self.error
+        return err
+
+    def explain(self) -> str:
+        """Outcome, alerts, the ladder (or a step table) and the wire's records, as text."""
+        lines = [self.summary()]
+        for side in (self.client, self.server):
+            lines.append(
+                f"{side.role.value}: finished={side.finished} "
+                f"alert_sent={side.alert_sent} alert_received={side.alert_received} "
+                f"error={type(side.error).__name__ if side.error else None}"
+                + (f" {side.error.reasons}" if side.error else "")
+            )
+        lines.append("")
+        lines.append(self._ladder())
+        describe = getattr(self.wire, "describe", None)
+        if describe is not None:
+            lines.append("")
+            lines.append("wire:")
+            lines.append(str(describe()))
+        return "\n".join(lines)
+
+    def _ladder(self) -> str:
+        if self.trace is not None:
+            try:
+                from ossl_handshake import ladder
+            except ImportError:
+                pass
+            else:
+                return str(ladder.render_text(self.trace))
+        rows = ["step  side    ret  SSL_get_error         sent  state"]
+        for r in self.steps:
+            st = r.step
+            rows.append(
+                f"{r.index:>4}  {r.role.value:<6} {st.ret:>4}  {st.error_code.name:<20} "
+                f"{r.sent:>5}  {st.state}"
+            )
+        return "\n".join(rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {

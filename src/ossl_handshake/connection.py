@@ -747,12 +747,14 @@ class Connection:
     @property
     def alert_sent(self) -> str | None:
         """Name of the last alert this side sent (info callback), e.g. ``"bad_certificate"``."""
+        self._live()
         v = int(self._state.alert_sent)
         return alert_name(v & 0xFF) if v >= 0 else None
 
     @property
     def alert_received(self) -> str | None:
         """Name of the last alert the peer sent us (info callback)."""
+        self._live()
         v = int(self._state.alert_received)
         return alert_name(v & 0xFF) if v >= 0 else None
 

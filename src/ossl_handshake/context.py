@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ossl_handshake.session import Session
 
 PathLike = str | os.PathLike[str]
+_ERR_LIB_X509 = 11
 KeylogTarget = PathLike | Callable[[str], None] | TextIO
 #: ``(offered protocols) -> chosen protocol or None`` (server ALPN selection).
 AlpnSelector = Callable[[list[str]], "str | bytes | None"]
@@ -327,7 +328,16 @@ class Context:
         if lib.SSL_CTX_use_certificate_chain_file(ctx, cert_b) != 1:
             raise _fail(f"SSL_CTX_use_certificate_chain_file: cannot load {cert}", drain())
         if lib.SSL_CTX_use_PrivateKey_file(ctx, key_b, lib.SSL_FILETYPE_PEM) != 1:
-            raise _fail(f"SSL_CTX_use_PrivateKey_file: cannot load {key or cert}", drain())
+            errors = drain()
+            # 3.0 checks the key against the certificate inside this call
+            # (X509_check_private_key): X509 "key values mismatch".
+            if any(e.library_code == _ERR_LIB_X509 and e.reason_code == 116 for e in errors):
+                raise _fail(
+                    f"SSL_CTX_use_PrivateKey_file: key {key or cert} does not match "
+                    f"certificate {cert}",
+                    errors,
+                )
+            raise _fail(f"SSL_CTX_use_PrivateKey_file: cannot load {key or cert}", errors)
         if lib.SSL_CTX_check_private_key(ctx) != 1:
             raise _fail(
                 f"SSL_CTX_check_private_key: key {key or cert} does not match certificate {cert}",

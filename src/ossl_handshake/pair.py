@@ -12,6 +12,7 @@ guards against a peer that loops).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake.connection import Connection, Step, join
@@ -217,8 +218,13 @@ def _let_peer_see(
     """Deliver the failing side's last flight (its alert) and let the peer react once."""
     me, other = (client, server) if failed is Role.CLIENT else (server, client)
     if other.is_init_finished:
-        if direct or _flush(move, me, other):
-            other.process_pending() if other.failed is None else None
+        if not direct:
+            _flush(move, me, other)
+        if other.failed is None:
+            # The alert may already have crossed with the failing step's
+            # transfer; reading it records alert_received on the peer.
+            with contextlib.suppress(SSLError):
+                other.process_pending()
         return
     if other.failed is not None:
         return

@@ -46,8 +46,9 @@ class Record:
 
     ``index`` counts the records of its direction from 0, ``flight`` the
     flights of that direction (a flight is what one side wrote between two
-    deliveries), ``offset`` is the position of the first header byte in the
-    direction's stream. ``handshake_types`` names the plaintext handshake
+    deliveries; a record belongs to the flight that completed it),
+    ``offset`` is the position of its first header byte in the direction's
+    stream. ``handshake_types`` names the plaintext handshake
     messages starting in this record (empty for encrypted records).
     """
 

@@ -213,10 +213,14 @@ class Wire:
         return max(p.step_budget for p in self.policies.values())
 
     def in_flight(self, direction: Role) -> int:
-        """Bytes (plus 1 for a pending EOF) queued from ``direction`` and deliverable later."""
+        """Bytes (plus 1 for a pending EOF) from ``direction`` that will be delivered later.
+
+        Counts the queue, coalesced flights and the start of a record the
+        sender has not finished writing (its BIO filled up mid-record).
+        """
         d = self._dirs[direction]
         n = sum(len(s.data) + (1 if s.eof else 0) for s in d.queue)
-        return n + sum(len(c.data) for c in d.coalesced)
+        return n + sum(len(c.data) for c in d.coalesced) + len(d.stream.partial)
 
     def held(self, direction: Role) -> int:
         """Bytes from ``direction`` that faults hold back until an event (delay, reorder)."""

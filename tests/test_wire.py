@@ -1,0 +1,224 @@
+"""The record-aware Wire sees records, delivers them by policy, and handshakes still finish."""
+
+from __future__ import annotations
+
+import pytest
+
+from ossl_handshake import Context, NoProgressError, Role, certs, drive, handshake, memory_pair
+from ossl_handshake.records import RecordStream, parse
+from ossl_handshake.wire import BYTES, RECORDS, Coalesce, Policy, Split, Wire
+
+VERSIONS = ["1.2", "1.3"]
+
+
+@pytest.fixture(scope="module")
+def clients() -> dict[str, Context]:
+    return {v: Context(Role.CLIENT, cafile=certs.CA, max_version=v) for v in VERSIONS}
+
+
+@pytest.fixture(scope="module")
+def mtls_clients() -> dict[str, Context]:
+    return {
+        v: Context(
+            Role.CLIENT,
+            cafile=certs.CA,
+            cert=certs.CLIENT.cert,
+            key=certs.CLIENT.key,
+            max_version=v,
+        )
+        for v in VERSIONS
+    }
+
+
+def _records(wire: Wire, role: Role) -> list[str]:
+    return [r.describe().split(" ", 2)[1] for r in wire.records[role]]
+
+
+def test_wire_sees_tls13_flights_as_records(
+    client_context: Context, server_context: Context
+) -> None:
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    wire = Wire()
+    handshake(client, server, wire=wire)
+    assert _records(wire, Role.CLIENT) == [
+        "handshake[ClientHello]",
+        "change_cipher_spec",
+        "application_data",
+    ]
+    server_recs = wire.records[Role.SERVER]
+    assert server_recs[0].handshake_types == ("ServerHello",)
+    assert server_recs[1].content_type_name == "change_cipher_spec"
+    # EncryptedExtensions, Certificate, CertificateVerify, Finished, then the tickets
+    assert all(r.encrypted for r in server_recs[2:])
+    assert [len(f.records) for f in wire.flights[Role.SERVER]] == [6, 2]
+    assert all(r.version_name in ("TLSv1", "TLSv1.2") for r in server_recs)
+    # Every byte the sides wrote was delivered unchanged, flight by flight.
+    for role in Role:
+        sent = b"".join(f.data for f in wire.flights[role])
+        got = b"".join(d for who, d in wire.deliveries if who is role)
+        assert sent == got
+
+
+def test_wire_names_plaintext_tls12_messages_and_the_encrypted_finished(
+    clients: dict[str, Context], server_context: Context
+) -> None:
+    client, server = memory_pair(clients["1.2"], server_context, server_name="localhost")
+    wire = Wire()
+    handshake(client, server, wire=wire)
+    assert _records(wire, Role.SERVER) == [
+        "handshake[ServerHello]",
+        "handshake[Certificate]",
+        "handshake[ServerKeyExchange]",
+        "handshake[ServerHelloDone]",
+        "handshake[NewSessionTicket]",
+        "change_cipher_spec",
+        "handshake",  # the Finished, encrypted after ChangeCipherSpec
+    ]
+    assert wire.records[Role.SERVER][-1].encrypted
+    assert _records(wire, Role.CLIENT) == [
+        "handshake[ClientHello]",
+        "handshake[ClientKeyExchange]",
+        "change_cipher_spec",
+        "handshake",
+    ]
+
+
+def test_record_stream_keeps_partial_records_until_complete() -> None:
+    hello = bytes.fromhex("16030100080100000403030000")  # ClientHello header, 4-byte body
+    stream = RecordStream(Role.CLIENT)
+    assert stream.feed(hello[:3], 0) == []
+    assert stream.feed(hello[3:9], 0) == []
+    (rec,) = stream.feed(hello[9:] + b"\x15\x03\x03\x00\x02\x02\x28", 1)[:1]
+    # A record belongs to the flight in which its last byte was written.
+    assert rec.handshake_types == ("ClientHello",) and rec.length == 8 and rec.flight == 1
+    alert = parse(b"\x15\x03\x03\x00\x02\x02\x28")[0]
+    assert alert.alert == (2, 40)
+    # Not TLS at all: still cut by the length field, never an exception.
+    http = RecordStream(Role.CLIENT)
+    assert http.feed(b"GET / HTTP/1.1\r\n", 0) == []  # "/ " read as a 12064-byte length
+    assert bytes(http.partial) == b"GET / HTTP/1.1\r\n"
+    junk = parse(b"GET\x00\x02ab")
+    assert junk[0].content_type_name == "content_type_71" and junk[0].payload == b"ab"
+
+
+def test_handshake_message_split_across_records_is_named_once() -> None:
+    msg = b"\x0b\x00\x00\x06" + b"abcdef"  # a Certificate message, 10 bytes
+    rec1 = b"\x16\x03\x03\x00\x03" + msg[:3]
+    rec2 = b"\x16\x03\x03\x00\x07" + msg[3:] + b""
+    rec3 = b"\x16\x03\x03\x00\x04" + b"\x0e\x00\x00\x00"  # ServerHelloDone
+    recs = RecordStream(Role.SERVER).feed(rec1 + rec2 + rec3, 0)
+    assert [r.handshake_types for r in recs] == [("Certificate",), (), ("ServerHelloDone",)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    "policy",
+    [RECORDS, BYTES, Split(1, 5, 40), Coalesce(2)],
+    ids=["records", "bytes", "split", "coalesce"],
+)
+def test_mtls_handshake_completes_under_every_delivery_policy(
+    mtls_clients: dict[str, Context], mtls_server_context: Context, version: str, policy: Policy
+) -> None:
+    client, server = memory_pair(
+        mtls_clients[version], mtls_server_context, server_name="localhost"
+    )
+    wire = Wire(policy=policy)
+    result = handshake(client, server, wire=wire)
+    result.expect(ok=True, version=f"TLSv{version}", error=None)
+    assert result.server.peer_subject is not None  # the client certificate arrived
+    total = sum(len(f) for role in Role for f in wire.flights[role])
+    if policy is BYTES:
+        assert len(wire.deliveries) == total  # every byte on its own
+    elif policy is RECORDS:
+        assert len(wire.deliveries) == sum(len(wire.records[r]) for r in Role)
+    assert wire.pending == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("policy", [RECORDS, BYTES], ids=["records", "bytes"])
+def test_resumption_completes_record_and_byte_at_a_time(
+    clients: dict[str, Context], server_context: Context, version: str, policy: Policy
+) -> None:
+    client, server = memory_pair(clients[version], server_context, server_name="localhost")
+    handshake(client, server, wire=Wire(policy=policy))
+    session = client.session
+    assert session is not None and session.resumable
+    client2, server2 = memory_pair(
+        clients[version], server_context, server_name="localhost", session=session
+    )
+    wire = Wire(policy=policy)
+    result = handshake(client2, server2, wire=wire)
+    result.expect(ok=True, session_reused=True, version=f"TLSv{version}")
+    # An abbreviated handshake: no Certificate crosses (TLS 1.2 shows it in plaintext).
+    if version == "1.2":
+        assert not any("Certificate" in r.handshake_types for r in wire.records[Role.SERVER])
+
+
+def test_split_policy_cuts_each_record_at_the_offsets(
+    client_context: Context, server_context: Context
+) -> None:
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    wire = Wire(policy=Split(2, 5))
+    handshake(client, server, wire=wire)
+    first = [d for who, d in wire.deliveries if who is Role.CLIENT][:3]
+    hello = wire.records[Role.CLIENT][0].data
+    assert first == [hello[:2], hello[2:5], hello[5:]]
+
+
+def test_client_and_server_policies_are_independent(
+    client_context: Context, server_context: Context
+) -> None:
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    wire = Wire(client_policy=BYTES)
+    handshake(client, server, wire=wire).expect(ok=True)
+    sizes = {who: {len(d) for w, d in wire.deliveries if w is who} for who in Role}
+    assert sizes[Role.CLIENT] == {1}
+    assert max(sizes[Role.SERVER]) > 1000  # the server's flight went whole
+
+
+def test_tap_sees_exactly_the_delivered_bytes(
+    client_context: Context, server_context: Context
+) -> None:
+    seen: list[tuple[Role, bytes]] = []
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    wire = Wire(policy=RECORDS, tap=lambda role, data: seen.append((role, data)))
+    handshake(client, server, wire=wire)
+    assert seen == wire.deliveries and len(seen) > 4
+
+
+def test_a_small_receive_buffer_holds_bytes_in_flight_until_the_peer_reads(
+    client_context: Context, server_context: Context
+) -> None:
+    # 256-byte BIO pairs: the server's ~1.4 KB flight cannot be delivered at once;
+    # the wire keeps the rest queued and the driver counts it as in flight.
+    client, server = memory_pair(
+        client_context, server_context, server_name="localhost", bio_size=256
+    )
+    wire = Wire()
+    result = handshake(client, server, wire=wire)
+    result.expect(ok=True)
+    assert max(len(d) for _, d in wire.deliveries) <= 256
+    assert len(wire.deliveries) > 6  # the 1.4 KB server flight went in pieces
+
+
+def test_same_scenario_moves_the_same_record_layout_every_run(
+    client_context: Context, server_context: Context
+) -> None:
+    layouts = []
+    for _ in range(3):
+        client, server = memory_pair(client_context, server_context, server_name="localhost")
+        wire = Wire(policy=RECORDS)
+        handshake(client, server, wire=wire)
+        layouts.append(
+            [(r.direction, r.flight, r.content_type) for role in Role for r in wire.records[role]]
+        )
+    assert layouts[0] == layouts[1] == layouts[2]
+
+
+def test_step_budget_stops_a_byte_at_a_time_handshake_that_needs_more(
+    client_context: Context, server_context: Context
+) -> None:
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    result = drive(client, server, wire=Wire(policy=BYTES), max_steps=50)
+    result.expect(ok=False, error=NoProgressError)
+    assert result.error is not None and "step budget of 50" in str(result.error)

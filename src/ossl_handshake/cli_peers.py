@@ -19,7 +19,6 @@ import json
 import os
 import socket
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +42,8 @@ from ossl_handshake.errors import (
     SSLError,
     ZeroReturnError,
 )
-from ossl_handshake.names import content_type_name, handshake_type_name
 from ossl_handshake.session import Session
+from ossl_handshake.trace import Trace
 
 #: Version of the JSON result lines; bumped only on incompatible changes.
 SCHEMA_VERSION = 1
@@ -78,7 +77,7 @@ class Outcome:
     peer: str | None = None
     conn: Connection | None = None
     steps: list[Step] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    trace: Trace | None = None
     error: BaseException | None = None
     phase: str | None = None
     sent: int = 0
@@ -122,7 +121,7 @@ class Outcome:
             "outcome": self.outcome,
             "exit_code": self.exit_code,
             "finished": bool(c is not None and c.is_init_finished),
-            "version": c.version if c is not None and c.is_init_finished else None,
+            "version": c.version if c is not None else None,
             "cipher": c.cipher if c is not None else None,
             "group": c.group if c is not None else None,
             "alpn": c.alpn_protocol if c is not None else None,
@@ -156,51 +155,20 @@ class Outcome:
                 "reasons": [],
                 "ssl_error": None,
             }
-        if trace:
-            d["trace"] = {
-                "steps": [
-                    {
-                        "ret": s.ret,
-                        "error_code": s.error_code.name,
-                        "state": s.state,
-                    }
-                    for s in self.steps
-                ],
-                "events": self.events,
-            }
+        if trace and self.trace is not None:
+            d["trace"] = self.trace.to_dict()["events"]
         return d
-
-
-def _record_messages(conn: Connection, events: list[dict[str, Any]]) -> None:
-    """Collect protocol messages from ``SSL_set_msg_callback`` for ``--trace``."""
-    start = time.monotonic()
-
-    def on_message(_c: Connection, sent: bool, version: int, ctype: int, data: bytes) -> None:
-        if ctype >= 256:  # SSL3_RT_HEADER / inner content type: framing, not messages
-            return
-        ev: dict[str, Any] = {
-            "t": round(time.monotonic() - start, 6),
-            "dir": "sent" if sent else "received",
-            "content_type": content_type_name(ctype),
-            "length": len(data),
-        }
-        if ctype == 22 and data:
-            ev["message"] = handshake_type_name(data[0])
-        elif ctype == 21 and len(data) >= 2:
-            from ossl_handshake.names import alert_name
-
-            ev["alert"] = alert_name(data[1])
-        events.append(ev)
-
-    conn.on_message = on_message
 
 
 def _handshake(conn: Connection, out: Outcome) -> None:
     """``SSL_do_handshake`` step by step, waiting with poll between steps (socket timeout)."""
     deadline = conn._deadline()
     while True:
+        before = conn.state
         step = conn.step()
         out.steps.append(step)
+        if out.trace is not None:
+            out.trace.record_step(conn, step, before)
         if step.error is None:
             return
         if deadline is not None and step.wants:
@@ -263,7 +231,8 @@ def run_connection(
     conn = Connection(ctx, out.side, sock=sock, server_name=server_name, session=session)
     out.conn = conn
     if args.trace:
-        _record_messages(conn, out.events)
+        out.trace = Trace(keep_data=False)
+        out.trace.attach(conn)
     send = args.send.encode() if args.send is not None else None
     expect = args.expect.encode() if args.expect is not None else None
     try:

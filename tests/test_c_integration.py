@@ -1,0 +1,276 @@
+"""C programs as peers: the binding's client against a C echo server, a C client
+against ``ossl-handshake server``.
+
+The programs in ``tests/c/`` are compiled here with the system compiler against
+the same libssl (``tests/c/build.py``). The adopt scenario (an ``SSL *`` made by
+a C library, driven by the binding) lives in ``test_adopt.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ossl_handshake import (
+    CertificateVerifyError,
+    Connection,
+    Context,
+    ProtocolError,
+    Role,
+    ZeroReturnError,
+    certs,
+)
+from ossl_handshake.cli import EXIT_OK, EXIT_TLS
+from tests._peers import TIMEOUT, CliServer, handshakes, run
+from tests.c.build import compile_c, have_compiler
+
+pytestmark = pytest.mark.timeout(60)
+
+C_DIR = Path(__file__).resolve().parent / "c"
+
+# tests/c/echo_server.c and tls_client.c exit codes (see their headers).
+ECHO_HANDSHAKE_FAILED = 2
+TLS_CLIENT_VERIFY_FAILED = 3
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not have_compiler():
+        pytest.skip("no C compiler ($CC or cc): cannot build the C peers in tests/c/")
+    return tmp_path_factory.mktemp("c-integration")
+
+
+@pytest.fixture(scope="module")
+def echo_server_exe(build_dir: Path) -> Path:
+    return compile_c(C_DIR / "echo_server.c", build_dir / "echo_server")
+
+
+@pytest.fixture(scope="module")
+def tls_client_exe(build_dir: Path) -> Path:
+    return compile_c(C_DIR / "tls_client.c", build_dir / "tls_client")
+
+
+class EchoServer:
+    """A running tests/c/echo_server; ``port`` once its ready file appeared."""
+
+    def __init__(self, exe: Path, workdir: Path, *args: str) -> None:
+        ready = workdir / "echo.port"
+        self.proc = subprocess.Popen(
+            [str(exe), "--port", "0", "--ready-file", str(ready), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + TIMEOUT
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                _, err = self.proc.communicate(timeout=TIMEOUT)
+                pytest.fail(f"echo_server did not start: {err}")
+            time.sleep(0.01)
+        self.port = int(ready.read_text())
+
+    def finish(self) -> tuple[int, str, str]:
+        """``(exit status, result lines without the READY line, stderr)``."""
+        try:
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        lines = [ln for ln in out.splitlines() if not ln.startswith("READY ")]
+        return self.proc.returncode, "\n".join(lines), err
+
+
+@pytest.fixture
+def echo_server(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
+    started: list[EchoServer] = []
+
+    def start(*args: str) -> EchoServer:
+        workdir = tmp_path / f"echo{len(started)}"
+        workdir.mkdir()
+        server = EchoServer(
+            echo_server_exe,
+            workdir,
+            "--cert",
+            str(certs.SERVER_ECDSA.cert),
+            "--key",
+            str(certs.SERVER_ECDSA.key),
+            *args,
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.communicate(timeout=TIMEOUT)
+
+
+def connect(ctx: Context, port: int) -> Connection:
+    """Our client on a socket with a timeout (poll-based waiting inside Connection)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    sock.settimeout(10)
+    return Connection(ctx, sock=sock, server_name="localhost")
+
+
+def echo_round_trip(conn: Connection, data: bytes) -> bytes:
+    conn.write(data)
+    got = b""
+    while len(got) < len(data):
+        got += conn.read(len(data) - len(got))
+    return got
+
+
+def close(conn: Connection) -> None:
+    """close_notify, then wait for the peer's so the C server sees a clean end."""
+    conn.shutdown()
+    with contextlib.suppress(ZeroReturnError):
+        conn.read()
+    sock = conn._sock
+    conn.close()
+    if sock is not None:
+        sock.close()
+
+
+# ---- our client, C echo server ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_our_client_round_trips_data_through_the_c_echo_server(
+    echo_server: Callable[..., EchoServer], version: str
+) -> None:
+    server = echo_server("--min-version", version, "--max-version", version)
+    ctx = Context(Role.CLIENT, cafile=certs.CA)
+    conn = connect(ctx, server.port)
+    conn.do_handshake()
+    assert conn.version == f"TLSv{version}"
+    assert echo_round_trip(conn, b"hello, C server\n") == b"hello, C server\n"
+    cipher = conn.cipher
+    close(conn)
+    rc, out, err = server.finish()
+    assert rc == 0, err
+    assert out == f"OK TLSv{version} {cipher}"
+
+
+def test_our_client_certificate_is_accepted_by_the_c_echo_server(
+    echo_server: Callable[..., EchoServer], mtls_client_context: Context
+) -> None:
+    server = echo_server("--cafile", str(certs.CA), "--require-client-cert")
+    conn = connect(mtls_client_context, server.port)
+    conn.do_handshake()
+    assert echo_round_trip(conn, b"mtls") == b"mtls"
+    close(conn)
+    rc, out, err = server.finish()
+    assert rc == 0, err
+    assert out.startswith("OK TLSv1.3 ")
+
+
+def test_our_client_rejects_the_c_server_under_a_wrong_trust_anchor(
+    echo_server: Callable[..., EchoServer],
+) -> None:
+    server = echo_server()
+    conn = connect(Context(Role.CLIENT, cafile=certs.UNTRUSTED_CA), server.port)
+    with pytest.raises(CertificateVerifyError) as info:
+        conn.do_handshake()
+    assert info.value.verify_code == 20
+    assert info.value.alert_sent == "unknown_ca"
+    conn.close()
+    rc, out, err = server.finish()
+    assert rc == ECHO_HANDSHAKE_FAILED
+    assert out.strip() == "FAIL tlsv1 alert unknown ca"
+    assert "alert unknown ca" in err  # its error queue
+
+
+def test_c_echo_server_refuses_our_client_without_certificate(
+    echo_server: Callable[..., EchoServer], client_context: Context
+) -> None:
+    server = echo_server("--cafile", str(certs.CA), "--require-client-cert")
+    conn = connect(client_context, server.port)
+    # TLS 1.3: our side of the handshake completes before the server looks at
+    # the (empty) Certificate; its alert arrives with the first read.
+    conn.do_handshake()
+    with pytest.raises(ProtocolError) as info:
+        echo_round_trip(conn, b"anyone there?")
+    assert info.value.alert_received == "certificate_required"
+    conn.close()
+    rc, out, _ = server.finish()
+    assert rc == ECHO_HANDSHAKE_FAILED
+    assert out.strip() == "FAIL peer did not return a certificate"
+
+
+# ---- C client, ossl-handshake server ----------------------------------------------------
+
+
+def tls_client(exe: Path, port: int, *args: str) -> tuple[int, str, str]:
+    return run(
+        [
+            str(exe),
+            "--connect",
+            f"127.0.0.1:{port}",
+            "--servername",
+            "localhost",
+            *args,
+        ]
+    )
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_c_client_echoes_with_cli_server(tls_client_exe: Path, version: str) -> None:
+    server = CliServer("--tls", version, "--expect", "ping", "--send", "ping")
+    rc, out, err = tls_client(
+        tls_client_exe, server.port, "--cafile", str(certs.CA), "--send", "ping", "--expect", "ping"
+    )
+    src, sout, _ = server.finish()
+    assert rc == 0, err
+    line = handshakes(sout)[0]
+    assert src == EXIT_OK
+    assert out.strip() == f"OK TLSv{version} {line['cipher']}"
+    assert line["version"] == f"TLSv{version}"
+    assert line["sni"] == "localhost"
+    assert line["data"] == {"sent": 4, "received": "ping"}
+
+
+def test_c_client_certificate_reaches_cli_server_mtls(tls_client_exe: Path) -> None:
+    server = CliServer("--mtls", "--expect", "x", "--send", "y")
+    rc, _, err = tls_client(
+        tls_client_exe,
+        server.port,
+        "--cafile",
+        str(certs.CA),
+        "--cert",
+        str(certs.CLIENT.cert),
+        "--key",
+        str(certs.CLIENT.key),
+        "--send",
+        "x",
+        "--expect",
+        "y",
+    )
+    src, sout, _ = server.finish()
+    assert rc == 0, err
+    line = handshakes(sout)[0]
+    assert src == EXIT_OK
+    assert line["peer_subject"] == "O=ossl-handshake tests,CN=ossl-handshake test client"
+    assert line["verify_result"] == 0
+
+
+def test_c_client_with_wrong_trust_anchor_fails_and_cli_server_reports_the_alert(
+    tls_client_exe: Path,
+) -> None:
+    server = CliServer()
+    rc, out, _ = tls_client(tls_client_exe, server.port, "--cafile", str(certs.UNTRUSTED_CA))
+    src, sout, _ = server.finish()
+    assert rc == TLS_CLIENT_VERIFY_FAILED
+    assert out.startswith("FAIL ")
+    line = handshakes(sout)[0]
+    assert src == EXIT_TLS
+    assert line["outcome"] == "tls_error"
+    assert line["alert_received"] == "unknown_ca"
+    assert line["error"]["reasons"] == ["tlsv1 alert unknown ca"]

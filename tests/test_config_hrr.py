@@ -63,13 +63,8 @@ def test_tls12_has_no_hrr_even_with_the_same_groups() -> None:
     assert result.client.group == "x25519"
 
 
-@pytest.mark.parametrize("version", ["1.3"])
-def test_hrr_cannot_help_without_a_common_group(version: str) -> None:
-    result = drive(
-        *memory_pair(
-            client("P-384", max_version=version), server("X25519"), server_name="localhost"
-        )
-    )
+def test_hrr_cannot_help_without_a_common_group() -> None:
+    result = drive(*memory_pair(client("P-384"), server("X25519"), server_name="localhost"))
     assert type(result.error) is ProtocolError
     assert result.failed_side is Role.SERVER
     assert result.error.reasons == ["no suitable key share"]

@@ -173,3 +173,28 @@ def test_sni_selection_over_a_tcp_socket(client_context: Context, sni_server: Co
         listener.close()
     assert "error" not in seen, seen.get("error")
     assert seen["name"] == "alt.localhost"
+
+
+def test_switched_context_verifies_client_certificates_with_its_own_store() -> None:
+    # OpenSSL verifies the client with the *current* SSL_CTX's store after
+    # SSL_set_SSL_CTX, but keeps the original verify mode.
+    def srv(alt: Context) -> Context:
+        return Context(
+            Role.SERVER,
+            cert=certs.SERVER_ECDSA.cert,
+            key=certs.SERVER_ECDSA.key,
+            cafile=certs.CA,
+            client_auth="require",
+            servername_callback=lambda conn, name: alt,
+        )
+
+    cli = Context(Role.CLIENT, cafile=certs.CA, cert=certs.CLIENT.cert, key=certs.CLIENT.key)
+    no_store = server(certs.SNI_ALT)
+    failed = drive(*memory_pair(cli, srv(no_store), server_name="alt.localhost"))
+    assert failed.failed_side is Role.SERVER
+    assert failed.error is not None
+    assert failed.error.verify_message == "unable to get local issuer certificate"
+    with_store = server(certs.SNI_ALT, cafile=certs.CA)
+    ok = drive(*memory_pair(cli, srv(with_store), server_name="alt.localhost"))
+    assert ok.ok
+    assert ok.server.peer_subject == "O=ossl-handshake tests,CN=ossl-handshake test client"

@@ -544,6 +544,12 @@ class Context:
         Raise :class:`SNIRejected` to refuse with an alert; any other
         exception fails the handshake with ``internal_error`` and is
         re-raised as :class:`~ossl_handshake.CallbackError`.
+
+        After a switch OpenSSL takes the certificate, the trust store (used
+        to verify a client certificate) and the ALPN selection from the new
+        context, while the verify mode, verify callback, session cache and
+        tickets stay those of this one: give the new context the same
+        ``cafile`` when client certificates are in play.
         """
         if self.role is not Role.SERVER:
             raise ValueError("the servername callback is for server contexts")

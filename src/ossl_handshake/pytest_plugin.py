@@ -1,15 +1,31 @@
 """pytest fixtures for handshake tests (registered through the ``pytest11`` entry point).
 
-Fixtures: ``pki`` (the bundled test PKI module), ``client_context`` and
-``server_context`` (ECDSA server, client trusting the test CA, built once per
-session), and ``memory_pair`` (a fresh client/server pair per test, closed
-afterwards).
+Installing ``ossl-handshake`` makes these available in every test session:
+
+- ``pki``: the bundled test PKI (:mod:`ossl_handshake.certs`);
+- ``client_context`` / ``server_context``: a client trusting the test CA and
+  an ECDSA P-256 server, built once per session;
+- ``memory_pair``: a fresh (client, server) pair on memory BIO pairs, closed
+  after the test;
+- ``tls_server``: a factory that starts a threaded TLS server on
+  ``127.0.0.1`` with an ephemeral port and the configuration you choose,
+  returns a :class:`TLSServer` (``.address``, ``.served``), and stops it
+  cleanly at the end of the test;
+- ``expect_handshake_failure``: the :func:`expect_handshake_failure` context
+  manager, which fails the test unless the block raises the expected
+  :class:`~ossl_handshake.errors.SSLError` (class, alert, reason, verify code).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import selectors
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -17,7 +33,11 @@ from ossl_handshake import certs
 from ossl_handshake.connection import Connection
 from ossl_handshake.constants import Role
 from ossl_handshake.context import Context
+from ossl_handshake.errors import SSLError, ZeroReturnError
 from ossl_handshake.pair import memory_pair as _memory_pair
+from ossl_handshake.result import SideResult
+
+Handler = Callable[[Connection], None]
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +67,253 @@ def memory_pair(
     yield client, server
     client.close()
     server.close()
+
+
+# -- threaded loopback server ---------------------------------------------------
+
+
+def echo(conn: Connection) -> None:
+    """The default handler: ``SSL_read_ex`` and write back until the peer closes."""
+    while True:
+        try:
+            data = conn.read()
+        except ZeroReturnError:  # close_notify: answer it
+            with contextlib.suppress(SSLError, OSError):
+                conn.shutdown()
+            return
+        conn.write(data)
+
+
+@dataclass
+class Served:
+    """One connection the server accepted: its peer, handshake snapshot and error.
+
+    ``result`` is the server side's :class:`SideResult` right after the
+    handshake attempt (also when it failed); ``error`` the exception of the
+    handshake or the handler (``None`` on a clean run).
+    """
+
+    peer: tuple[str, int]
+    result: SideResult | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None and self.result.finished
+
+
+@dataclass
+class TLSServer:
+    """A TLS server on a background thread; see the ``tls_server`` fixture.
+
+    Each accepted connection runs in its own thread: a :class:`Connection` on
+    the socket with ``timeout`` (poll-based waiting), ``do_handshake()``,
+    then ``handler(conn)`` (default :func:`echo`), then close. ``served``
+    lists a :class:`Served` per finished connection, in finishing order.
+    """
+
+    context: Context
+    handler: Handler = echo
+    timeout: float = 10.0
+    host: str = "127.0.0.1"
+    served: list[Served] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._listener = socket.create_server((self.host, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._done = threading.Condition()
+        self._active: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._acceptor = threading.Thread(target=self._accept_loop, name="tls_server", daemon=True)
+        self._acceptor.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` to connect to."""
+        return self.host, self.port
+
+    def _accept_loop(self) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._listener, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stopping:
+                for key, _ in sel.select():
+                    if key.fileobj is self._wake_r or self._stopping:
+                        return
+                    try:
+                        sock, peer = self._listener.accept()
+                    except OSError:
+                        continue
+                    t = threading.Thread(
+                        target=self._serve, args=(sock, peer), name="tls_server-conn", daemon=True
+                    )
+                    with self._done:
+                        self._active.add(sock)
+                        self._threads.append(t)
+                    t.start()
+
+    def _serve(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        record = Served((peer[0], peer[1]))
+        conn: Connection | None = None
+        try:
+            sock.settimeout(self.timeout)
+            conn = Connection(self.context, Role.SERVER, sock=sock)
+            try:
+                conn.do_handshake()
+            finally:
+                record.result = SideResult.of(conn)
+            self.handler(conn)
+        except BaseException as exc:  # recorded for the test, never lost in the thread
+            record.error = exc
+        finally:
+            if conn is not None:
+                conn.close()
+            with self._done:
+                self._active.discard(sock)
+                self.served.append(record)
+                self._done.notify_all()
+            sock.close()
+
+    def wait(self, n: int = 1, timeout: float | None = None) -> list[Served]:
+        """Block until ``n`` connections finished (``TimeoutError`` after ``timeout``)."""
+        limit = self.timeout if timeout is None else timeout
+        with self._done:
+            if not self._done.wait_for(lambda: len(self.served) >= n, limit):
+                raise TimeoutError(f"tls_server: {len(self.served)} of {n} connections finished")
+            return list(self.served)
+
+    def stop(self) -> None:
+        """Stop accepting, cut open connections (their reads see EOF), join every thread."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._wake_w.send(b"x")
+        self._acceptor.join(self.timeout)
+        with self._done:
+            for sock in self._active:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            threads = list(self._threads)
+        for t in threads:
+            t.join(self.timeout)
+        self._listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> TLSServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+TLSServerFactory = Callable[..., TLSServer]
+
+
+@pytest.fixture
+def tls_server(server_context: Context) -> Iterator[TLSServerFactory]:
+    """Start loopback TLS servers: ``tls_server(context=None, *, handler=echo, timeout=10, **kw)``.
+
+    ``context`` defaults to a new server :class:`Context` built from ``kw``
+    (``Context(Role.SERVER, **kw)``, with the bundled ECDSA certificate unless
+    ``cert`` is given), or to ``server_context`` when there are no keywords.
+    Every server started is stopped when the test ends.
+    """
+    started: list[TLSServer] = []
+
+    def start(
+        context: Context | None = None,
+        *,
+        handler: Handler = echo,
+        timeout: float = 10.0,
+        **kw: Any,
+    ) -> TLSServer:
+        if context is None:
+            if kw:
+                if "cert" not in kw:
+                    kw["cert"], kw["key"] = certs.SERVER_ECDSA.cert, certs.SERVER_ECDSA.key
+                context = Context(Role.SERVER, **kw)
+            else:
+                context = server_context
+        server = TLSServer(context, handler, timeout)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# -- expecting failures -------------------------------------------------------------
+
+
+@dataclass
+class FailureInfo:
+    """Filled in by :func:`expect_handshake_failure` with the exception caught."""
+
+    error: SSLError | None = None
+
+
+@contextlib.contextmanager
+def expect_handshake_failure(
+    error: type[SSLError] = SSLError,
+    *,
+    alert: str | None = None,
+    alert_sent: str | None = None,
+    alert_received: str | None = None,
+    reason: str | None = None,
+    verify_code: int | None = None,
+) -> Iterator[FailureInfo]:
+    """Fail the test unless the block raises ``error`` matching every given detail.
+
+    ``alert`` matches the alert this side sent *or* received (the alert names
+    of :mod:`ossl_handshake.names`, e.g. ``"bad_certificate"``);
+    ``alert_sent`` / ``alert_received`` match one direction; ``reason`` must
+    be one of the OpenSSL reason strings of the drained error queue;
+    ``verify_code`` is the ``X509_V_ERR_*`` value. Other exceptions pass
+    through untouched. The exception is available as ``info.error``.
+    """
+    info = FailureInfo()
+    try:
+        yield info
+    except error as exc:
+        info.error = exc
+    else:
+        pytest.fail(f"handshake succeeded; expected {error.__name__}", pytrace=False)
+    got = info.error
+    assert got is not None
+    problems: list[str] = []
+    if alert is not None and alert not in (got.alert_sent, got.alert_received):
+        problems.append(
+            f"alert {alert!r} neither sent ({got.alert_sent!r}) nor received"
+            f" ({got.alert_received!r})"
+        )
+    if alert_sent is not None and got.alert_sent != alert_sent:
+        problems.append(f"alert sent {got.alert_sent!r}, expected {alert_sent!r}")
+    if alert_received is not None and got.alert_received != alert_received:
+        problems.append(f"alert received {got.alert_received!r}, expected {alert_received!r}")
+    if reason is not None and reason not in got.reasons:
+        problems.append(f"reason {reason!r} not among {got.reasons!r}")
+    if verify_code is not None and getattr(got, "verify_code", None) != verify_code:
+        problems.append(
+            f"verify code {getattr(got, 'verify_code', None)!r}, expected {verify_code}"
+        )
+    if problems:
+        pytest.fail(f"{type(got).__name__} ({got}) does not match: " + "; ".join(problems))
+
+
+@pytest.fixture(name="expect_handshake_failure")
+def _expect_handshake_failure_fixture() -> Callable[..., Any]:
+    """:func:`expect_handshake_failure` as a fixture (no import needed in tests)."""
+    return expect_handshake_failure
+
+
+__all__ = [
+    "FailureInfo",
+    "Served",
+    "TLSServer",
+    "echo",
+    "expect_handshake_failure",
+]

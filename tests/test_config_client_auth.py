@@ -109,13 +109,14 @@ def test_missing_certificate_tls13_fails_with_certificate_required() -> None:
     assert result.failed_side is Role.SERVER and err.role is Role.SERVER
     assert err.reasons == ["peer did not return a certificate"]
     assert err.alert_sent == "certificate_required"
-    # TLS 1.3: the client finished before the server judged it; it learns
-    # of the alert on its next read.
-    assert result.client.finished
-    with pytest.raises(ProtocolError) as info:
-        c.read()
-    assert info.value.alert_received == "certificate_required"
-    assert info.value.reasons == ["tlsv13 alert certificate required"]
+    # TLS 1.3: the client finished before the server judged it, so the alert
+    # reaches it after the handshake: through the driver's last delivery, or
+    # else on its next read.
+    if result.client.alert_received is None:
+        with pytest.raises(ProtocolError) as info:
+            c.read()
+        assert info.value.reasons == ["tlsv13 alert certificate required"]
+    assert c.alert_received == "certificate_required"
 
 
 def test_missing_certificate_tls12_fails_with_handshake_failure() -> None:

@@ -12,6 +12,7 @@ callback), which tells us whether we freed something that was not ours.
 from __future__ import annotations
 
 import gc
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ class Maker:
 
     ffi: Any
     lib: Any
+    path: Path
 
     def addr(self, ptr: Any) -> int:
         return int(self.ffi.cast("uintptr_t", ptr))
@@ -93,7 +95,7 @@ def maker(tmp_path_factory: pytest.TempPathFactory) -> Maker:
     )
     ffi = cffi.FFI()
     ffi.cdef(CDEF)
-    return Maker(ffi, ffi.dlopen(str(out)))
+    return Maker(ffi, ffi.dlopen(str(out)), out)
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +261,20 @@ def test_adopting_bad_pointers_raises_typed_errors(
     with pytest.raises(ValueError, match="already belongs to a live Context"):
         Context.adopt(server_context.ptr, "server")
     own.close()
+
+
+def test_readme_adopt_example_runs(
+    maker: Maker, client_context: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- adopt-example -->\n```python\n(.*?)```", text, re.DOTALL)
+    assert match is not None, "README lost its adopt example"
+    # The same file as `maker` (dlopen finds it loaded), so its counters are ours too.
+    (tmp_path / "libsslmaker.so").symlink_to(maker.path)
+    monkeypatch.chdir(tmp_path)
+    before = maker.destroyed
+    namespace: dict[str, Any] = {"client_ctx": client_context}
+    exec(compile(match.group(1), "README.md:adopt-example", "exec"), namespace)
+    assert namespace["result"].ok
+    assert namespace["result"].server.version == "TLSv1.3"
+    assert maker.destroyed == before + 1  # freed once, by its creator

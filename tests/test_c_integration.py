@@ -9,8 +9,12 @@ a C library, driven by the binding) lives in ``test_adopt.py``.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -274,3 +278,39 @@ def test_c_client_with_wrong_trust_anchor_fails_and_cli_server_reports_the_alert
     assert line["outcome"] == "tls_error"
     assert line["alert_received"] == "unknown_ca"
     assert line["error"]["reasons"] == ["tlsv1 alert unknown ca"]
+
+
+# ---- the README's shell example ----------------------------------------------------------
+
+
+def test_readme_shell_example_runs_the_c_client_against_the_cli_server(
+    tls_client_exe: Path, tmp_path: Path
+) -> None:
+    if shutil.which("bash") is None:
+        pytest.skip("no bash to run the README's shell example")
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- shell-example -->\n```sh\n(.*?)```", text, re.DOTALL)
+    assert match is not None, "README lost its shell example"
+    (tmp_path / "certs").symlink_to(certs.DIR)
+    (tmp_path / "tls_client").symlink_to(tls_client_exe)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    launcher = bindir / "ossl-handshake"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ossl_handshake "$@"\n')
+    launcher.chmod(0o755)
+    proc = subprocess.run(
+        ["bash", "-e", "-c", match.group(1)],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("OK TLSv1.3 ")
+    assert "server saw a clean mTLS handshake" in proc.stdout
+    line = handshakes((tmp_path / "server.jsonl").read_text())[0]
+    assert line["outcome"] == "ok"
+    assert line["data"] == {"sent": 4, "received": "ping"}
+    assert line["peer_subject"] == "O=ossl-handshake tests,CN=ossl-handshake test client"

@@ -1,0 +1,302 @@
+"""Interop matrix against GnuTLS: gnutls-serv (ours as client), gnutls-cli (ours as server).
+
+Both tools are parsed from their normal output: ``- Description:``,
+``- Version:``, ``- Key Exchange:``, ``- Application protocol:``,
+``- Status: The certificate is trusted.``, ``*** This is a resumed session``,
+and the echoed application data. ``gnutls-serv`` has no option to bind one
+address: it listens on 0.0.0.0 and :: (we only ever connect to 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from ossl_handshake import certs
+from tests.interop.common import (
+    CLIENT_ALPN,
+    SERVER_ALPN,
+    TIMEOUT,
+    Cell,
+    EndReport,
+    Negative,
+    OurServer,
+    PeerTraits,
+    cells,
+    check_exchanges,
+    check_negative,
+    cipher_from_gnutls,
+    context_for,
+    gnutls_version,
+    negatives,
+    our_client_context,
+    our_server_context,
+    require_tool,
+    run_exchanges,
+    run_our_client,
+    start_listening_peer,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TRAITS = PeerTraits()
+# gnutls-cli --resume makes the first connection handshake-only.
+CLI_RESUME_TRAITS = PeerTraits(data_on_every_connection=False)
+
+
+def _priority(versions: tuple[str, str]) -> str:
+    allowed = [v for v in ("1.2", "1.3") if versions[0] <= v <= versions[1]]
+    return "NORMAL:-VERS-ALL:" + ":".join(f"+VERS-TLS{v}" for v in allowed)
+
+
+def _field(block: str, name: str) -> str | None:
+    m = re.search(rf"^- {re.escape(name)}: (.*)$", block, re.M)
+    return m.group(1).strip() if m else None
+
+
+def _description(block: str) -> tuple[str | None, list[str]]:
+    desc = _field(block, "Description")
+    if desc is None:
+        return None, []
+    # "(TLS1.3-X.509)-(ECDHE-SECP256R1)-(ECDSA-SECP256R1-SHA256)-(AES-256-GCM)";
+    # resumed TLS 1.3 prints "(TLS1.3-X.509)--(AES-256-GCM)".
+    groups = re.findall(r"\(([^()]*)\)", desc)
+    return gnutls_version(groups[0].split("-")[0]), groups
+
+
+def _auth_from(groups: list[str], kx: str | None) -> str | None:
+    if kx:
+        return "RSA" if kx.endswith("RSA") else "ECDSA"
+    if len(groups) >= 4:  # (ver)-(kx)-(sig)-(cipher); resumed handshakes drop (sig)
+        return "RSA" if groups[2].startswith("RSA") else "ECDSA"
+    return None
+
+
+def parse_serv(output: str, *, mutual: bool) -> list[EndReport]:
+    """One report per ``* Accepted connection`` block of gnutls-serv."""
+    out: list[EndReport] = []
+    for block in output.split("* Accepted connection from")[1:]:
+        if "Error in handshake" in block:
+            err = re.search(r"Error in handshake: (.*)", block)
+            out.append(EndReport(ok=False, error=err.group(1) if err else block))
+            continue
+        version = gnutls_version(_field(block, "Version") or "")
+        _v, groups = _description(block)
+        auth = _auth_from(groups, _field(block, "Key Exchange"))
+        cipher = cipher_from_gnutls(_field(block, "Cipher") or "", version, auth)
+        resumed = "*** This is a resumed session" in block
+        status = _field(block, "Status")
+        if status is not None:
+            verify = "ok" if status.startswith("The certificate is trusted") else status
+        else:
+            verify = "resumed" if (mutual and resumed) else "none"
+        got = re.search(r"^received cmd: (.*)$", block, re.M)
+        out.append(
+            EndReport(
+                ok=True,
+                version=version,
+                cipher=cipher,
+                alpn=_field(block, "Application protocol"),
+                resumed=resumed,
+                verify=verify,
+                received=got.group(1) + "\n" if got else None,
+            )
+        )
+    return out
+
+
+def parse_cli(output: str, token_line: str | None) -> list[EndReport]:
+    """One report per connection gnutls-cli made (two with ``--resume``)."""
+    out: list[EndReport] = []
+    blocks = output.split("- Connecting again- trying to resume previous session")
+    prev_auth: str | None = None
+    for i, block in enumerate(blocks):
+        if "Handshake was completed" not in block:
+            err = re.search(r"\*\*\* Fatal error: (.*)", block)
+            out.append(EndReport(ok=False, error=err.group(1) if err else block.strip()[-300:]))
+            break
+        version, groups = _description(block)
+        # A resumed TLS 1.2 description has no signature group; the suite is
+        # the session's, so the authentication is the first connection's.
+        auth = _auth_from(groups, None) or prev_auth
+        prev_auth = auth
+        cipher = cipher_from_gnutls(groups[-1] if groups else "", version or "", auth)
+        resumed = "*** This is a resumed session" in block
+        status = _field(block, "Status")
+        verify = (
+            "resumed"
+            if resumed and status is None
+            else (
+                "ok" if status and status.startswith("The certificate is trusted") else str(status)
+            )
+        )
+        last = i == len(blocks) - 1
+        received = None
+        if last and token_line is not None and token_line.strip() in block.splitlines():
+            received = token_line
+        out.append(
+            EndReport(
+                ok=True,
+                version=version,
+                cipher=cipher,
+                alpn=_field(block, "Application protocol"),
+                resumed=resumed,
+                verify=verify,
+                received=received,
+            )
+        )
+    return out
+
+
+def _serv_argv(
+    port: int,
+    identity: certs.Identity,
+    versions: tuple[str, str],
+    *,
+    mutual: bool,
+    alpn: tuple[str, ...] | None,
+) -> list[str]:
+    argv = [
+        require_tool("gnutls-serv"),
+        "-p",
+        str(port),
+        "--echo",
+        "--x509certfile",
+        str(identity.cert),
+        "--x509keyfile",
+        str(identity.key),
+        "--priority",
+        _priority(versions),
+    ]
+    if mutual:
+        argv += ["--x509cafile", str(certs.CA), "--require-client-cert", "--verify-client-cert"]
+    else:
+        argv += ["--disable-client-cert"]
+    for proto in alpn or ():
+        argv += ["--alpn", proto]
+    return argv
+
+
+def _cli_run(
+    port: int,
+    versions: tuple[str, str],
+    *,
+    identity: certs.Identity | None,
+    alpn: tuple[str, ...] | None,
+    resume: bool,
+    stdin: str,
+) -> tuple[int, str]:
+    argv = [
+        require_tool("gnutls-cli"),
+        "-p",
+        str(port),
+        "--x509cafile",
+        str(certs.CA),
+        "--verify-hostname",
+        "localhost",
+        "--sni-hostname",
+        "localhost",
+        "--priority",
+        _priority(versions),
+    ]
+    if identity is not None:
+        argv += ["--x509certfile", str(identity.cert), "--x509keyfile", str(identity.key)]
+    for proto in alpn or ():
+        argv += ["--alpn", proto]
+    if resume:
+        argv += ["--resume"]
+    argv.append("127.0.0.1")
+    proc = subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=2 * TIMEOUT, check=False
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _serve_and_connect(
+    identity: certs.Identity,
+    versions: tuple[str, str],
+    mutual: bool,
+    alpn: tuple[str, ...] | None,
+    ctx: Any,
+    connections: int,
+    token: str,
+) -> tuple[list[EndReport], list[EndReport], str]:
+    peer, port = start_listening_peer(
+        lambda p: _serv_argv(p, identity, versions, mutual=mutual, alpn=alpn)
+    )
+    try:
+        ours = run_our_client(ctx, port, connections, token)
+    finally:
+        output = peer.stop()
+    return ours, parse_serv(output, mutual=mutual), output
+
+
+@pytest.mark.parametrize("cell", cells("gnutls"), ids=lambda c: c.id)
+def test_gnutls_matrix_cell(cell: Cell) -> None:
+    versions = (cell.version, cell.version)
+    alpn_on = cell.alpn == "alpn"
+    if cell.ours == "client":
+        ours, theirs, _out = _serve_and_connect(
+            cell.server_identity,
+            versions,
+            cell.mutual,
+            SERVER_ALPN if alpn_on else None,
+            context_for(cell, "client"),
+            cell.connections,
+            cell.token,
+        )
+        check_exchanges(cell, run_exchanges(ours, theirs), TRAITS)
+        return
+    resume = cell.mode == "resumed"
+    token_line = f"{cell.token}-{cell.connections - 1}\n"
+    with OurServer(
+        context_for(cell, "server"), cell.connections, expect_peer_cert=cell.mutual
+    ) as srv:
+        _rc, output = _cli_run(
+            srv.port,
+            versions,
+            identity=cell.client_identity if cell.mutual else None,
+            alpn=CLIENT_ALPN if alpn_on else None,
+            resume=resume,
+            stdin=token_line,
+        )
+        ours = srv.join()
+    theirs = parse_cli(output, token_line)
+    check_exchanges(cell, run_exchanges(ours, theirs), CLI_RESUME_TRAITS if resume else TRAITS)
+
+
+@pytest.mark.parametrize("neg", negatives("gnutls"), ids=lambda n: n.id)
+def test_gnutls_negative_cell(neg: Negative) -> None:
+    if neg.ours == "client":
+        ctx = our_client_context(
+            versions=neg.client_versions, identity=neg.client_identity if neg.mutual else None
+        )
+        ours, theirs, output = _serve_and_connect(
+            neg.server_identity, neg.server_versions, neg.mutual, None, ctx, 1, "neg"
+        )
+        peer_ok = bool(theirs) and all(r.ok for r in theirs)
+        check_negative(neg, ours, peer_ok, output)
+        return
+    ctx = our_server_context(
+        versions=neg.server_versions, identity=neg.server_identity, mutual=neg.mutual
+    )
+    with OurServer(ctx, 1, expect_peer_cert=neg.mutual) as srv:
+        rc, output = _cli_run(
+            srv.port,
+            neg.client_versions,
+            identity=neg.client_identity if neg.mutual else None,
+            alpn=None,
+            resume=False,
+            stdin="neg-0\n",
+        )
+        ours = srv.join()
+    theirs = parse_cli(output, None)
+    peer_ok = rc == 0 and bool(theirs) and all(r.ok for r in theirs)
+    check_negative(neg, ours, peer_ok, output)
+    if neg.kind == "wrong-ca":
+        assert "The certificate issuer is unknown" in output, output
+    if neg.kind == "wrong-host":
+        assert "The name in the certificate does not match" in output, output

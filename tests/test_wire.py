@@ -222,3 +222,42 @@ def test_step_budget_stops_a_byte_at_a_time_handshake_that_needs_more(
     result = drive(client, server, wire=Wire(policy=BYTES), max_steps=50)
     result.expect(ok=False, error=NoProgressError)
     assert result.error is not None and "step budget of 50" in str(result.error)
+
+
+def test_coalesce_joins_flights_a_side_wrote_in_consecutive_steps(
+    client_context: Context, server_context: Context
+) -> None:
+    # 512-byte BIO pairs make the server write its flight over several steps;
+    # Coalesce(3) sends those writes together (up to what the client's BIO takes).
+    client, server = memory_pair(
+        client_context, server_context, server_name="localhost", bio_size=512
+    )
+    wire = Wire(policy=Coalesce(3))
+    handshake(client, server, wire=wire).expect(ok=True)
+    sent = [d for who, d in wire.deliveries if who is Role.SERVER]
+    flights = wire.flights[Role.SERVER]
+    # In order and unchanged (a ticket the finished server had no room to
+    # finish writing may stay behind: nobody steps the server after that).
+    assert b"".join(f.data for f in flights).startswith(b"".join(sent))
+    assert len(sent) < len(flights)
+
+
+def test_selectors_and_faults_refuse_nonsense() -> None:
+    from ossl_handshake.faults import Inject, Select
+
+    with pytest.raises(ValueError, match="unknown content type"):
+        Select(content_type="handshakes")
+    with pytest.raises(ValueError, match="where must be"):
+        Inject(Select(), b"x", where="middle")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="faults must be Fault"):
+        Wire([Select()])  # type: ignore[list-item]
+
+
+def test_corrupting_a_byte_past_the_record_end_is_a_loud_test_error(
+    client_context: Context, server_context: Context
+) -> None:
+    from ossl_handshake.faults import Corrupt, Select
+
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    with pytest.raises(IndexError, match="Corrupt offset 100000 outside a"):
+        drive(client, server, wire=Wire([Corrupt(Select(record=0), offset=100_000)]))

@@ -100,7 +100,7 @@ class Select:
 ANY = Select()
 
 
-@dataclass
+@dataclass(slots=True)
 class Chunk:
     """Bytes on their way through the faults: a record, injected bytes, or an EOF mark."""
 

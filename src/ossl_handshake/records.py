@@ -40,7 +40,7 @@ TLS13 = 0x0304
 _EXT_SUPPORTED_VERSIONS = 43
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One TLS record as it crossed the wire (header included in ``data``).
 

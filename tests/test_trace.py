@@ -388,3 +388,18 @@ def test_trace_to_dict_is_json_with_every_event_kind(
         assert any(isinstance(e, TransferEvent) for e in trace)
     finally:
         done()
+
+
+def test_the_record_aware_wire_feeds_its_deliveries_to_the_trace(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    from ossl_handshake.wire import Wire
+
+    trace, client, server, done = traced(client_ctx, server_ctx)
+    wire = Wire()
+    try:
+        handshake(client, server, trace=trace, wire=wire)
+        assert [(t.side, t.data) for t in trace.transfers] == wire.deliveries
+        assert trace.handshake_messages(Role.SERVER)[:5] == TLS13_SERVER_FLIGHT
+    finally:
+        done()

@@ -444,3 +444,21 @@ def test_handshake_raises_the_first_error_with_the_result_attached(
         handshake(client, server, wire=Wire([Drop(ANY)]))
     assert isinstance(info.value, NoProgressError)
     info.value.result.expect(error=NoProgressError, failed_side=Role.CLIENT)
+
+
+def test_expect_checks_the_verify_code_of_a_hostname_mismatch(
+    clients: dict[str, Context], server_context: Context
+) -> None:
+    client, server = memory_pair(clients["1.3"], server_context, server_name="wrong.example")
+    watch = Drop(Select(content_type="alert"), optional=True)
+    result = drive(client, server, wire=Wire([watch]))
+    result.expect(
+        ok=False,
+        failed_side=Role.CLIENT,
+        client_error=CertificateVerifyError,
+        verify_code=62,  # X509_V_ERR_HOSTNAME_MISMATCH
+        client_alert="bad_certificate",
+        server_alert_received=None,  # the wire dropped the client's alert
+        reason="certificate verify failed",
+    )
+    assert watch.fired == 1

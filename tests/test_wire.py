@@ -261,3 +261,25 @@ def test_corrupting_a_byte_past_the_record_end_is_a_loud_test_error(
     client, server = memory_pair(client_context, server_context, server_name="localhost")
     with pytest.raises(IndexError, match="Corrupt offset 100000 outside a"):
         drive(client, server, wire=Wire([Corrupt(Select(record=0), offset=100_000)]))
+
+
+def test_hello_retry_request_is_named_and_the_second_hellos_stay_plaintext(
+    client_context: Context,
+) -> None:
+    # The client sends an X25519 key share; a P-256-only server asks again.
+    server_ctx = Context(
+        Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, groups="P-256"
+    )
+    client, server = memory_pair(client_context, server_ctx, server_name="localhost")
+    wire = Wire(policy=RECORDS)
+    handshake(client, server, wire=wire).expect(ok=True, version="TLSv1.3")
+    assert _records(wire, Role.SERVER)[:3] == [
+        "handshake[HelloRetryRequest]",
+        "change_cipher_spec",
+        "handshake[ServerHello]",  # after the CCS, yet plaintext: TLS 1.3 was negotiated
+    ]
+    assert _records(wire, Role.CLIENT)[:3] == [
+        "handshake[ClientHello]",
+        "change_cipher_spec",
+        "handshake[ClientHello]",
+    ]

@@ -403,3 +403,23 @@ def test_the_record_aware_wire_feeds_its_deliveries_to_the_trace(
         assert trace.handshake_messages(Role.SERVER)[:5] == TLS13_SERVER_FLIGHT
     finally:
         done()
+
+
+def test_a_traced_connection_is_freed_without_the_cycle_collector(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    import gc
+    import weakref
+
+    trace = Trace()
+    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    handshake(client, server, trace=trace)
+    ref = weakref.ref(client)
+    gc.disable()
+    try:
+        del client
+        assert ref() is None
+    finally:
+        gc.enable()
+        server.close()
+    trace.detach_all()  # nothing left to detach; no error

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
@@ -217,7 +218,9 @@ class Trace:
         self._seq = itertools.count()
         self._io: dict[tuple[Role, bool], int] = {}
         self._io_at_last_step: dict[Role, tuple[int, int]] = {}
-        self._attached: list[Connection] = []
+        # Weak: a connection references the trace through its observers; a
+        # strong link back would delay SSL_free until the cycle collector runs.
+        self._attached: list[weakref.ref[Connection]] = []
         self._env_path = keylog_from_env(keylog_env)
         self._nsteps = 0
 
@@ -230,8 +233,8 @@ class Trace:
         """Watch ``conn``: install ``on_info``/``on_message`` observers feeding this trace."""
         conn.on_info = self._on_info
         conn.on_message = self._on_message
-        if conn not in self._attached:
-            self._attached.append(conn)
+        if all(r() is not conn for r in self._attached):
+            self._attached.append(weakref.ref(conn))
         return conn
 
     def detach(self, conn: Connection) -> None:
@@ -239,13 +242,15 @@ class Trace:
         if not conn.closed:
             conn.on_info = None
             conn.on_message = None
-        if conn in self._attached:
-            self._attached.remove(conn)
+        self._attached = [r for r in self._attached if r() is not None and r() is not conn]
 
     def detach_all(self) -> None:
-        """Detach every connection this trace watches."""
-        for conn in list(self._attached):
-            self.detach(conn)
+        """Detach every (still living) connection this trace watches."""
+        for ref in list(self._attached):
+            conn = ref()
+            if conn is not None:
+                self.detach(conn)
+        self._attached = []
 
     def _on_info(self, conn: Connection, where: int, ret: int) -> None:
         seq, t = self._next()

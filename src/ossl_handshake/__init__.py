@@ -30,6 +30,7 @@ from ossl_handshake.errors import (
 from ossl_handshake.pair import drive, handshake, memory_pair
 from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.session import Session
+from ossl_handshake.trace import Trace
 
 OPENSSL_VERSION = RUNTIME_VERSION_TEXT
 __version__ = "0.1.0"
@@ -62,6 +63,7 @@ __all__ = [
     "StepRecord",
     "SyscallError",
     "TLSVersion",
+    "Trace",
     "UnexpectedEOFError",
     "WantError",
     "WantReadError",

@@ -462,3 +462,35 @@ def test_expect_checks_the_verify_code_of_a_hostname_mismatch(
         reason="certificate verify failed",
     )
     assert watch.fired == 1
+
+
+def test_a_forged_warning_alert_after_the_server_hello(run) -> None:
+    warning = b"\x15\x03\x03\x00\x02\x01\x70"  # warning unrecognized_name
+    after_hello = Inject(SERVER_HELLO, warning, where="after")
+    # TLS 1.2 lets a warning alert pass: noted, and the handshake goes on.
+    run("1.2", after_hello).expect(ok=True, client_alert_received="unrecognized_name")
+    # TLS 1.3 has no warning alerts in plaintext after the ServerHello.
+    run("1.3", Inject(SERVER_HELLO, warning, where="after")).expect(
+        failed_side=Role.CLIENT, client_alert="unexpected_message", reason="bad record type"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "record", "reason", "alert"),
+    [
+        # NewSessionTicket moved behind CCS + Finished
+        ("1.2", 4, "unexpected message", "unexpected_message"),
+        # the first ticket moved behind the second: the record sequence numbers
+        # (AEAD nonces) no longer match
+        ("1.3", 6, BAD_MAC, "bad_record_mac"),
+    ],
+)
+def test_delaying_a_record_to_the_end_of_its_flight(
+    run, version: str, record: int, reason: str, alert: str
+) -> None:
+    late = Delay(Select(direction=Role.SERVER, flight=1, record=record), flights=0)
+    result = run(version, late)
+    result.expect(failed_side=Role.CLIENT, client_alert=alert, reason=reason)
+    delivered = b"".join(d for who, d in result.wire.deliveries if who is Role.SERVER)
+    moved = result.wire.records[Role.SERVER][record].data
+    assert delivered.endswith(moved)

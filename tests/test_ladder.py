@@ -142,3 +142,27 @@ def test_flights_groups_messages_by_sender_in_order(tls13_trace: Trace) -> None:
         ("ChangeCipherSpec", "Finished"),
     ]
     assert not any(r.alert for r in rows)
+
+
+def test_flight_labels_keep_key_updates_between_application_data_records(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    trace = Trace()
+    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    try:
+        handshake(client, server, trace=trace)
+        client.write(b"one")
+        client.write(b"two")
+        client.key_update(request_peer=True)
+        client.write(b"three")
+        trace.transfer(client, server)
+        assert b"".join(server.read(100) for _ in range(3)) == b"onetwothree"
+    finally:
+        client.close()
+        server.close()
+    last = [r for r in ladder.flights(trace) if isinstance(r, ladder.Flight)][-1]
+    assert last.labels == (
+        "application_data (2 records)",
+        "KeyUpdate",
+        "application_data (1 record)",
+    )

@@ -46,21 +46,23 @@ class Marker:
 
 
 def _labels(messages: list[MessageEvent]) -> tuple[list[str], bool]:
-    """Labels for one flight's sent messages.
+    """Labels for one flight's sent messages, in order.
 
     TLS 1.3 hides the real type inside the record (an inner-content-type
     event follows the header); a TLS 1.2 application-data record has only a
-    header. Application data records are summed into one label.
+    header. Consecutive application-data records share one label.
     """
-    out: list[str] = []
+    out: list[str | int] = []  # an int counts consecutive application-data records
     alert = False
-    appdata = 0  # records
     for i, m in enumerate(messages):
         if m.content_type == "record_header" and m.record_type == "application_data":
             nxt = messages[i + 1] if i + 1 < len(messages) else None
             inner = nxt if nxt is not None and nxt.content_type == "inner_content_type" else None
             if inner is None or inner.record_type == "application_data":
-                appdata += 1
+                if out and isinstance(out[-1], int):
+                    out[-1] += 1
+                else:
+                    out.append(1)
             continue
         label = m.label
         if label is None:
@@ -68,9 +70,10 @@ def _labels(messages: list[MessageEvent]) -> tuple[list[str], bool]:
         if m.alert_description is not None:
             alert = True
         out.append(label)
-    if appdata:
-        out.append(f"application_data ({appdata} record{'s' if appdata > 1 else ''})")
-    return out, alert
+    return [
+        x if isinstance(x, str) else f"application_data ({x} record{'s' if x > 1 else ''})"
+        for x in out
+    ], alert
 
 
 def flights(trace: Trace) -> list[Flight | Marker]:

@@ -202,3 +202,16 @@ def test_classic_pcap_and_pcapng_headers(server_ctx: Context, tmp_path: Path) ->
 def test_exporting_a_trace_without_transfers_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no transfers"):
         Trace().write_pcap(tmp_path / "empty.pcap")
+
+
+def test_a_flight_above_the_ipv4_limit_is_split_into_consecutive_segments() -> None:
+    trace = Trace()
+    trace.on_transfer(Role.CLIENT, b"\x17" * 70000)
+    trace.on_transfer(Role.SERVER, b"\x17" * 10)
+    frames = pcap.packets(trace)
+    sizes = [len(p.frame) - 54 for p in frames]
+    assert sizes == [0, 0, 0, pcap.MAX_SEGMENT, 70000 - pcap.MAX_SEGMENT, 10, 0, 0, 0]
+    first, second = (struct.unpack("!I", p.frame[38:42])[0] for p in frames[3:5])
+    assert second - first == pcap.MAX_SEGMENT
+    server_ack = struct.unpack("!I", frames[5].frame[42:46])[0]
+    assert server_ack == first + 70000

@@ -278,3 +278,22 @@ def test_readme_adopt_example_runs(
     assert namespace["result"].ok
     assert namespace["result"].server.version == "TLSv1.3"
     assert maker.destroyed == before + 1  # freed once, by its creator
+
+
+def test_ssl_made_in_c_from_our_context_is_adopted_with_that_context(
+    maker: Maker, server_context: Context, client_context: Context
+) -> None:
+    our_ctx = maker.ffi.cast(
+        "SSL_CTX *", int(ossl_handshake.ffi.cast("uintptr_t", server_context.ptr))
+    )
+    ssl = maker.lib.sslmaker_ssl_new(our_ctx, 1, maker.ffi.NULL)
+    server = Connection.adopt(ssl, owned=True)
+    assert server.context is server_context  # the live Context, not a second wrapper
+    server.set_bio_pair()
+    client = Connection(client_context, server_name="localhost")
+    assert handshake(client, server).server.version == "TLSv1.3"
+    before = maker.destroyed
+    server.close()
+    assert maker.destroyed == before + 1
+    assert not server_context.closed  # closing the connection left our context alone
+    client.close()

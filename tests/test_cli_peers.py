@@ -8,6 +8,7 @@ Everything listens on 127.0.0.1 with ephemeral ports; every wait is bounded.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -340,3 +341,17 @@ def test_cli_server_mtls_rejects_untrusted_client_certificate_with_exit_3(openss
     assert line["outcome"] == "verify_error"
     assert line["error"]["class"] == "CertificateVerifyError"
     assert line["alert_sent"] == "unknown_ca"
+
+
+def test_cli_server_with_accept_0_serves_until_killed() -> None:
+    server = CliServer("--accept", "0", "--timeout", "0.3")
+    try:
+        for _ in range(2):
+            assert client(server.port)[0] == EXIT_OK
+        time.sleep(0.5)  # longer than --timeout: an idle listener must not give up
+        assert server.proc.poll() is None
+        assert client(server.port)[0] == EXIT_OK
+    finally:
+        server.proc.terminate()
+    _, out, _ = server.finish()
+    assert [line["index"] for line in handshakes(out)] == [0, 1, 2]

@@ -305,7 +305,8 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
         if args.ready_file:
             _write_ready_file(args.ready_file, bound)
         emit({"schema": SCHEMA_VERSION, "event": "ready", "host": host, "port": bound})
-        lsock.settimeout(args.timeout)
+        # --accept 0 serves until killed, so waiting for the next client is unbounded.
+        lsock.settimeout(args.timeout if args.accept else None)
         i = 0
         while args.accept == 0 or i < args.accept:
             out = Outcome(Role.SERVER, i)

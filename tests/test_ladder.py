@@ -166,3 +166,22 @@ def test_flight_labels_keep_key_updates_between_application_data_records(
         "KeyUpdate",
         "application_data (1 record)",
     )
+
+
+def test_direct_mode_ladder_draws_a_flight_per_writing_step(
+    client_ctx: Context, server_ctx: Context
+) -> None:
+    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost", direct=True)
+    try:
+        trace = handshake(client, server, trace=True).trace
+    finally:
+        client.close()
+        server.close()
+    assert trace.transfers == []  # bytes never crossed Python
+    rows = [r for r in ladder.flights(trace) if isinstance(r, ladder.Flight)]
+    writing = [s for s in trace.steps if s.bytes_written]
+    assert [(r.side, r.length) for r in rows] == [(s.side, s.bytes_written) for s in writing]
+    assert rows[0].labels == ("ClientHello",)
+    assert "EncryptedExtensions" in rows[1].labels
+    text = ladder.render_text(trace)
+    assert text.count("->|") + text.count("|<-") == len(rows)

@@ -18,15 +18,19 @@ from ossl_handshake.trace import MessageEvent, StepEvent, Trace, TransferEvent
 
 @dataclass(frozen=True)
 class Flight:
-    """One arrow: who sent it, its labels in order, whether it carried an alert."""
+    """One arrow: who sent it to whom, its size, its labels in order, whether it carried an alert.
 
-    transfer: TransferEvent
+    ``event`` is the :class:`TransferEvent`, or the :class:`StepEvent` that
+    wrote the bytes when the pair shared one BIO pair (direct mode: no bytes
+    crossed Python, so flights are drawn per step).
+    """
+
+    event: TransferEvent | StepEvent
+    side: Role
+    to: Role
+    length: int
     labels: tuple[str, ...]
     alert: bool
-
-    @property
-    def side(self) -> Role:
-        return self.transfer.side
 
 
 @dataclass(frozen=True)
@@ -79,24 +83,34 @@ def _labels(messages: list[MessageEvent]) -> tuple[list[str], bool]:
 def flights(trace: Trace) -> list[Flight | Marker]:
     """The diagram's rows in trace order: flights and finish/failure markers."""
     rows: list[Flight | Marker] = []
+    per_step = not trace.transfers
     pending: dict[Role, list[MessageEvent]] = {Role.CLIENT: [], Role.SERVER: []}
     failed: set[Role] = set()
     for ev in trace.events:
         if isinstance(ev, MessageEvent) and ev.sent:
             pending[ev.side].append(ev)
         elif isinstance(ev, TransferEvent):
-            labels, alert = _labels(pending[ev.side])
-            pending[ev.side] = []
-            if not labels:
-                labels = [f"({ev.length} bytes)"]
-            rows.append(Flight(ev, tuple(labels), alert))
+            rows.append(_flight(ev, ev.length, pending))
         elif isinstance(ev, StepEvent):
             if ev.done:
                 rows.append(Marker(ev, True))
             elif ev.failed and ev.side not in failed:
                 failed.add(ev.side)
                 rows.append(Marker(ev, False))
+            if per_step and ev.bytes_written:
+                rows.append(_flight(ev, ev.bytes_written, pending))
     return rows
+
+
+def _flight(
+    ev: TransferEvent | StepEvent, length: int, pending: dict[Role, list[MessageEvent]]
+) -> Flight:
+    labels, alert = _labels(pending[ev.side])
+    pending[ev.side] = []
+    if not labels:
+        labels = [f"({length} bytes)"]
+    to = Role.SERVER if ev.side is Role.CLIENT else Role.CLIENT
+    return Flight(ev, ev.side, to, length, tuple(labels), alert)
 
 
 def render_text(trace: Trace, *, width: int = 60) -> str:
@@ -123,7 +137,7 @@ def render_text(trace: Trace, *, width: int = 60) -> str:
         n = inner - 1
         shaft = ("x" + ("- " * inner)[: n - 2] + "-") if item.alert else "-" * n
         arrow = f"|{shaft}>|" if item.side is Role.CLIENT else f"|<{shaft[::-1]}|"
-        lines.append(f"{pad}  {arrow}  {item.transfer.length} B")
+        lines.append(f"{pad}  {arrow}  {item.length} B")
     lines.append(f"{pad}  |{' ' * inner}|")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
@@ -162,14 +176,13 @@ def render_svg(trace: Trace, *, title: str | None = None) -> str:
         x1, x2 = (left, right) if item.side is Role.CLIENT else (right, left)
         cls = "flight alert" if item.alert else "flight"
         marker = "url(#head-alert)" if item.alert else "url(#head)"
-        t = item.transfer
         body.append(
             f'<line class="{cls}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" '
-            f'data-from="{t.side.value}" data-to="{t.to.value}" data-bytes="{t.length}" '
+            f'data-from="{item.side.value}" data-to="{item.to.value}" data-bytes="{item.length}" '
             f'marker-end="{marker}"/>'
             f'<text class="bytes" x="{right + 8 if item.side is Role.CLIENT else left - 8}" '
             f'y="{y + 4}" text-anchor="{"start" if item.side is Role.CLIENT else "end"}">'
-            f"{t.length} B</text>"
+            f"{item.length} B</text>"
         )
         y += line_h + 14
     height = y + 20

@@ -95,7 +95,10 @@ def maker(tmp_path_factory: pytest.TempPathFactory) -> Maker:
     )
     ffi = cffi.FFI()
     ffi.cdef(CDEF)
-    return Maker(ffi, ffi.dlopen(str(out)), out)
+    # RTLD_NODELETE: the library registers an SSL ex_data free callback for
+    # the whole process; unloading it after this module would leave every
+    # later SSL_free calling into unmapped code (a segfault in other tests).
+    return Maker(ffi, ffi.dlopen(str(out), ffi.RTLD_NOW | ffi.RTLD_NODELETE), out)
 
 
 @pytest.fixture(scope="module")

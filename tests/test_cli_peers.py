@@ -355,3 +355,18 @@ def test_cli_server_with_accept_0_serves_until_killed() -> None:
         server.proc.terminate()
     _, out, _ = server.finish()
     assert [line["index"] for line in handshakes(out)] == [0, 1, 2]
+
+
+def test_cli_client_sees_tls13_client_certificate_rejection_after_its_handshake() -> None:
+    server = CliServer("--mtls")
+    rc, lines, _ = client(server.port)  # no client certificate
+    src, sout, _ = server.finish()
+    line = only(lines)
+    assert rc == EXIT_TLS
+    assert line["finished"] is True  # TLS 1.3: the client was done before the server decided
+    assert line["outcome"] == "tls_error"
+    assert line["alert_received"] == "certificate_required"
+    assert line["error"]["phase"] == "shutdown"
+    assert line["error"]["reasons"] == ["tlsv13 alert certificate required"]
+    assert src == EXIT_TLS
+    assert handshakes(sout)[0]["alert_sent"] == "certificate_required"

@@ -83,6 +83,7 @@ class Outcome:
     sent: int = 0
     received: str | None = None
     mismatch: bool = False
+    handshake_done: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -120,7 +121,7 @@ class Outcome:
             "peer": self.peer,
             "outcome": self.outcome,
             "exit_code": self.exit_code,
-            "finished": bool(c is not None and c.is_init_finished),
+            "finished": self.handshake_done,
             "version": c.version if c is not None else None,
             "cipher": c.cipher if c is not None else None,
             "group": c.group if c is not None else None,
@@ -238,6 +239,7 @@ def run_connection(
     try:
         out.phase = "handshake"
         _handshake(conn, out)
+        out.handshake_done = True
         out.phase = "data"
         # Client talks first, server answers: a --send/--expect pair on each side echoes.
         order = ("send", "expect") if out.side is Role.CLIENT else ("expect", "send")

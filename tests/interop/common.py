@@ -18,14 +18,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import os
+import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -609,13 +610,12 @@ class OurServer:
 
 @dataclass
 class PeerTraits:
-    """What a peer can report; ``None`` fields mean "this peer does not print it"."""
+    """What a peer can report: a False field means "this peer does not tell us"."""
 
     validates_chain: bool = True
     reports_version: bool = True
     reports_resumption: bool = True
     data_on_every_connection: bool = True
-    notes: list[str] = field(default_factory=list)
 
 
 def check_exchanges(cell: Cell, exchanges: list[Exchange], traits: PeerTraits) -> None:
@@ -744,28 +744,12 @@ def describe_failure(report: EndReport | None) -> str:
 
 def peer_argv_python(script: Path) -> list[str]:
     """``[venv python, script]``: tlslite runs with the interpreter running pytest."""
-    import sys
-
     return [sys.executable, str(script)]
 
 
 def require_tool(name: str) -> str:
-    """Path of ``name`` on PATH, or skip the module: the peer is really absent."""
-    import shutil
-
+    """Path of ``name`` on PATH, or skip: the peer is really absent."""
     found = shutil.which(name)
     if found is None:
         pytest.skip(f"{name} not installed (Debian package gnutls-bin/openssl)")
     return found
-
-
-@contextlib.contextmanager
-def stopping(peer: PeerProcess) -> Iterator[PeerProcess]:
-    try:
-        yield peer
-    finally:
-        peer.stop()
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")

@@ -30,6 +30,7 @@ from tests.interop.common import (
     check_negative,
     cipher_from_gnutls,
     context_for,
+    describe_failure,
     gnutls_version,
     negatives,
     our_client_context,
@@ -45,6 +46,15 @@ pytestmark = pytest.mark.timeout(60)
 TRAITS = PeerTraits()
 # gnutls-cli --resume makes the first connection handshake-only.
 CLI_RESUME_TRAITS = PeerTraits(data_on_every_connection=False)
+SERV_BIND_NOTE = (
+    "gnutls-serv has no bind-address option: it listens on 0.0.0.0 and :: "
+    "(the test connects to 127.0.0.1 only)"
+)
+CLI_RESUME_NOTE = (
+    "gnutls-cli --resume makes the first connection handshake-only; data round-trips "
+    "on the resumed one. Its resumed TLS 1.2 description omits the signature group, "
+    "so the suite's authentication is taken from the first connection"
+)
 
 
 def _priority(versions: tuple[str, str]) -> str:
@@ -235,7 +245,7 @@ def _serve_and_connect(
 
 
 @pytest.mark.parametrize("cell", cells("gnutls"), ids=lambda c: c.id)
-def test_gnutls_matrix_cell(cell: Cell) -> None:
+def test_gnutls_matrix_cell(cell: Cell, record_property: Any) -> None:
     versions = (cell.version, cell.version)
     alpn_on = cell.alpn == "alpn"
     if cell.ours == "client":
@@ -248,9 +258,12 @@ def test_gnutls_matrix_cell(cell: Cell) -> None:
             cell.connections,
             cell.token,
         )
+        record_property("note", SERV_BIND_NOTE)
         check_exchanges(cell, run_exchanges(ours, theirs), TRAITS)
         return
     resume = cell.mode == "resumed"
+    if resume:
+        record_property("note", CLI_RESUME_NOTE)
     token_line = f"{cell.token}-{cell.connections - 1}\n"
     with OurServer(
         context_for(cell, "server"), cell.connections, expect_peer_cert=cell.mutual
@@ -269,7 +282,7 @@ def test_gnutls_matrix_cell(cell: Cell) -> None:
 
 
 @pytest.mark.parametrize("neg", negatives("gnutls"), ids=lambda n: n.id)
-def test_gnutls_negative_cell(neg: Negative) -> None:
+def test_gnutls_negative_cell(neg: Negative, record_property: Any) -> None:
     if neg.ours == "client":
         ctx = our_client_context(
             versions=neg.client_versions, identity=neg.client_identity if neg.mutual else None
@@ -278,6 +291,7 @@ def test_gnutls_negative_cell(neg: Negative) -> None:
             neg.server_identity, neg.server_versions, neg.mutual, None, ctx, 1, "neg"
         )
         peer_ok = bool(theirs) and all(r.ok for r in theirs)
+        record_property("observed", describe_failure(ours[0] if ours else None))
         check_negative(neg, ours, peer_ok, output)
         return
     ctx = our_server_context(
@@ -295,6 +309,7 @@ def test_gnutls_negative_cell(neg: Negative) -> None:
         ours = srv.join()
     theirs = parse_cli(output, None)
     peer_ok = rc == 0 and bool(theirs) and all(r.ok for r in theirs)
+    record_property("observed", describe_failure(ours[0] if ours else None))
     check_negative(neg, ours, peer_ok, output)
     if neg.kind == "wrong-ca":
         assert "The certificate issuer is unknown" in output, output

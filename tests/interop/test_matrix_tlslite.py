@@ -29,6 +29,7 @@ from tests.interop.common import (
     check_negative,
     cipher_name,
     context_for,
+    describe_failure,
     negatives,
     our_client_context,
     our_server_context,
@@ -214,7 +215,7 @@ def _negative_applicable(neg: Negative) -> str | None:
 
 
 @pytest.mark.parametrize("neg", negatives("tlslite"), ids=lambda n: n.id)
-def test_tlslite_negative_cell(neg: Negative, tlslite: Worker) -> None:
+def test_tlslite_negative_cell(neg: Negative, tlslite: Worker, record_property: Any) -> None:
     reason = _negative_applicable(neg)
     if reason is not None:
         pytest.skip(f"not applicable: {reason}")
@@ -237,4 +238,5 @@ def test_tlslite_negative_cell(neg: Negative, tlslite: Worker) -> None:
         )
     ours, theirs = _run_pair(tlslite, neg.ours, ctx, cfg, 1, "neg", mutual=neg.mutual)
     peer_ok = bool(theirs) and all(r.ok for r in theirs)
+    record_property("observed", describe_failure(ours[0] if ours else None))
     check_negative(neg, ours, peer_ok, repr(theirs))

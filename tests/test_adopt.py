@@ -39,6 +39,8 @@ from ossl_handshake._binding import (
 )
 from tests.c.build import compile_c, have_compiler
 
+pytestmark = pytest.mark.timeout(30)
+
 C_DIR = Path(__file__).resolve().parent / "c"
 
 CDEF = """

@@ -18,7 +18,7 @@ from ossl_handshake.cli import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, EXIT_VERI
 from ossl_handshake.cli_peers import SCHEMA_VERSION, parse_hostport
 from tests._peers import CliServer, SServer, cli, handshakes, openssl_cli, run, s_server_identity
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(30)
 
 #: Every key a schema-1 handshake line carries (docs/cli-json.md).
 SCHEMA_KEYS = {

@@ -25,7 +25,7 @@ from ossl_handshake import (
 from ossl_handshake.pytest_plugin import TLSServer, TLSServerFactory, expect_handshake_failure
 
 pytest_plugins = ["pytester"]
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(30)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -196,24 +196,26 @@ def _drain_close(conn: Connection, grace: float) -> None:
     Reading to the end processes TLS 1.3 tickets and post-handshake alerts
     (a server rejecting our certificate after our handshake finished). A
     received fatal alert is re-raised; EOF, reset and timeout are not errors
-    here.
+    here. Records already received are processed first (``SSL_peek_ex``): a
+    peer that sent a fatal alert and closed may answer our close_notify with
+    a reset, and the alert must not be lost behind that.
     """
     saved = conn.timeout
     conn.timeout = grace
     try:
-        with contextlib.suppress(SSLError, OSError):
-            conn.shutdown()
-        while True:
-            try:
+        try:
+            conn.process_pending()
+            with contextlib.suppress(SSLError, OSError):
+                conn.shutdown()
+            while True:
                 conn.read(16384)
-            except ZeroReturnError:
-                return
-            except ProtocolError as exc:
-                if exc.alert_received and exc.alert_received != "close_notify":
-                    raise
-                return
-            except (SSLError, OSError):
-                return
+        except ZeroReturnError:
+            return
+        except ProtocolError as exc:
+            if exc.alert_received and exc.alert_received != "close_notify":
+                raise
+        except (SSLError, OSError):
+            return
     finally:
         conn.timeout = saved
 

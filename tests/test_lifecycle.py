@@ -242,3 +242,7 @@ def test_mismatched_key_is_configuration_error_saying_it_does_not_match() -> Non
 def test_certificate_file_given_as_key_is_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match=r"cannot load .*server-ecdsa\.pem"):
         Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.cert)
+
+
+def test_memory_connection_has_no_timeout(client_ctx: Context) -> None:
+    assert Connection(client_ctx, server_name="localhost").timeout is None

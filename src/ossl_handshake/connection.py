@@ -123,6 +123,10 @@ class Connection:
         self._on_info: InfoObserver | None = None
         self._on_message: MessageObserver | None = None
         self._sock: socket.socket | None = None
+        #: Seconds a socket call may wait (from ``sock.gettimeout()`` when the
+        #: socket is attached; assignable). None: blocking or no socket; 0.0:
+        #: non-blocking (WANT_* surface).
+        self.timeout: float | None = None
         self._peer: Connection | None = None
         self._owned = True
         self._borrowed = False
@@ -202,7 +206,7 @@ class Connection:
         # Python already keeps a socket with a timeout O_NONBLOCK underneath;
         # we honour the timeout with poll (rule 3) and leave the socket's own
         # setting as the caller made it. Assign ``timeout`` to change it later.
-        self.timeout: float | None = sock.gettimeout()
+        self.timeout = sock.gettimeout()
 
     @classmethod
     def adopt(

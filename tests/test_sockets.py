@@ -195,7 +195,7 @@ def test_handshake_against_silent_peer_times_out_without_spinning(
     mine.settimeout(0.3)
     ctx = clients["1.3"] if role is Role.CLIENT else server_ctx
     conn = Connection(ctx, sock=mine, server_name="localhost" if role is Role.CLIENT else None)
-    with pytest.raises(TimeoutError, match=f"{role.value} handshake timed out after 0.3 s"):
+    with pytest.raises(TimeoutError, match=rf"{role.value} handshake timed out after 0\.3 s"):
         conn.do_handshake()
     # One call before waiting, perhaps one after a spurious wake-up; a busy
     # loop would make thousands.
@@ -327,3 +327,27 @@ def test_connection_reset_mid_handshake_is_syscall_error_econnreset(
     assert exc.errors == ()
     assert "errno 104: Connection reset by peer" in str(exc)
     assert client.step().error is exc  # the failure is remembered
+
+
+def test_shutdown_waiting_for_a_silent_peers_close_notify_times_out_without_spinning(
+    monkeypatch: pytest.MonkeyPatch,
+    unix_pair: tuple[socket.socket, socket.socket],
+    clients: dict[str, Context],
+    server_ctx: Context,
+) -> None:
+    csock, ssock = unix_pair
+    server = Connection(server_ctx, sock=ssock)
+    client = Connection(clients["1.3"], sock=csock, server_name="localhost")
+    t, out = run_in_thread(server.do_handshake)
+    client.do_handshake()
+    joined(t, out)
+    csock.settimeout(0.3)
+    client.timeout = 0.3
+    assert client.shutdown() is False  # close_notify sent; the server never answers
+    counter = Counter(connection_mod.lib.ossl_shutdown)
+    monkeypatch.setattr(
+        connection_mod, "lib", LibProxy(connection_mod.lib, "ossl_shutdown", counter)
+    )
+    with pytest.raises(TimeoutError, match=r"client shutdown timed out after 0\.3 s"):
+        client.shutdown()
+    assert 1 <= counter.calls <= 3

@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import select
 import socket
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -48,6 +49,7 @@ _string = ffi.string
 _ERROR_NONE = int(lib.SSL_ERROR_NONE)
 _RETRYABLE = {int(c) for c in ErrorCode if c.retryable}
 _FATAL_CODES = {int(c) for c in ErrorCode if not c.retryable and c is not ErrorCode.NONE}
+_BUSY = "Connection is in use by another thread (or re-entered from one of its callbacks)"
 #: ``OSSL_HANDSHAKE_STATE`` values (stable since 1.1.0) in which no version is
 #: negotiated yet: TLS_ST_BEFORE, TLS_ST_CW_CLNT_HELLO, TLS_ST_SR_CLNT_HELLO.
 _PRE_VERSION_STATES = frozenset({0, 12, 20})
@@ -117,6 +119,9 @@ class Connection:
         if not isinstance(context, Context):
             raise TypeError(f"context must be a Context, not {type(context).__name__}")
         self._ssl: Any = _NULL
+        # One caller at a time: libssl objects and BIO pairs have no locking.
+        # Taken without blocking by every call that enters libssl for this SSL.
+        self._lock = threading.Lock()
         self._net: Any = _NULL
         self._failed: Step | None = None
         self._callback_error: BaseException | None = None
@@ -243,6 +248,7 @@ class Connection:
         )
         self = cls.__new__(cls)
         self._ssl = _NULL
+        self._lock = threading.Lock()
         self._net = _NULL
         self._failed = None
         self._callback_error = None
@@ -302,6 +308,16 @@ class Connection:
         resumable by ``SSL_free``; we set ``SSL_SENT_SHUTDOWN`` first so a
         session taken from it stays usable (DESIGN.md rule 7).
         """
+        if self._ssl == _NULL:
+            return
+        if not self._lock.acquire(False):
+            raise RuntimeError(_BUSY)  # freeing it under a running call would crash
+        try:
+            self._close_locked()
+        finally:
+            self._lock.release()
+
+    def _close_locked(self) -> None:
         ssl, self._ssl = self._ssl, _NULL
         if ssl == _NULL:
             return
@@ -372,11 +388,17 @@ class Connection:
         ssl = self._live()
         if self._failed is not None:
             return self._failed
-        res = self._res
-        ret = _do_handshake(ssl, res)
+        lock = self._lock
+        if not lock.acquire(False):
+            raise RuntimeError(_BUSY)
+        try:
+            res = self._res
+            ret = _do_handshake(ssl, res)
+            err = res.err
+        finally:
+            lock.release()
         if self._callback_error is not None:
             self._raise_callback_error(ret)
-        err = res.err
         if err == _ERROR_NONE:
             return Step(self.role, ret, ReturnCode.SUCCESS, ErrorCode.NONE, self._state_str(ssl))
         state = self._state_str(ssl)
@@ -385,6 +407,16 @@ class Connection:
         if err not in _RETRYABLE:
             self._failed = step
         return step
+
+    def _locked(self, fn: Any, *args: Any) -> int:
+        """``fn(*args, self._res)`` while holding the connection's lock (no waiting)."""
+        lock = self._lock
+        if not lock.acquire(False):
+            raise RuntimeError(_BUSY)
+        try:
+            return int(fn(*args, self._res))
+        finally:
+            lock.release()
 
     def _state_str(self, ssl: Any) -> str:
         return str(_string(_state_string_long(ssl)).decode())
@@ -483,7 +515,7 @@ class Connection:
         buf = self._scratch(n)
         deadline = self._deadline()
         while True:
-            ret = lib.ossl_read(ssl, buf, n, self._res)
+            ret = self._locked(lib.ossl_read, ssl, buf, n)
             if self._callback_error is not None:
                 self._raise_callback_error(ret)
             if ret == 1:
@@ -503,7 +535,7 @@ class Connection:
         view = ffi.from_buffer(data)
         deadline = self._deadline()
         while True:
-            ret = lib.ossl_write(ssl, view, len(data), self._res)
+            ret = self._locked(lib.ossl_write, ssl, view, len(data))
             if self._callback_error is not None:
                 self._raise_callback_error(ret)
             if ret == 1:
@@ -525,7 +557,7 @@ class Connection:
         ssl = self._live()
         deadline = self._deadline()
         while True:
-            ret = lib.ossl_shutdown(ssl, self._res)
+            ret = self._locked(lib.ossl_shutdown, ssl)
             if ret == 1:
                 return True
             if ret == 0:
@@ -545,7 +577,7 @@ class Connection:
         """
         ssl = self._live()
         buf = self._scratch(1)
-        ret = lib.ossl_peek(ssl, buf, 1, self._res)
+        ret = self._locked(lib.ossl_peek, ssl, buf, 1)
         if self._callback_error is not None:
             self._raise_callback_error(ret)
         if ret == 1:
@@ -561,7 +593,7 @@ class Connection:
     def key_update(self, request_peer: bool = False) -> None:
         """``SSL_key_update`` (TLS 1.3); the KeyUpdate goes out with the next write/handshake."""
         kind = lib.SSL_KEY_UPDATE_REQUESTED if request_peer else lib.SSL_KEY_UPDATE_NOT_REQUESTED
-        ret = lib.ossl_key_update(self._live(), kind, self._res)
+        ret = self._locked(lib.ossl_key_update, self._live(), kind)
         if ret != 1:
             exc = self._error(self._res, self.state, "SSL_key_update")
             assert exc is not None
@@ -586,14 +618,20 @@ class Connection:
         if not isinstance(n, int) or isinstance(n, bool):
             raise TypeError(f"n must be an int, not {type(n).__name__}")
         net = self._net_bio()
-        avail = lib.BIO_ctrl_pending(net)
-        if n < 0 or n > avail:
-            n = avail
-        if n == 0:
-            return b""
-        buf = self._scratch(n)
-        got = lib.BIO_read(net, buf, n)
-        return bytes(ffi.buffer(buf, got)) if got > 0 else b""
+        lock = self._lock
+        if not lock.acquire(False):
+            raise RuntimeError(_BUSY)
+        try:
+            avail = lib.BIO_ctrl_pending(net)
+            if n < 0 or n > avail:
+                n = avail
+            if n == 0:
+                return b""
+            buf = self._scratch(n)
+            got = lib.BIO_read(net, buf, n)
+            return bytes(ffi.buffer(buf, got)) if got > 0 else b""
+        finally:
+            lock.release()
 
     def bio_write(self, data: bytes | bytearray | memoryview) -> int:
         """Give bytes from the peer to the SSL (``BIO_write``); returns how many were taken.
@@ -606,12 +644,18 @@ class Connection:
         net = self._net_bio()
         if not data:
             return 0
-        room = lib.BIO_ctrl_get_write_guarantee(net)
-        n = min(len(data), room)
-        if n == 0:
-            return 0
-        put = lib.BIO_write(net, ffi.from_buffer(data), n)
-        return max(int(put), 0)
+        lock = self._lock
+        if not lock.acquire(False):
+            raise RuntimeError(_BUSY)
+        try:
+            room = lib.BIO_ctrl_get_write_guarantee(net)
+            n = min(len(data), room)
+            if n == 0:
+                return 0
+            put = lib.BIO_write(net, ffi.from_buffer(data), n)
+            return max(int(put), 0)
+        finally:
+            lock.release()
 
     @property
     def bio_pending(self) -> int:
@@ -633,10 +677,24 @@ class Connection:
         Stops when nothing is pending or ``other`` has no room. Bytes never
         become Python objects (the fast path of the in-process driver).
         """
+        if not isinstance(other, Connection):
+            raise TypeError(f"other must be a Connection, not {type(other).__name__}")
+        if other is self:
+            raise ValueError("cannot transfer a connection's bytes to itself")
         src = self._net_bio()
         dst = other._net_bio()
         buf = self._scratch(16384)
-        moved = lib.ossl_bio_move(src, dst, buf, self._bufsize, limit)
+        if not self._lock.acquire(False):
+            raise RuntimeError(_BUSY)
+        try:
+            if not other._lock.acquire(False):
+                raise RuntimeError(_BUSY)
+            try:
+                moved = lib.ossl_bio_move(src, dst, buf, self._bufsize, limit)
+            finally:
+                other._lock.release()
+        finally:
+            self._lock.release()
         if moved < 0:
             raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
         return int(moved)

@@ -1,0 +1,528 @@
+"""The benchmark suite: pure C, stdlib ssl, pyOpenSSL and ossl-handshake side by side.
+
+One command::
+
+    .venv/bin/python bench/run.py                  # everything (a few minutes)
+    .venv/bin/python bench/run.py --quick          # CI smoke: few iterations
+    .venv/bin/python bench/run.py --modes speed --configs ecdsa-1.3-full --reps 9
+
+Modes:
+
+- ``speed``: handshakes/s (MB/s for ``bulk-1.3``) per configuration; the
+  variants run interleaved (C, stdlib, pyOpenSSL, direct, wire, C, stdlib …)
+  for ``--reps`` repetitions, each measurement a fresh process; medians and
+  ratios to C.
+- ``callgrind``: instructions per handshake under ``valgrind --tool=callgrind``
+  (two runs of different length, the difference divided by the extra
+  handshakes, so start-up and imports cancel out), split by object file
+  (``callgrind_annotate --inclusive=no``); "binding" is everything outside
+  libssl, libcrypto, libc and the dynamic loader.
+- ``memory``: bytes per live connection pair (VmRSS delta over ``--hold``
+  handshaken pairs).
+- ``threads``: resumed TLS 1.2 handshakes/s with two threads over one thread.
+
+Writes the full result as JSON (``--out``, default ``bench/results/<time>.json``)
+and a PNG chart (``--chart``; needs matplotlib, the ``bench`` extra), and
+prints a table. Exit status 0 unless a measurement failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from workers import CONFIGS  # noqa: E402
+
+VARIANTS = ["c", "stdlib", "pyopenssl", "ossl-direct", "ossl-wire"]
+THREAD_VARIANTS = ["c", "stdlib", "pyopenssl", "ossl-direct"]
+OPENSSL_OBJECTS = re.compile(r"^(libssl|libcrypto|libc|ld-linux)[.-]")
+TIMEOUT = 900.0
+
+#: Issue 8's targets: (name, mode, config, variant, minimum ratio to C).
+TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("full TLS 1.3, direct", "speed", "ecdsa-1.3-full", "ossl-direct", 0.98),
+    ("full TLS 1.3 RSA, direct", "speed", "rsa-1.3-full", "ossl-direct", 0.98),
+    ("full TLS 1.3, wire", "speed", "ecdsa-1.3-full", "ossl-wire", 0.95),
+    ("resumed TLS 1.2", "speed", "ecdsa-1.2-resumed", "ossl-direct", 0.85),
+    ("resumed TLS 1.3", "speed", "ecdsa-1.3-resumed", "ossl-direct", 0.95),
+    ("verification on", "speed", "ecdsa-1.3-verify", "ossl-direct", 0.95),
+    ("bulk data", "speed", "bulk-1.3", "ossl-direct", 0.90),
+]
+BINDING_BUDGET = 40_000  # instructions per handshake outside libssl/libcrypto/libc
+MEMORY_BUDGET = 38_000  # bytes per live pair
+THREAD_SCALING = 1.6
+
+
+def build_c() -> Path:
+    """Compile bench/c/handshake_loop.c against the OpenSSL the binding uses."""
+    from tests.c.build import compile_c
+
+    return compile_c(
+        HERE / "c" / "handshake_loop.c", HERE / "build" / "handshake_loop", extra_flags=["-pthread"]
+    )
+
+
+def command(variant: str, config: str, extra: list[str], exe: Path) -> list[str]:
+    """The process that makes one measurement."""
+    if variant == "c":
+        return [str(exe), *CONFIGS[config].c_flags(), *extra]
+    return [sys.executable, str(HERE / "workers.py"), variant, config, *extra]
+
+
+def measure(
+    variant: str, config: str, extra: list[str], exe: Path, prefix: list[str] | None = None
+) -> dict[str, Any]:
+    """Run one measurement process; its last stdout line is the JSON result."""
+    cmd = [*(prefix or []), *command(variant, config, extra, exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{variant} {config} failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stderr}"
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{variant} {config} printed no result:\n{proc.stdout}{proc.stderr}")
+    out: dict[str, Any] = json.loads(lines[-1])
+    return out
+
+
+def length_flags(variant: str, config: str, args: argparse.Namespace) -> list[str]:
+    if CONFIGS[config].bulk:
+        return ["--bulk", str(args.bulk_mb)]
+    if args.count:
+        return ["--count", str(args.count)]
+    return ["--seconds", str(args.seconds)]
+
+
+def run_speed(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> None:
+    speed: dict[str, Any] = {}
+    for config in args.configs:
+        bulk = CONFIGS[config].bulk
+        metric = (
+            ("mb_per_second" if bulk else "per_second")
+            if args.wall
+            else ("mb_per_cpu_second" if bulk else "per_cpu_second")
+        )
+        samples: dict[str, list[float]] = {v: [] for v in args.variants}
+        labels: dict[str, str] = {}
+        for rep in range(args.reps):
+            for variant in args.variants:  # interleaved: A B C … A B C …
+                out = measure(variant, config, length_flags(variant, config, args), exe)
+                samples[variant].append(rate(out, metric))
+                labels[variant] = out["variant"]
+                result["openssl"][out["variant"]] = out["openssl"]
+            log(f"  {config} rep {rep + 1}/{args.reps}: " + fmt_samples(samples, rep))
+        medians = {v: statistics.median(s) for v, s in samples.items()}
+        base = medians.get("c")
+        speed[config] = {
+            "metric": metric,
+            "variants": {
+                v: {
+                    "label": labels[v],
+                    "median": medians[v],
+                    "samples": samples[v],
+                    "ratio_to_c": medians[v] / base if base else None,
+                }
+                for v in args.variants
+            },
+        }
+    result["speed"] = speed
+
+
+def rate(out: dict[str, Any], metric: str) -> float:
+    """A measurement's rate; the CPU-time rates divide by the process's CPU seconds."""
+    if metric == "per_cpu_second":
+        return float(out["handshakes"]) / float(out["cpu_seconds"])
+    if metric == "mb_per_cpu_second":
+        return float(out["bulk_bytes"]) / 1048576 / float(out["cpu_seconds"])
+    return float(out[metric])
+
+
+def fmt_samples(samples: dict[str, list[float]], rep: int) -> str:
+    return "  ".join(f"{v}={s[rep]:.0f}" for v, s in samples.items())
+
+
+def callgrind_objects(path: Path) -> Counter[str]:
+    """Self instructions per object file (``callgrind_annotate --inclusive=no``)."""
+    proc = subprocess.run(
+        ["callgrind_annotate", "--inclusive=no", "--threshold=100", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    per_object: Counter[str] = Counter()
+    last = "?"
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^\s*([\d,]+) \([^)]*\)\s+(.*?)(?: \[([^\]]+)\])?$", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        # A function whose object equals the previous line's is printed without [obj].
+        obj = m.group(3) or last
+        last = obj
+        per_object[obj.rsplit("/", 1)[-1]] += int(m.group(1).replace(",", ""))
+    return per_object
+
+
+def run_callgrind(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> None:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
+        result["callgrind"] = {"skipped": "valgrind/callgrind_annotate not installed"}
+        return
+    out_dir = Path(args.work) / "callgrind"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    short, long = args.callgrind_counts
+    cg: dict[str, Any] = {}
+    for config in args.callgrind_configs:
+        cg[config] = {}
+        for variant in args.variants:
+            counts: list[Counter[str]] = []
+            for n in (short, long):
+                path = out_dir / f"{variant}.{config}.{n}.out"
+                prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={path}"]
+                measure(variant, config, ["--count", str(n)], exe, prefix)
+                counts.append(callgrind_objects(path))
+            extra = long - short
+            per_obj = {
+                k: (counts[1][k] - counts[0][k]) / extra for k in set(counts[0]) | set(counts[1])
+            }
+            total = sum(per_obj.values())
+            outside = sum(v for k, v in per_obj.items() if not OPENSSL_OBJECTS.match(k))
+            top = sorted(per_obj.items(), key=lambda kv: -kv[1])[:8]
+            cg[config][variant] = {
+                "instructions_per_handshake": round(total),
+                "outside_openssl_libc": round(outside),
+                "by_object": {k: round(v) for k, v in top if abs(v) >= 1},
+            }
+            log(
+                f"  callgrind {config} {variant}: {total / 1e6:.2f} M",
+                f"({outside / 1e3:.0f} k outside libssl/libcrypto/libc)",
+            )
+    result["callgrind"] = cg
+
+
+def run_memory(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> None:
+    mem: dict[str, Any] = {}
+    for variant in args.variants:
+        extra = ["--hold", str(args.hold)]
+        if variant == "c":
+            extra += ["--bio-size", "0"]
+        out = measure(variant, "ecdsa-1.3-full", extra, exe)
+        mem[out["variant"]] = {
+            "bytes_per_pair": out["rss_bytes_per_pair"],
+            "pairs": args.hold,
+        }
+        log(f"  memory {out['variant']}: {out['rss_bytes_per_pair'] / 1000:.1f} KB/pair")
+    if "c" in args.variants:  # the C loop with the right-sized BIO pairs the issue cites
+        out = measure("c", "ecdsa-1.3-full", ["--hold", str(args.hold), "--bio-size", "2048"], exe)
+        mem["c-2k-bio"] = {"bytes_per_pair": out["rss_bytes_per_pair"], "pairs": args.hold}
+        log(f"  memory c-2k-bio: {out['rss_bytes_per_pair'] / 1000:.1f} KB/pair")
+    result["memory"] = mem
+
+
+def run_threads(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> None:
+    config = "ecdsa-1.2-resumed"
+    variants = [v for v in THREAD_VARIANTS if v in args.variants]
+    samples: dict[str, dict[int, list[float]]] = {v: {1: [], 2: []} for v in variants}
+    for _ in range(args.thread_reps):
+        for variant in variants:
+            for threads in (1, 2):
+                extra = [*length_flags(variant, config, args), "--threads", str(threads)]
+                if args.count:  # the same work per thread as with one thread
+                    extra[1] = str(args.count * threads)
+                out = measure(variant, config, extra, exe)
+                samples[variant][threads].append(float(out["per_second"]))
+    th: dict[str, Any] = {}
+    for variant, by in samples.items():
+        one, two = statistics.median(by[1]), statistics.median(by[2])
+        th[variant] = {"one_thread": one, "two_threads": two, "scaling": two / one if one else 0}
+        log(f"  threads {variant}: {one:.0f}/s -> {two:.0f}/s ({two / one:.2f}x)")
+    result["threads"] = {"config": config, "variants": th}
+
+
+def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each issue-8 target with the measured value and whether it is met."""
+    rows: list[dict[str, Any]] = []
+    speed = result.get("speed", {})
+    for name, _, config, variant, want in TARGETS:
+        entry = speed.get(config, {}).get("variants", {}).get(variant)
+        if entry is None or entry["ratio_to_c"] is None:
+            continue
+        got = entry["ratio_to_c"]
+        label = f"{name} ({entry['label']})"
+        rows.append(
+            {"target": label, "want": f">= {want}x C", "got": round(got, 3), "met": got >= want}
+        )
+    cg = result.get("callgrind", {}).get("ecdsa-1.3-full", {})
+    for variant in ("ossl-direct", "ossl-wire"):
+        if variant in cg:
+            got = cg[variant]["outside_openssl_libc"]
+            rows.append(
+                {
+                    "target": f"binding instructions/handshake ({variant})",
+                    "want": f"<= {BINDING_BUDGET}",
+                    "got": got,
+                    "met": got <= BINDING_BUDGET,
+                }
+            )
+    mem = result.get("memory", {})
+    for variant in ("ossl-direct", "ossl-wire", "ossl-pairs"):
+        if variant in mem:
+            got = mem[variant]["bytes_per_pair"]
+            rows.append(
+                {
+                    "target": f"memory per live pair ({variant})",
+                    "want": f"<= {MEMORY_BUDGET} B",
+                    "got": round(got),
+                    "met": got <= MEMORY_BUDGET,
+                }
+            )
+    th = result.get("threads", {}).get("variants", {}).get("ossl-direct")
+    if th is not None:
+        rows.append(
+            {
+                "target": "two threads, resumed TLS 1.2 (ossl-direct)",
+                "want": f">= {THREAD_SCALING}x one thread",
+                "got": round(th["scaling"], 3),
+                "met": th["scaling"] >= THREAD_SCALING,
+            }
+        )
+    return rows
+
+
+def chart(result: dict[str, Any], path: Path) -> bool:
+    """Grouped bars: each variant's median as a ratio to pure C, per configuration."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib not installed (pip install -e '.[bench]'): no chart")
+        return False
+    speed = result.get("speed", {})
+    if not speed:
+        return False
+    configs = list(speed)
+    variants = [v for v in VARIANTS if v != "c" and any(v in speed[c]["variants"] for c in configs)]
+    fig, ax = plt.subplots(figsize=(11, 5))
+    width = 0.8 / max(1, len(variants))
+    for i, v in enumerate(variants):
+        xs = [k + i * width for k in range(len(configs))]
+        ys = [speed[c]["variants"].get(v, {}).get("ratio_to_c") or 0 for c in configs]
+        label = next(
+            (speed[c]["variants"][v]["label"] for c in configs if v in speed[c]["variants"]), v
+        )
+        ax.bar(xs, ys, width, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([k + width * (len(variants) - 1) / 2 for k in range(len(configs))])
+    ax.set_xticklabels(configs, rotation=20, ha="right")
+    ax.set_ylabel("median rate / pure C (1.0 = C)")
+    ax.set_title("Memory-BIO handshakes (bulk: MB/s), ratio to pure C, interleaved medians")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    for config, entry in result.get("speed", {}).items():
+        unit = entry["metric"]
+        cells = "  ".join(
+            f"{e['label']}={e['median']:.0f}"
+            + (f" ({e['ratio_to_c']:.2f}x)" if e["ratio_to_c"] and v != "c" else "")
+            for v, e in entry["variants"].items()
+        )
+        print(f"{config:20s} [{unit}] {cells}")
+    for row in result.get("targets", []):
+        mark = "MET " if row["met"] else "MISS"
+        print(f"{mark} {row['target']}: {row['got']} (want {row['want']})")
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The result without per-run samples and scratch paths (committed under docs/)."""
+    out: dict[str, Any] = json.loads(json.dumps(result))
+    for entry in out.get("speed", {}).values():
+        for v in entry["variants"].values():
+            v["samples"] = [round(x, 1) for x in v["samples"]]
+    out.pop("chart", None)
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as Markdown tables (pasted into docs/performance.md)."""
+    lines: list[str] = []
+    speed = result.get("speed", {})
+    if speed:
+        variants = list(next(iter(speed.values()))["variants"])
+        labels = [next(iter(speed.values()))["variants"][v]["label"] for v in variants]
+        lines.append("| config | " + " | ".join(labels) + " |")
+        lines.append("|---|" + "---|" * len(labels))
+        for config, entry in speed.items():
+            cells = []
+            for v in variants:
+                e = entry["variants"][v]
+                ratio = f" ({e['ratio_to_c']:.2f}×)" if v != "c" and e["ratio_to_c"] else ""
+                cells.append(f"{e['median']:.0f}{ratio}")
+            lines.append(f"| {config} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for config, per in result.get("callgrind", {}).items():
+        if not isinstance(per, dict):
+            continue
+        lines.append(f"Instructions per handshake, {config} (callgrind):\n")
+        lines.append("| variant | total | outside libssl/libcrypto/libc | top objects |")
+        lines.append("|---|---|---|---|")
+        for v, e in per.items():
+            top = ", ".join(f"{k} {n / 1e3:.0f} k" for k, n in list(e["by_object"].items())[:4])
+            lines.append(
+                f"| {v} | {e['instructions_per_handshake'] / 1e6:.2f} M "
+                f"| {e['outside_openssl_libc'] / 1e3:.0f} k | {top} |"
+            )
+        lines.append("")
+    if result.get("memory"):
+        lines.append("| variant | bytes per live pair |")
+        lines.append("|---|---|")
+        for v, e in result["memory"].items():
+            lines.append(f"| {v} | {e['bytes_per_pair'] / 1000:.1f} KB |")
+        lines.append("")
+    th = result.get("threads", {}).get("variants", {})
+    if th:
+        lines.append("| variant | 1 thread | 2 threads | scaling |")
+        lines.append("|---|---|---|---|")
+        for v, e in th.items():
+            lines.append(
+                f"| {v} | {e['one_thread']:.0f}/s | {e['two_threads']:.0f}/s "
+                f"| {e['scaling']:.2f}× |"
+            )
+        lines.append("")
+    if result.get("targets"):
+        lines.append("| target | want | got | |")
+        lines.append("|---|---|---|---|")
+        for row in result["targets"]:
+            mark = "met" if row["met"] else "**missed**"
+            lines.append(f"| {row['target']} | {row['want']} | {row['got']} | {mark} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def log(*parts: str) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="ossl-handshake benchmark suite (issue 8)")
+    p.add_argument(
+        "--modes",
+        default="speed,callgrind,memory,threads",
+        help="comma list of speed,callgrind,memory,threads",
+    )
+    p.add_argument("--configs", default=",".join(CONFIGS), help="comma list of configurations")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma list of variants")
+    p.add_argument("--reps", type=int, default=5, help="interleaved repetitions (speed)")
+    p.add_argument("--seconds", type=float, default=1.0, help="length of one measurement")
+    p.add_argument(
+        "--wall", action="store_true", help="rank by wall-clock rate instead of rate per CPU second"
+    )
+    p.add_argument("--count", type=int, default=0, help="handshakes per measurement instead")
+    p.add_argument("--bulk-mb", type=float, default=64.0, help="MiB per bulk measurement")
+    p.add_argument("--hold", type=int, default=10_000, help="live pairs in the memory mode")
+    p.add_argument("--thread-reps", type=int, default=3)
+    p.add_argument("--callgrind-configs", default="ecdsa-1.3-full")
+    p.add_argument("--callgrind-counts", default="3,13", help="short,long handshake counts")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 rep, 20 handshakes, 4 MiB, 100 pairs, no callgrind",
+    )
+    p.add_argument("--out", type=Path, default=None, help="JSON result path")
+    p.add_argument("--chart", type=Path, default=None, help="PNG chart path")
+    p.add_argument("--markdown", type=Path, default=None, help="also write Markdown tables")
+    p.add_argument("--summary", type=Path, default=None, help="also write JSON without samples")
+    p.add_argument("--work", default=str(HERE / "results"), help="scratch directory")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.reps, a.count, a.bulk_mb, a.hold, a.thread_reps = 1, 20, 4.0, 100, 1
+        if a.modes == p.get_default("modes"):
+            a.modes = "speed,memory,threads"
+    a.modes = [m for m in a.modes.split(",") if m]
+    a.configs = [c for c in a.configs.split(",") if c]
+    a.variants = [v for v in a.variants.split(",") if v]
+    a.callgrind_configs = [c for c in a.callgrind_configs.split(",") if c]
+    a.callgrind_counts = tuple(int(x) for x in a.callgrind_counts.split(","))
+    for c in a.configs + a.callgrind_configs:
+        if c not in CONFIGS:
+            p.error(f"unknown configuration {c!r} (have {', '.join(CONFIGS)})")
+    for v in a.variants:
+        if v not in VARIANTS:
+            p.error(f"unknown variant {v!r} (have {', '.join(VARIANTS)})")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if a.out is None:
+        a.out = Path(a.work) / f"{stamp}.json"
+    if a.chart is None:
+        a.chart = a.out.with_suffix(".png")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    exe = build_c()
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average": os.getloadavg(),
+        },
+        "settings": {
+            "reps": args.reps,
+            "seconds": args.seconds,
+            "count": args.count,
+            "bulk_mb": args.bulk_mb,
+            "hold": args.hold,
+        },
+        "openssl": {},
+    }
+    runners = {
+        "speed": run_speed,
+        "callgrind": run_callgrind,
+        "memory": run_memory,
+        "threads": run_threads,
+    }
+    for mode in args.modes:
+        log(f"== {mode}")
+        runners[mode](args, exe, result)
+    result["targets"] = evaluate(result)
+    result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    if chart(result, args.chart):
+        result["chart"] = str(args.chart)
+    if args.markdown is not None:
+        args.markdown.write_text(markdown(result))
+    if args.summary is not None:
+        args.summary.write_text(json.dumps(summary(result), indent=1) + "\n")
+    print_tables(result)
+    log(f"wrote {args.out}" + (f" and {args.chart}" if args.chart.exists() else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -110,8 +110,16 @@ def drive(
     bytes through Python (``bio_read``/``bio_write``) so that each flight is
     recorded; with a ``wire`` that has a ``tap`` attribute the wire reports
     its deliveries instead. The trace is returned as ``result.trace``.
+
+    With a ``wire`` (:class:`~ossl_handshake.wire.Wire`) every byte goes
+    through it; bytes it still queues count as in flight, ``max_steps``
+    defaults to its policy's ``step_budget``, the result keeps it as
+    ``result.wire``, and a fault that never fired raises
+    :class:`~ossl_handshake.faults.FaultNotFiredError` (with ``.result``).
     """
     direct = client._net is None or server._peer is client
+    if wire is not None and direct:
+        raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")
     tr: Trace | None = None
     if trace is not None and trace is not False:
         from ossl_handshake.trace import Trace as _Trace

@@ -283,3 +283,15 @@ def test_hello_retry_request_is_named_and_the_second_hellos_stay_plaintext(
         "change_cipher_spec",
         "handshake[ClientHello]",
     ]
+
+
+def test_a_wire_carries_one_pair_only(client_context: Context, server_context: Context) -> None:
+    wire = Wire()
+    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    handshake(client, server, wire=wire)
+    client2, server2 = memory_pair(client_context, server_context, server_name="localhost")
+    with pytest.raises(ValueError, match="one connection pair"):
+        handshake(client2, server2, wire=wire)
+    direct = memory_pair(client_context, server_context, server_name="localhost", direct=True)
+    with pytest.raises(ValueError, match="own BIO pairs"):
+        handshake(*direct, wire=Wire())

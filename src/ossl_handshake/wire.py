@@ -17,6 +17,7 @@ with the same keys moves the same bytes in the same order.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -194,6 +195,7 @@ class Wire:
         versions = VersionState()
         self._dirs = {r: _Direction(r, RecordStream(r, versions)) for r in Role}
         self.deliveries: list[tuple[Role, bytes]] = []
+        self._ends: dict[Role, weakref.ref[Connection]] = {}
 
     # -- what crossed ----------------------------------------------------------
 
@@ -266,6 +268,7 @@ class Wire:
         Returns the number of bytes ``dst`` accepted in this call.
         """
         direction = src.role
+        self._check_ends(src, dst)
         d = self._dirs[direction]
         policy = self.policies[direction]
         data = src.bio_read()
@@ -295,6 +298,16 @@ class Wire:
         elif d.coalesced:
             self._release_coalesced(d, policy)  # the sender is waiting: stop holding
         return self._deliver(d, dst, policy)
+
+    def _check_ends(self, src: Connection, dst: Connection) -> None:
+        if src.role is dst.role:
+            raise ValueError(f"both ends of the wire are {src.role.value}s")
+        for conn in (src, dst):
+            known = self._ends.get(conn.role)
+            if known is None:
+                self._ends[conn.role] = weakref.ref(conn)
+            elif known() is not conn:
+                raise ValueError("a Wire carries one connection pair: make a new Wire per pair")
 
     def _release_coalesced(self, d: _Direction, policy: Policy) -> None:
         d.queue.extend(policy.segments(d.coalesced))

@@ -494,3 +494,23 @@ def test_delaying_a_record_to_the_end_of_its_flight(
     delivered = b"".join(d for who, d in result.wire.deliveries if who is Role.SERVER)
     moved = result.wire.records[Role.SERVER][record].data
     assert delivered.endswith(moved)
+
+
+def test_the_wire_keeps_working_after_the_handshake_for_application_data(
+    clients: dict[str, Context], server_context: Context
+) -> None:
+    # Faults aimed at a later flight hit application data moved by hand. The
+    # handshake alone never reaches flight 2, so the fault is optional for it
+    # and the test checks the firing itself.
+    flip = Corrupt(Select(direction=Role.CLIENT, flight=2), offset=-1, optional=True)
+    client, server = memory_pair(clients["1.3"], server_context, server_name="localhost")
+    wire = Wire([flip])
+    handshake(client, server, wire=wire)
+    assert flip.fired == 0
+    client.write(b"ping")
+    assert wire.transfer(client, server) == 4 + 5 + 1 + 16  # payload, header, type, tag
+    assert flip.fired == 1
+    with pytest.raises(ProtocolError) as info:
+        server.read()
+    assert info.value.reasons == [BAD_MAC]
+    assert server.alert_sent == "bad_record_mac"

@@ -63,6 +63,11 @@ def run_matrix(results: Path, pytest_args: list[str]) -> int:
     return proc.returncode
 
 
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
 def _footnote(notes: dict[str, int], text: str) -> str:
     if text not in notes:
         notes[text] = len(notes) + 1
@@ -202,8 +207,11 @@ def render(data: dict[str, Any]) -> str:
                         row.append("–")
                         continue
                     text = _cell_mark(neg, notes)
-                    if neg.get("observed") and neg["outcome"] != "skipped":
-                        text += f" {neg['observed']}"
+                    if neg["outcome"] != "skipped":
+                        if neg.get("observed"):
+                            text += f" ours: {neg['observed']}"
+                        if neg.get("peer_saw"):
+                            text += f"<br>{_md(neg['peer_saw'])}"
                     row.append(text)
                 w(f"| `{kind}`: {what} | {row[0]} | {row[1]} |")
             w("")

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ import pytest
 
 from ossl_handshake import Connection, Context, Role, SSLError, ZeroReturnError, certs
 from ossl_handshake.certs import Identity
+from ossl_handshake.names import alert_code
 
 TIMEOUT = 10.0
 """Seconds for any single socket wait or peer start; subprocess runs get 2x."""
@@ -484,25 +485,35 @@ def ours_failure(conn: Connection, exc: SSLError | OSError) -> EndReport:
 
 
 def run_our_client(
-    ctx: Context, port: int, connections: int, token: str, *, after_write: object = None
+    ctx: Context,
+    port: int,
+    connections: int,
+    token: str,
+    *,
+    after_write: object = None,
+    observe: Callable[[Connection], None] | None = None,
 ) -> list[EndReport]:
     """Connect ``connections`` times to 127.0.0.1:``port``, resuming from the second on.
 
     Each connection: handshake (SNI and host check ``localhost``), send one
     line, read the echo, take the session, ``SSL_shutdown``. ``after_write``
     (if callable) runs with the line sent, for peers that need prompting to
-    answer. Stops at the first failed handshake.
+    answer. ``observe`` gets each new connection before its handshake (to
+    attach message observers). Stops at the first failed handshake.
     """
     reports: list[EndReport] = []
     session = None
     for i in range(connections):
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
             conn = Connection(ctx, sock=sock, server_name="localhost", session=session)
+            if observe is not None:
+                observe(conn)
             try:
                 try:
                     conn.do_handshake()
                 except SSLError as exc:
                     reports.append(ours_failure(conn, exc))
+                    linger(sock)  # let our alert reach the peer before the close
                     break
                 line = f"{token}-{i}\n".encode()
                 try:
@@ -584,6 +595,7 @@ class OurServer:
                 conn.do_handshake()
             except SSLError as exc:
                 self.reports.append(ours_failure(conn, exc))
+                linger(sock)  # let our alert reach the peer before the close
                 return
             try:
                 got: bytes | None = read_line(conn)
@@ -740,6 +752,37 @@ def describe_failure(report: EndReport | None) -> str:
     if not parts:
         parts.append((report.error or "failed").split(";")[0][:120])
     return ", ".join(parts)
+
+
+def peer_saw_alert(alert: str, text: str) -> bool:
+    """True when a peer's error text names ``alert`` (``unknown_ca``).
+
+    OpenSSL and the stdlib print ``tlsv1 alert unknown ca``, tlslite-ng
+    ``unknown_ca``, gnutls-cli ``*** Received alert [48]: CA is unknown``.
+    """
+    low = text.lower()
+    return alert in low or alert.replace("_", " ") in low or f"alert [{alert_code(alert)}]" in low
+
+
+class SentRecords:
+    """Record headers a connection sent (``SSL_set_msg_callback``, ``SSL3_RT_HEADER``)."""
+
+    HEADER = 256
+
+    def __init__(self) -> None:
+        self.headers: list[bytes] = []
+
+    def attach(self, conn: Connection) -> None:
+        def on_message(_c: Connection, sent: bool, _v: int, ctype: int, data: bytes) -> None:
+            if sent and ctype == self.HEADER:
+                self.headers.append(data)
+
+        conn.on_message = on_message
+
+    @property
+    def plaintext_alert(self) -> bool:
+        """An alert went out as a plaintext record (content type 21, not 23)."""
+        return any(h[:1] == b"\x15" for h in self.headers)
 
 
 def peer_argv_python(script: Path) -> list[str]:

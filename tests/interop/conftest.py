@@ -1,11 +1,11 @@
 """Interop matrix plumbing: cell metadata on every report, and the results file.
 
-Every matrix test gets its cell's fields as ``user_properties`` (plus any
-``note``/``observed`` the test records). When the environment variable
-``INTEROP_RESULTS`` names a file, the session writes every interop result
-there as JSON (outcome, skip reason, failure message, duration, cell fields,
-notes) with the versions of every peer; ``scripts/interop_report.py`` turns
-that file into ``docs/interop.md``.
+Every matrix test gets its cell's fields as ``user_properties``, plus any
+``note``, ``observed`` (what our side saw) and ``peer_saw`` the test records.
+When the environment variable ``INTEROP_RESULTS`` names a file, the session
+writes every interop result there as JSON (outcome, skip reason, failure
+message, duration, cell fields, notes) with the versions of every peer;
+``scripts/interop_report.py`` turns that file into ``docs/interop.md``.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             "duration": round(report.duration, 3),
             "notes": notes,
             "observed": props.get("observed"),
+            "peer_saw": props.get("peer_saw"),
         }
     )
 

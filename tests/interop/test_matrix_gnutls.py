@@ -9,6 +9,7 @@ address: it listens on 0.0.0.0 and :: (we only ever connect to 127.0.0.1).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 from typing import Any
@@ -25,6 +26,7 @@ from tests.interop.common import (
     Negative,
     OurServer,
     PeerTraits,
+    SentRecords,
     cells,
     check_exchanges,
     check_negative,
@@ -35,6 +37,7 @@ from tests.interop.common import (
     negatives,
     our_client_context,
     our_server_context,
+    peer_saw_alert,
     require_tool,
     run_exchanges,
     run_our_client,
@@ -49,6 +52,13 @@ CLI_RESUME_TRAITS = PeerTraits(data_on_every_connection=False)
 SERV_BIND_NOTE = (
     "gnutls-serv has no bind-address option: it listens on 0.0.0.0 and :: "
     "(the test connects to 127.0.0.1 only)"
+)
+PLAINTEXT_ALERT_NOTE = (
+    "gnutls-serv reports 'Decryption has failed' for the alert our TLS 1.3 client sends "
+    "when it rejects the server certificate: OpenSSL 3.0 sends that alert as a plaintext "
+    "record (content type 21, checked with SSL_set_msg_callback) because its write side "
+    "has not switched to the handshake traffic keys yet; OpenSSL, the stdlib and "
+    "tlslite-ng servers accept it, GnuTLS 3.7.9 tries to decrypt it"
 )
 CLI_RESUME_NOTE = (
     "gnutls-cli --resume makes the first connection handshake-only; data round-trips "
@@ -86,12 +96,16 @@ def _auth_from(groups: list[str], kx: str | None) -> str | None:
 
 
 def parse_serv(output: str, *, mutual: bool) -> list[EndReport]:
-    """One report per ``* Accepted connection`` block of gnutls-serv."""
+    """One report per connection: an ``* Accepted connection`` block, or the
+    ``Error in handshake:`` line gnutls-serv prints (without that header) for a
+    handshake that failed."""
     out: list[EndReport] = []
-    for block in output.split("* Accepted connection from")[1:]:
-        if "Error in handshake" in block:
-            err = re.search(r"Error in handshake: (.*)", block)
-            out.append(EndReport(ok=False, error=err.group(1) if err else block))
+    chunks = re.split(r"^(?=\* Accepted connection from|Error in handshake: )", output, flags=re.M)
+    for block in chunks:
+        if block.startswith("Error in handshake: "):
+            out.append(EndReport(ok=False, error=block.splitlines()[0].split(": ", 1)[1]))
+            continue
+        if not block.startswith("* Accepted connection from"):
             continue
         version = gnutls_version(_field(block, "Version") or "")
         _v, groups = _description(block)
@@ -233,12 +247,19 @@ def _serve_and_connect(
     ctx: Any,
     connections: int,
     token: str,
+    *,
+    settle: str | None = None,
+    observe: Any = None,
 ) -> tuple[list[EndReport], list[EndReport], str]:
+    """Start gnutls-serv, run our client; ``settle``: a line to wait for before stopping it."""
     peer, port = start_listening_peer(
         lambda p: _serv_argv(p, identity, versions, mutual=mutual, alpn=alpn)
     )
     try:
-        ours = run_our_client(ctx, port, connections, token)
+        ours = run_our_client(ctx, port, connections, token, observe=observe)
+        if settle is not None:
+            with contextlib.suppress(TimeoutError):
+                peer.wait_for(settle)
     finally:
         output = peer.stop()
     return ours, parse_serv(output, mutual=mutual), output
@@ -287,12 +308,32 @@ def test_gnutls_negative_cell(neg: Negative, record_property: Any) -> None:
         ctx = our_client_context(
             versions=neg.client_versions, identity=neg.client_identity if neg.mutual else None
         )
+        records = SentRecords()
         ours, theirs, output = _serve_and_connect(
-            neg.server_identity, neg.server_versions, neg.mutual, None, ctx, 1, "neg"
+            neg.server_identity,
+            neg.server_versions,
+            neg.mutual,
+            None,
+            ctx,
+            1,
+            "neg",
+            settle="Error in handshake",
+            observe=records.attach,
         )
         peer_ok = bool(theirs) and all(r.ok for r in theirs)
+        peer_saw = theirs[0].error if theirs and theirs[0].error else ""
         record_property("observed", describe_failure(ours[0] if ours else None))
+        record_property("peer_saw", f"gnutls-serv: {peer_saw}")
         check_negative(neg, ours, peer_ok, output)
+        sent = ours[0].alert_sent
+        if sent is not None and peer_saw.startswith("Decryption has failed"):
+            # Measured: OpenSSL 3.0 sends this TLS 1.3 alert before it has
+            # switched its write side to the handshake keys, as a plaintext
+            # record (type 21); GnuTLS tries to decrypt it.
+            assert records.plaintext_alert, records.headers
+            record_property("note", PLAINTEXT_ALERT_NOTE)
+        elif sent is not None:
+            assert "A TLS fatal alert has been received" in peer_saw, output
         return
     ctx = our_server_context(
         versions=neg.server_versions, identity=neg.server_identity, mutual=neg.mutual
@@ -309,8 +350,14 @@ def test_gnutls_negative_cell(neg: Negative, record_property: Any) -> None:
         ours = srv.join()
     theirs = parse_cli(output, None)
     peer_ok = rc == 0 and bool(theirs) and all(r.ok for r in theirs)
+    saw = re.findall(
+        r"^(?:\*\*\* Received alert .*|- Status: The certificate is NOT .*)$", output, re.M
+    )
     record_property("observed", describe_failure(ours[0] if ours else None))
+    record_property("peer_saw", "gnutls-cli: " + "; ".join(s.strip() for s in saw))
     check_negative(neg, ours, peer_ok, output)
+    if ours and ours[0].alert_sent:
+        assert peer_saw_alert(ours[0].alert_sent, output), output
     if neg.kind == "wrong-ca":
         assert "The certificate issuer is unknown" in output, output
     if neg.kind == "wrong-host":

@@ -13,6 +13,7 @@ the protocol version). ``s_client`` reports ``New|Reused, TLSv1.x, Cipher is``,
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import subprocess
 from pathlib import Path
@@ -38,6 +39,7 @@ from tests.interop.common import (
     negatives,
     our_client_context,
     our_server_context,
+    peer_saw_alert,
     require_tool,
     run_exchanges,
     run_our_client,
@@ -121,6 +123,14 @@ def parse_s_client(output: str, token_line: str) -> EndReport:
         # through a buffered BIO: the line can land inside another line.
         received=token_line if token_line.strip() in output else None,
     )
+
+
+def openssl_errors(output: str) -> list[str]:
+    """The reasons in an OpenSSL app's error lines (``...:SSL routines:func:reason:file``)
+    and its ``verify error:`` lines, deduplicated, in order."""
+    found = re.findall(r"SSL routines:[^:]*:([^:]+):", output)
+    found += re.findall(r"^verify error:(num=\d+:.*)$", output, re.M)
+    return list(dict.fromkeys(found))
 
 
 def _s_server(
@@ -227,6 +237,11 @@ def _ours_client_vs_s_server(
         if all(r.ok for r in ours) and len(ours) == connections:
             peer.wait_for("CONNECTION CLOSED", start=0)
             peer.wait(TIMEOUT)
+        elif len(ours) == connections:
+            # a failed connection still counts for -naccept: s_server prints
+            # what it saw and exits (its buffered output is lost if we kill it)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                peer.wait(TIMEOUT)
     finally:
         output = peer.stop()
     return ours, parse_s_server(output, mutual=mutual), output
@@ -304,4 +319,8 @@ def test_openssl_negative_cell(neg: Negative, record_property: object) -> None:
             assert "verify error:num=62:hostname mismatch" in output
     assert callable(record_property)
     record_property("observed", describe_failure(ours[0] if ours else None))
+    tool = "s_server" if neg.ours == "client" else "s_client"
+    record_property("peer_saw", f"{tool}: " + "; ".join(openssl_errors(output)))
     check_negative(neg, ours, peer_ok, output)
+    if ours and ours[0].alert_sent:
+        assert peer_saw_alert(ours[0].alert_sent, output), output

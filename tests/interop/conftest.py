@@ -37,7 +37,7 @@ def _cell_properties(request: pytest.FixtureRequest) -> None:
         return
     for name in ("cell", "neg"):
         value = callspec.params.get(name)
-        if value is not None and dataclasses.is_dataclass(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
             request.node.user_properties.append(
                 ("kind", "matrix" if name == "cell" else "negative")
             )

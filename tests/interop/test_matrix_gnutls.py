@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from ossl_handshake import certs
+from ossl_handshake import Connection, Context, certs
 from tests.interop.common import (
     CLIENT_ALPN,
     SERVER_ALPN,
@@ -244,12 +245,12 @@ def _serve_and_connect(
     versions: tuple[str, str],
     mutual: bool,
     alpn: tuple[str, ...] | None,
-    ctx: Any,
+    ctx: Context,
     connections: int,
     token: str,
     *,
     settle: str | None = None,
-    observe: Any = None,
+    observe: Callable[[Connection], None] | None = None,
 ) -> tuple[list[EndReport], list[EndReport], str]:
     """Start gnutls-serv, run our client; ``settle``: a line to wait for before stopping it."""
     peer, port = start_listening_peer(

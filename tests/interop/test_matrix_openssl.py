@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ossl_handshake import certs
+from ossl_handshake import Context, certs
 from tests.interop.common import (
     CLIENT_ALPN,
     SERVER_ALPN,
@@ -216,7 +216,7 @@ def _s_client(
 
 
 def _ours_client_vs_s_server(
-    ctx: object,
+    ctx: Context,
     identity: certs.Identity,
     versions: tuple[str, str],
     *,
@@ -233,7 +233,7 @@ def _ours_client_vs_s_server(
         peer.send(line)
 
     try:
-        ours = run_our_client(ctx, port, connections, token, after_write=answer)  # type: ignore[arg-type]
+        ours = run_our_client(ctx, port, connections, token, after_write=answer)
         if all(r.ok for r in ours) and len(ours) == connections:
             peer.wait_for("CONNECTION CLOSED", start=0)
             peer.wait(TIMEOUT)

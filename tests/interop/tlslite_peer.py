@@ -27,7 +27,7 @@ import socket
 import sys
 from typing import Any
 
-from tlslite.api import (
+from tlslite.api import (  # type: ignore[import-untyped]
     HandshakeSettings,
     SessionCache,
     TLSConnection,

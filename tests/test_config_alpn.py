@@ -141,3 +141,7 @@ def test_alpn_select_is_for_servers_and_excludes_a_list() -> None:
         client().set_alpn_select(["h2"])
     with pytest.raises(ValueError, match="either"):
         server(alpn=["h2"], alpn_select=lambda o: "h2")
+    with pytest.raises(ValueError, match="for servers"):
+        client(alpn=["h2"], alpn_required=True)
+    with pytest.raises(ValueError, match="for servers"):
+        server(alpn_required=True)

@@ -217,10 +217,10 @@ class Context:
             raise ValueError("give a server either alpn (a preference list) or alpn_select")
         if self.role is Role.SERVER and (alpn is not None or alpn_select is not None):
             self.set_alpn_select(alpn_select if alpn_select is not None else alpn, alpn_required)
+        elif alpn_required or alpn_select is not None:
+            raise ValueError("alpn_select and alpn_required are for servers with an ALPN choice")
         elif alpn is not None:
             self.set_alpn_protocols(alpn)
-        elif alpn_required:
-            raise ValueError("alpn_required needs a server alpn list or alpn_select")
         if servername_callback is not None:
             self.set_servername_callback(servername_callback)
         if on_new_session is not None:

@@ -203,3 +203,16 @@ def test_set_verify_callback_later_and_remove_it() -> None:
     assert run(ctx, server()).ok and calls == [2, 1, 0]
     with pytest.raises(TypeError):
         ctx.set_verify_callback("not callable")  # type: ignore[arg-type]
+
+
+def test_with_verify_off_a_rejection_is_recorded_but_not_enforced() -> None:
+    calls: list[int] = []
+
+    def reject(conn: Connection, ok: bool, depth: int, error: int, der: bytes) -> bool:
+        calls.append(depth)
+        return False
+
+    result = run(client(verify=False, verify_callback=reject), server())
+    assert result.ok
+    assert calls == [2]  # the first rejection ends the chain walk
+    assert result.client.verify_result == lib.X509_V_ERR_APPLICATION_VERIFICATION

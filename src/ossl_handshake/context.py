@@ -394,8 +394,10 @@ class Context:
         ``X509_V_ERR_APPLICATION_VERIFICATION`` unless OpenSSL already had
         one. An exception fails the handshake and is re-raised as
         :class:`~ossl_handshake.CallbackError`. The callback also runs with
-        ``verify=False``; OpenSSL then ignores its answer. Connections made
-        from this context keep the callback they were created with.
+        ``verify=False``: the handshake then goes on whatever it answers, but
+        a rejection still ends the chain walk and lands in ``verify_result``.
+        Connections made from this context keep the callback they were
+        created with.
         """
         if callback is not None and not callable(callback):
             raise TypeError(f"verify_callback must be callable, not {callback!r}")

@@ -115,3 +115,12 @@ def test_bad_configuration_values_are_usage_errors(
 ) -> None:
     assert main(["demo", *flags]) == EXIT_USAGE
     assert "ossl-handshake demo:" in capsys.readouterr().err
+
+
+def test_text_summary_shows_hrr_and_the_server_signature(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--group", "P-256", "--key-type", "ed25519"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "group=secp256r1" in out
+    assert "hrr=False" in out and "peer_sig=ED25519" in out

@@ -81,8 +81,9 @@ def _print_summary(result: HandshakeResult, out: Callable[[str], None]) -> None:
         out(
             f"{side.role.value:6}: {side.version} {side.cipher} ({side.cipher_bits} bits)"
             f" group={side.group} alpn={side.alpn_protocol} sni={side.server_name}"
-            f" reused={side.session_reused} verify={side.verify_result} ({side.verify_message})"
-            f" peer={side.peer_subject}"
+            f" reused={side.session_reused} hrr={side.hello_retry_request}"
+            f" verify={side.verify_result} ({side.verify_message})"
+            f" peer_sig={side.peer_signature_algorithm} peer={side.peer_subject}"
         )
 
 

@@ -451,6 +451,8 @@ int ossl_get_negotiated_group(SSL *ssl);
 const char *ossl_group_name(SSL *ssl, int nid);
 int ossl_join(SSL *a, SSL *b, size_t size);
 long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max);
+STACK_OF_X509 *ossl_peer_chain_ref(const SSL *ssl);
+void ossl_chain_free(STACK_OF_X509 *sk);
 
 extern "Python" void py_info_cb(const SSL *ssl, int where, int ret);
 extern "Python" void py_msg_cb(int write_p, int version, int content_type, const void *buf,

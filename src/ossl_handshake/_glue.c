@@ -393,3 +393,16 @@ static int ossl_attach_adopted(SSL *ssl, ossl_conn_state *st)
     }
     return 1;
 }
+
+/* The peer's chain with a reference on each certificate (X509_chain_up_ref),
+ * so a result can decode it lazily after the SSL is freed. NULL if none. */
+static STACK_OF(X509) *ossl_peer_chain_ref(const SSL *ssl)
+{
+    STACK_OF(X509) *sk = SSL_get_peer_cert_chain(ssl);
+    return sk != NULL ? X509_chain_up_ref(sk) : NULL;
+}
+
+static void ossl_chain_free(STACK_OF(X509) *sk)
+{
+    sk_X509_pop_free(sk, X509_free);
+}

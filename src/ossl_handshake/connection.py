@@ -93,9 +93,10 @@ class Connection:
     or ``SSL_set_accept_state``. With ``sock`` the SSL runs on that socket
     (``SSL_set_fd``; the connection keeps the socket alive); otherwise it gets
     its own BIO pair of ``bio_size`` bytes per direction (0: OpenSSL's 17 KiB
-    default). ``server_name`` sets SNI (``SSL_set_tlsext_host_name``, not for
-    IP literals) and the name the certificate must match (``SSL_set1_host``),
-    unless ``verify_host`` overrides the latter (``False`` disables it).
+    default; None: none yet, :func:`join` gives it one). ``server_name`` sets
+    SNI (``SSL_set_tlsext_host_name``, not for IP literals) and the name the
+    certificate must match (``SSL_set1_host``), unless ``verify_host``
+    overrides the latter (``False`` disables it).
     """
 
     #: The context a server's servername callback switched to (kept alive here).
@@ -114,7 +115,7 @@ class Connection:
         session: Session | None = None,
         alpn: list[str] | None = None,
         options: Options | int = Options.NONE,
-        bio_size: int = 0,
+        bio_size: int | None = 0,
     ) -> None:
         if not isinstance(context, Context):
             raise TypeError(f"context must be a Context, not {type(context).__name__}")
@@ -166,7 +167,7 @@ class Connection:
                 raise SSLError("SSL_set_alpn_protos failed", errors=drain())
         if sock is not None:
             self._attach_socket(sock)
-        else:
+        elif bio_size is not None:
             self._make_bio_pair(bio_size)
 
     # -- construction helpers ----------------------------------------------
@@ -820,6 +821,10 @@ class Connection:
         v = int(self._state.alert_received)
         return alert_name(v & 0xFF) if v >= 0 else None
 
+    def peer_certificates(self) -> PeerCertificates:
+        """The peer's leaf and chain by reference, decoded later (:class:`PeerCertificates`)."""
+        return PeerCertificates(self._live())
+
     @property
     def peer_certificate(self) -> bytes | None:
         """DER of the peer's leaf certificate (``SSL_get1_peer_certificate``), or None."""
@@ -904,6 +909,44 @@ class Connection:
         return self._sni_context if self._sni_context is not None else self.context
 
 
+class PeerCertificates:
+    """The peer's certificates held by reference, decoded on first use.
+
+    ``SSL_get1_peer_certificate`` (the leaf) and ``X509_chain_up_ref`` of
+    ``SSL_get_peer_cert_chain``: a few pointer copies at snapshot time, and
+    the DER/RFC 2253 work (``i2d_X509``, ``X509_NAME_print_ex``) only when a
+    result's ``peer_*`` fields are read. Valid after the connection is closed.
+    """
+
+    __slots__ = ("_chain", "_leaf")
+
+    def __init__(self, ssl: Any) -> None:
+        leaf = lib.SSL_get1_peer_certificate(ssl)
+        self._leaf = ffi.gc(leaf, lib.X509_free) if leaf != _NULL else None
+        sk = lib.ossl_peer_chain_ref(ssl)
+        self._chain = ffi.gc(sk, lib.ossl_chain_free) if sk != _NULL else None
+
+    def decode(self) -> tuple[str | None, str | None, tuple[bytes, ...]]:
+        """``(subject, issuer, chain DER)`` as :class:`Connection` reports them; the
+        chain starts with the leaf (servers: OpenSSL leaves it out of the chain)."""
+        chain: list[bytes] = []
+        if self._chain is not None:
+            stack = ffi.cast("OPENSSL_STACK *", self._chain)
+            for i in range(lib.OPENSSL_sk_num(stack)):
+                chain.append(_der(ffi.cast("X509 *", lib.OPENSSL_sk_value(stack, i))))
+        x = self._leaf
+        if x is None:
+            return None, None, tuple(chain)
+        leaf = _der(x)
+        if not chain or chain[0] != leaf:
+            chain.insert(0, leaf)
+        return (
+            x509_name(lib.X509_get_subject_name(x)),
+            x509_name(lib.X509_get_issuer_name(x)),
+            tuple(chain),
+        )
+
+
 def _der(x509: Any) -> bytes:
     n = lib.i2d_X509(x509, _NULL)
     if n <= 0:
@@ -948,6 +991,7 @@ def join(a: Connection, b: Connection, *, size: int = 0) -> None:
 
 __all__ = [
     "Connection",
+    "PeerCertificates",
     "Step",
     "WantReadError",
     "WantWriteError",

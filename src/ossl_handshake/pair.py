@@ -49,15 +49,16 @@ def memory_pair(
     unless ``direct`` puts both on one shared pair, where bytes never enter
     Python (fastest; no wire, no byte-level faults).
     """
+    own = None if direct else bio_size  # direct: join() makes the only pair
     client = Connection(
         client_ctx,
         Role.CLIENT,
         server_name=server_name,
         verify_host=verify_host,
         session=session,
-        bio_size=bio_size,
+        bio_size=own,
     )
-    server = Connection(server_ctx, Role.SERVER, bio_size=bio_size)
+    server = Connection(server_ctx, Role.SERVER, bio_size=own)
     if direct:
         join(client, server, size=bio_size)
     return client, server
@@ -142,10 +143,12 @@ def drive(
         max_steps = int(getattr(wire, "step_budget", 1000))
     idle_rounds = 0
     n = 0
+    # Only a step returning 1 finishes a side here: track it instead of asking libssl.
+    fin = {Role.CLIENT: client.is_init_finished, Role.SERVER: server.is_init_finished}
     while n < max_steps:
         progressed = False
         for me, other in peers:
-            if me.is_init_finished:
+            if fin[me.role]:
                 # A finished side may still have bytes held by the wire
                 # (byte-at-a-time delivery of its last flight).
                 if wire is not None and _in_flight(wire, me.role):
@@ -153,7 +156,9 @@ def drive(
                     if move(me, other):
                         progressed = True
                 continue
-            before = me._state_str(me._ssl)
+            prev = last[me.role]
+            # Only this side's own step changes its state: the last one's is "before".
+            before = prev.state if prev is not None else me._state_str(me._ssl)
             st = me.step()
             if tr is not None:
                 tr.record_step(me, st, before)
@@ -161,7 +166,9 @@ def drive(
             last[me.role] = st
             sent = 0 if direct else move(me, other)
             steps.append(StepRecord(len(steps), st, sent))
-            if sent or st.done or st.state != before:
+            if st.done:
+                fin[me.role] = progressed = True
+            elif sent or st.state != before:
                 progressed = True
             if st.failed:
                 error = st.error
@@ -170,7 +177,7 @@ def drive(
         if error is not None:
             _let_peer_see(client, server, failed_side, direct, move, steps, last, tr)
             break
-        if client.is_init_finished and server.is_init_finished:
+        if fin[Role.CLIENT] and fin[Role.SERVER]:
             break
         if not progressed and not (wire is not None and _in_flight(wire, None)):
             idle_rounds += 1

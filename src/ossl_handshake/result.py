@@ -20,6 +20,7 @@ class _Unset(enum.Enum):
 
 
 _UNSET = _Unset.UNSET
+_LAZY_PEER = ("peer_subject", "peer_issuer", "peer_chain")
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,14 @@ class SideResult:
 
     @classmethod
     def of(cls, conn: Connection) -> SideResult:
-        """Snapshot ``conn`` (all ``SSL_get_*`` reads happen here)."""
-        chain = list(conn.peer_chain)
-        leaf = conn.peer_certificate
-        if leaf is not None and (not chain or chain[0] != leaf):
-            chain.insert(0, leaf)
-        return cls(
+        """Snapshot ``conn`` (all ``SSL_get_*`` reads happen here).
+
+        The peer's certificates are taken by reference
+        (:meth:`Connection.peer_certificates`) and ``peer_subject``,
+        ``peer_issuer`` and ``peer_chain`` are decoded on first read: that
+        work is most of a snapshot's cost and most results never look.
+        """
+        self = cls(
             role=conn.role,
             finished=conn.is_init_finished,
             version=conn.version if conn.is_init_finished else None,
@@ -67,15 +70,36 @@ class SideResult:
             hello_retry_request=conn.hello_retry_request,
             verify_result=conn.verify_result,
             verify_message=conn.verify_message,
-            peer_subject=conn.peer_subject,
-            peer_issuer=conn.peer_issuer,
-            peer_chain=tuple(chain),
+            peer_subject=None,
+            peer_issuer=None,
+            peer_chain=(),
             peer_signature_algorithm=conn.peer_signature_algorithm,
             alert_sent=conn.alert_sent,
             alert_received=conn.alert_received,
             error=conn.failed,
             signature_algorithm=conn.signature_algorithm,
         )
+        for name in _LAZY_PEER:
+            object.__delattr__(self, name)
+        object.__setattr__(self, "_peer_certs", conn.peer_certificates())
+        return self
+
+    if not TYPE_CHECKING:  # keeps mypy's attribute checks on the declared fields
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for the peer_* fields of() left undecoded.
+            certs = self.__dict__.get("_peer_certs")
+            if certs is None or name not in _LAZY_PEER:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            for field_name, value in zip(_LAZY_PEER, certs.decode(), strict=True):
+                object.__setattr__(self, field_name, value)
+            object.__delattr__(self, "_peer_certs")
+            return self.__dict__[name]
+
+    def __getstate__(self) -> dict[str, Any]:
+        for name in _LAZY_PEER:
+            getattr(self, name)  # decode before copying or pickling
+        return dict(self.__dict__)
 
     @property
     def peer_chain_names(self) -> list[tuple[str, str]]:

@@ -5,8 +5,8 @@ offset in it, a fresh pair runs with a wire that closes that direction
 (``BIO_shutdown_wr`` on the receiver) after exactly that many bytes of the
 flight. Every run must end, within the step budget, in a typed error on the
 side that was cut off: never a hang, a crash or a false success. All offsets
-are tried, none sampled (about 4,200 handshakes; a few seconds: contexts are
-shared and each handshake costs about a millisecond).
+are tried, none sampled: about 4,200 handshakes with shared contexts, 1.6 ms
+each on an idle 2-core machine (7 s for both versions), 3-8 ms under load.
 
 Two flights vary in length between runs (the ECDSA signature in the TLS 1.2
 ServerKeyExchange; the TLS 1.3 session tickets), so an offset taken from the

@@ -52,6 +52,10 @@ class Select:
     records carrying a message of that type: TLS 1.2 and the hellos of TLS
     1.3 (in TLS 1.3 the Certificate is encrypted: aim by ``record`` instead).
     ``encrypted`` restricts to protected (True) or plaintext (False) records.
+    Selectors see only the outer record header: an encrypted TLS 1.3 alert
+    is an ``application_data`` record, so ``content_type="alert"`` matches
+    plaintext alerts only (those sent before the keys are in place, and
+    every TLS 1.2 alert before ChangeCipherSpec).
     """
 
     direction: Role | None = None

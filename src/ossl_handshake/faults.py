@@ -53,9 +53,9 @@ class Select:
     1.3 (in TLS 1.3 the Certificate is encrypted: aim by ``record`` instead).
     ``encrypted`` restricts to protected (True) or plaintext (False) records.
     Selectors see only the outer record header: an encrypted TLS 1.3 alert
-    is an ``application_data`` record, so ``content_type="alert"`` matches
-    plaintext alerts only (those sent before the keys are in place, and
-    every TLS 1.2 alert before ChangeCipherSpec).
+    is an ``application_data`` record, so there ``content_type="alert"``
+    matches only alerts sent before the keys were in place (TLS 1.2 alerts
+    keep their record type, encrypted or not).
     """
 
     direction: Role | None = None

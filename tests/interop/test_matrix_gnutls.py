@@ -57,9 +57,10 @@ SERV_BIND_NOTE = (
 PLAINTEXT_ALERT_NOTE = (
     "gnutls-serv reports 'Decryption has failed' for the alert our TLS 1.3 client sends "
     "when it rejects the server certificate: OpenSSL 3.0 sends that alert as a plaintext "
-    "record (content type 21, checked with SSL_set_msg_callback) because its write side "
-    "has not switched to the handshake traffic keys yet; OpenSSL, the stdlib and "
-    "tlslite-ng servers accept it, GnuTLS 3.7.9 tries to decrypt it"
+    "record (content type 21, checked with SSL_set_msg_callback; its write side moves to "
+    "the handshake traffic keys only with its second flight). The OpenSSL, stdlib and "
+    "tlslite-ng servers read it as the alert (see their negative tables); GnuTLS 3.7.9 "
+    "tries to decrypt it"
 )
 CLI_RESUME_NOTE = (
     "gnutls-cli --resume makes the first connection handshake-only; data round-trips "

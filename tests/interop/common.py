@@ -785,6 +785,30 @@ class SentRecords:
         return any(h[:1] == b"\x15" for h in self.headers)
 
 
+class ReceivedHandshakes:
+    """Handshake message types each of our client connections received, in order.
+
+    ``attach`` is an ``observe`` hook for :func:`run_our_client`: every new
+    connection gets its own list (``SSL_set_msg_callback``, content type 22).
+    """
+
+    HANDSHAKE = 22
+    CERTIFICATE = 11
+
+    def __init__(self) -> None:
+        self.per_connection: list[list[int]] = []
+
+    def attach(self, conn: Connection) -> None:
+        types: list[int] = []
+        self.per_connection.append(types)
+
+        def on_message(_c: Connection, sent: bool, _v: int, ctype: int, data: bytes) -> None:
+            if not sent and ctype == self.HANDSHAKE and data:
+                types.append(data[0])
+
+        conn.on_message = on_message
+
+
 def peer_argv_python(script: Path) -> list[str]:
     """``[venv python, script]``: tlslite runs with the interpreter running pytest."""
     return [sys.executable, str(script)]

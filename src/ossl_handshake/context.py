@@ -237,6 +237,8 @@ class Context:
             sid = b"ossl-handshake"
             lib.SSL_CTX_set_session_id_context(ctx, sid, len(sid))
         auth = ClientAuth(client_auth) if client_auth is not None else None
+        if verify_callback is not None and not callable(verify_callback):
+            raise TypeError(f"verify_callback must be callable, not {verify_callback!r}")
         self._verify_callback = verify_callback
         self.set_verify(verify, auth)
 
@@ -657,13 +659,31 @@ def _ascii(value: str, what: str) -> bytes:
         raise ValueError(f"{what} must be ASCII: {value!r}") from None
 
 
+#: cdata pointer types :func:`_as_pointer` accepts for each target type (a
+#: foreign cffi module may spell the typedef out as its struct).
+_POINTER_ALIASES = {
+    "SSL *": {"SSL *", "struct ssl_st *", "void *"},
+    "SSL_CTX *": {"SSL_CTX *", "struct ssl_ctx_st *", "void *"},
+}
+_ADDRESS_LIMIT = 1 << (8 * ffi.sizeof("void *"))
+_POINTER_ALIGN = ffi.alignof("void *")
+
+
 def _as_pointer(pointer: Any, ctype: str) -> Any:
+    # Only what can be told from the value itself is checked: a freed or
+    # foreign pointer of the right type cannot be detected (undefined behaviour).
     if isinstance(pointer, int) and not isinstance(pointer, bool):
         if pointer == 0:
             raise ValueError(f"cannot adopt a NULL {ctype}")
+        if not 4096 <= pointer < _ADDRESS_LIMIT or pointer % _POINTER_ALIGN:
+            raise ValueError(f"{pointer:#x} is not a valid {ctype} address")
         return ffi.cast(ctype, pointer)
     if isinstance(pointer, ffi.CData):
         if pointer == ffi.NULL:
             raise ValueError(f"cannot adopt a NULL {ctype}")
+        cname = ffi.typeof(pointer).cname
+        allowed = _POINTER_ALIASES.get(ctype, {ctype, "void *"})
+        if cname not in allowed and cname not in ("uintptr_t", "intptr_t"):
+            raise TypeError(f"expected {ctype} cdata, not {cname}")
         return ffi.cast(ctype, pointer)
     raise TypeError(f"expected a cffi pointer or an integer address, not {type(pointer).__name__}")

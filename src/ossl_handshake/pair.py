@@ -118,6 +118,13 @@ def drive(
     ``result.wire``, and a fault that never fired raises
     :class:`~ossl_handshake.faults.FaultNotFiredError` (with ``.result``).
     """
+    if client is server:
+        raise ValueError("drive needs two different connections, got the same one twice")
+    if client.role is not Role.CLIENT or server.role is not Role.SERVER:
+        raise ValueError(
+            f"drive(client, server) got a {client.role.value} and a {server.role.value}: "
+            "pass the client first, the server second"
+        )
     direct = client._net is None or server._peer is client
     if wire is not None and direct:
         raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")

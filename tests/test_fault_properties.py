@@ -1,0 +1,148 @@
+"""Property: any composition of wire faults ends in success or a typed error, never a hang.
+
+Hypothesis composes up to four faults (drop, truncate, corrupt, duplicate,
+inject, reorder, delay, close) aimed at any record of either direction, under
+any delivery policy, for TLS 1.3 and 1.2 with and without client
+certificates. Whatever it builds, :func:`drive` must return within its step
+budget with ``ok`` or an :class:`SSLError`; an exception of any other type
+out of the driver, or a run that does not end, is a bug in the binding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ossl_handshake import Context, Role, SSLError, certs, drive, memory_pair
+from ossl_handshake.faults import (
+    CloseAfter,
+    Corrupt,
+    Delay,
+    Drop,
+    Duplicate,
+    Fault,
+    Inject,
+    Reorder,
+    Select,
+    Truncate,
+)
+from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split, Wire
+
+pytestmark = pytest.mark.timeout(120)
+
+_CONTEXTS: dict[str, tuple[Context, Context]] = {}
+
+
+def _contexts(kind: str) -> tuple[Context, Context]:
+    if kind not in _CONTEXTS:
+        ecdsa = certs.SERVER_ECDSA
+        if kind == "tls13":
+            pair = (
+                Context(Role.CLIENT, cafile=certs.CA),
+                Context(Role.SERVER, cert=ecdsa.cert, key=ecdsa.key),
+            )
+        elif kind == "tls12":
+            pair = (
+                Context(Role.CLIENT, cafile=certs.CA, max_version="1.2"),
+                Context(Role.SERVER, cert=ecdsa.cert, key=ecdsa.key),
+            )
+        else:  # mutual TLS
+            pair = (
+                Context(Role.CLIENT, cafile=certs.CA, cert=certs.CLIENT.cert, key=certs.CLIENT.key),
+                Context(
+                    Role.SERVER,
+                    cert=ecdsa.cert,
+                    key=ecdsa.key,
+                    cafile=certs.CA,
+                    client_auth="require",
+                ),
+            )
+        _CONTEXTS[kind] = pair
+    return _CONTEXTS[kind]
+
+
+roles = st.sampled_from([Role.CLIENT, Role.SERVER])
+selects = st.builds(
+    Select,
+    direction=st.none() | roles,
+    record=st.none() | st.integers(0, 6),
+    flight=st.none() | st.integers(0, 3),
+    content_type=st.none() | st.sampled_from(["handshake", "alert", "application_data"]),
+)
+times = st.sampled_from([1, 2, None])
+
+
+def _fault(kind: str, sel: Select, n: int | None, draw: Any) -> Fault:
+    kw: dict[str, Any] = {"times": n, "optional": True}
+    if kind == "drop":
+        return Drop(sel, **kw)
+    if kind == "truncate":
+        return Truncate(sel, at=draw(st.integers(0, 64)), **kw)
+    if kind == "corrupt":  # the 5 header bytes exist in every record
+        return Corrupt(sel, offset=draw(st.integers(-5, 4)), xor=draw(st.integers(1, 255)), **kw)
+    if kind == "duplicate":
+        return Duplicate(sel, **kw)
+    if kind == "inject":
+        data = draw(
+            st.sampled_from([b"\x15\x03\x03\x00\x02\x02\x28", b"GET / HTTP/1.1\r\n\r\n"])
+            | st.binary(max_size=40)
+        )
+        return Inject(
+            sel, data=data, where=draw(st.sampled_from(["before", "after", "instead"])), **kw
+        )
+    if kind == "reorder":
+        return Reorder(sel, **kw)
+    if kind == "delay":
+        return Delay(sel, flights=draw(st.integers(0, 2)), after=draw(st.none() | roles), **kw)
+    return CloseAfter(draw(roles), draw(st.integers(0, 3000)), optional=True)
+
+
+@st.composite
+def faults(draw: Any) -> list[Fault]:
+    kinds = draw(
+        st.lists(
+            st.sampled_from(
+                ["drop", "truncate", "corrupt", "duplicate", "inject", "reorder", "delay", "close"]
+            ),
+            max_size=4,
+        )
+    )
+    return [_fault(k, draw(selects), draw(times), draw) for k in kinds]
+
+
+policies: st.SearchStrategy[Policy] = st.sampled_from(
+    [FLIGHTS, RECORDS, BYTES, Split(1, 5), Split(3), Coalesce(2)]
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    kind=st.sampled_from(["tls13", "tls12", "mtls"]),
+    fault_list=faults(),
+    client_policy=policies,
+    server_policy=policies,
+)
+def test_any_composition_of_faults_ends_in_success_or_a_typed_error(
+    kind: str, fault_list: list[Fault], client_policy: Policy, server_policy: Policy
+) -> None:
+    client_ctx, server_ctx = _contexts(kind)
+    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    wire = Wire(fault_list, client_policy=client_policy, server_policy=server_policy)
+    with client, server:
+        result = drive(client, server, wire=wire)
+        if result.error is None:
+            assert client.is_init_finished and server.is_init_finished
+        else:
+            assert isinstance(result.error, SSLError), repr(result.error)
+            assert result.failed_side in (Role.CLIENT, Role.SERVER)
+        # the steps taken stay inside the wire's budget (the rule that rules out a hang)
+        assert len(result.steps) <= wire.step_budget
+        result.summary()  # rendering a result never fails either

@@ -10,6 +10,7 @@ out of the driver, or a run that does not end, is a bug in the binding.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -119,9 +120,11 @@ policies: st.SearchStrategy[Policy] = st.sampled_from(
 
 
 @settings(
-    max_examples=60,
+    # OSSL_FAULT_EXAMPLES=1000 OSSL_FAULT_RANDOM=1 for a longer, randomised search
+    max_examples=int(os.environ.get("OSSL_FAULT_EXAMPLES", "60")),
     deadline=None,
-    derandomize=True,
+    derandomize=os.environ.get("OSSL_FAULT_RANDOM") != "1",
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(

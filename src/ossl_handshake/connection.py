@@ -48,6 +48,7 @@ _state_string_long = lib.SSL_state_string_long
 _string = ffi.string
 _ERROR_NONE = int(lib.SSL_ERROR_NONE)
 _RETRYABLE = {int(c) for c in ErrorCode if c.retryable}
+_ERROR_CODES = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__
 _FATAL_CODES = {int(c) for c in ErrorCode if not c.retryable and c is not ErrorCode.NONE}
 #: Largest BIO pair buffer accepted (bytes per direction) and the most one
 #: read() asks libssl for: more only allocates scratch memory for nothing.
@@ -436,7 +437,15 @@ class Connection:
             return Step(self.role, ret, ReturnCode.SUCCESS, ErrorCode.NONE, self._state_str(ssl))
         state = self._state_str(ssl)
         exc = self._error(res, state, "SSL_do_handshake")
-        step = Step(self.role, ret, ReturnCode.of(ret), ErrorCode(err), state, exc)
+        code = _ERROR_CODES.get(err)
+        step = Step(
+            self.role,
+            ret,
+            ReturnCode.of(ret),
+            code if code is not None else ErrorCode(err),
+            state,
+            exc,
+        )
         if err not in _RETRYABLE:
             self._failed = step
         return step

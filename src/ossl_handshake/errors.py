@@ -298,6 +298,9 @@ _WANT_CLASSES: dict[ErrorCode, type[SSLError]] = {
 }
 
 
+_ERROR_BY_VALUE = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__
+
+
 def error_for(
     result: Any,
     *,
@@ -310,7 +313,9 @@ def error_for(
     errors: tuple[ErrorRecord, ...] | None = None,
 ) -> SSLError | None:
     """Build the exception for a captured ``ossl_result``; None for SSL_ERROR_NONE."""
-    code = ErrorCode(int(result.err))
+    err = int(result.err)
+    known = _ERROR_BY_VALUE.get(err)
+    code = known if known is not None else ErrorCode(err)  # NONE is 0: test for None
     if code is ErrorCode.NONE:
         return None
     recs = records(result) if errors is None else errors

@@ -136,8 +136,7 @@ def drive(
         tr.attach(client)
         tr.attach(server)
     steps: list[StepRecord] = []
-    last: dict[Role, Step | None] = {Role.CLIENT: None, Role.SERVER: None}
-    peers = ((client, server), (server, client))
+    peers = ((0, client, server), (1, server, client))
     error: SSLError | None = None
     failed_side: Role | None = None
     move = wire.transfer if wire is not None else _move
@@ -150,12 +149,16 @@ def drive(
         max_steps = int(getattr(wire, "step_budget", 1000))
     idle_rounds = 0
     n = 0
-    # Only a step returning 1 finishes a side here: track it instead of asking libssl.
-    fin = {Role.CLIENT: client.is_init_finished, Role.SERVER: server.is_init_finished}
+    # Per side (0 client, 1 server), kept in lists: Role is an Enum whose hash
+    # runs Python code. Only a step returning 1 finishes a side here, so that
+    # is tracked instead of asking libssl; a side's state changes only in its
+    # own steps, so its last step's state is the next step's "before".
+    fin = [client.is_init_finished, server.is_init_finished]
+    prev: list[Step | None] = [None, None]
     while n < max_steps:
         progressed = False
-        for me, other in peers:
-            if fin[me.role]:
+        for i, me, other in peers:
+            if fin[i]:
                 # A finished side may still have bytes held by the wire
                 # (byte-at-a-time delivery of its last flight).
                 if wire is not None and _in_flight(wire, me.role):
@@ -163,18 +166,17 @@ def drive(
                     if move(me, other):
                         progressed = True
                 continue
-            prev = last[me.role]
-            # Only this side's own step changes its state: the last one's is "before".
-            before = prev.state if prev is not None else me._state_str(me._ssl)
+            p = prev[i]
+            before = p.state if p is not None else me._state_str(me._ssl)
             st = me.step()
             if tr is not None:
                 tr.record_step(me, st, before)
             n += 1
-            last[me.role] = st
+            prev[i] = st
             sent = 0 if direct else move(me, other)
             steps.append(StepRecord(len(steps), st, sent))
             if st.done:
-                fin[me.role] = progressed = True
+                fin[i] = progressed = True
             elif sent or st.state != before:
                 progressed = True
             if st.failed:
@@ -182,13 +184,15 @@ def drive(
                 failed_side = me.role
                 break
         if error is not None:
+            last = {Role.CLIENT: prev[0], Role.SERVER: prev[1]}
             _let_peer_see(client, server, failed_side, direct, move, steps, last, tr)
             break
-        if fin[Role.CLIENT] and fin[Role.SERVER]:
+        if fin[0] and fin[1]:
             break
         if not progressed and not (wire is not None and _in_flight(wire, None)):
             idle_rounds += 1
             if idle_rounds >= 2 or client.is_init_finished or server.is_init_finished:
+                last = {Role.CLIENT: prev[0], Role.SERVER: prev[1]}
                 error = _stuck(client, server, last, wire)
                 failed_side = _waiting_side(client, server)
                 break

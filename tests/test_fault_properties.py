@@ -32,7 +32,8 @@ from ossl_handshake.faults import (
 )
 from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split, Wire
 
-pytestmark = pytest.mark.timeout(120)
+EXAMPLES = int(os.environ.get("OSSL_FAULT_EXAMPLES", "60"))
+pytestmark = pytest.mark.timeout(max(120, EXAMPLES * 2))
 
 _CONTEXTS: dict[str, tuple[Context, Context]] = {}
 
@@ -121,7 +122,7 @@ policies: st.SearchStrategy[Policy] = st.sampled_from(
 
 @settings(
     # OSSL_FAULT_EXAMPLES=1000 OSSL_FAULT_RANDOM=1 for a longer, randomised search
-    max_examples=int(os.environ.get("OSSL_FAULT_EXAMPLES", "60")),
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=os.environ.get("OSSL_FAULT_RANDOM") != "1",
     database=None,
@@ -149,3 +150,14 @@ def test_any_composition_of_faults_ends_in_success_or_a_typed_error(
         # the steps taken stay inside the wire's budget (the rule that rules out a hang)
         assert len(result.steps) <= wire.step_budget
         result.summary()  # rendering a result never fails either
+
+
+def test_corrupting_a_record_an_earlier_fault_truncated_to_nothing_is_not_an_index_error() -> None:
+    # Found by the randomised run: Truncate(at=0) then Corrupt(offset=0) on the
+    # same record raised IndexError out of the driver.
+    client_ctx, server_ctx = _contexts("tls13")
+    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    wire = Wire([Truncate(at=0, optional=True), Corrupt(offset=0, optional=True)])
+    with client, server:
+        result = drive(client, server, wire=wire)
+    assert isinstance(result.error, SSLError), repr(result.error)

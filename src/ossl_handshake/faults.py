@@ -202,7 +202,8 @@ class Corrupt(Fault):
 
     Negative offsets count from the end (-1, the default, is the last byte:
     part of the AEAD tag of an encrypted record). An offset outside the
-    record raises ``IndexError`` (a scenario aimed at a byte that is not there).
+    record raises ``IndexError`` (a scenario aimed at a byte that is not there);
+    a record that an earlier fault shortened past the offset passes unchanged.
     """
 
     def __init__(self, select: Select = ANY, offset: int = -1, xor: int = 0x01, **kw: Any):
@@ -215,6 +216,9 @@ class Corrupt(Fault):
     def apply(self, chunk: Chunk) -> list[Chunk]:
         data = bytearray(chunk.data)
         if not -len(data) <= self.offset < len(data):
+            original = len(chunk.record.data) if chunk.record is not None else 0
+            if -original <= self.offset < original:
+                return [chunk]  # an earlier fault (Truncate) already cut this byte away
             raise IndexError(
                 f"Corrupt offset {self.offset} outside a {len(data)}-byte record ({chunk.record!r})"
             )

@@ -51,7 +51,9 @@ from workers import CONFIGS  # noqa: E402
 
 VARIANTS = ["c", "stdlib", "pyopenssl", "ossl-direct", "ossl-wire"]
 THREAD_VARIANTS = ["c", "stdlib", "pyopenssl", "ossl-direct"]
-OPENSSL_OBJECTS = re.compile(r"^(libssl|libcrypto|libc|ld-linux)[.-]")
+#: libssl/libcrypto/libc/loader; pyOpenSSL's wheel links OpenSSL statically into
+#: cryptography's _rust module; "???" is code valgrind cannot name (C has it too).
+OPENSSL_OBJECTS = re.compile(r"^(libssl[.-]|libcrypto[.-]|libc[.-]|ld-linux|_rust\.abi3|\?\?\?$)")
 TIMEOUT = 900.0
 
 #: Issue 8's targets: (name, mode, config, variant, minimum ratio to C).
@@ -159,25 +161,47 @@ def fmt_samples(samples: dict[str, list[float]], rep: int) -> str:
 
 
 def callgrind_objects(path: Path) -> Counter[str]:
-    """Self instructions per object file (``callgrind_annotate --inclusive=no``)."""
-    proc = subprocess.run(
-        ["callgrind_annotate", "--inclusive=no", "--threshold=100", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
+    """Self instructions (Ir) per object file, read from a callgrind output file.
+
+    The same grouping as ``callgrind_annotate --inclusive=no`` summed by the
+    object in each function's ``[...]``, but read from the file itself:
+    callgrind_annotate leaves the object out on some lines (functions whose
+    name appears in several objects), which made a by-object sum guess.
+    Cost lines after ``calls=`` are a callee's inclusive cost and are skipped.
+    """
+    names: dict[str, str] = {}
     per_object: Counter[str] = Counter()
-    last = "?"
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^\s*([\d,]+) \([^)]*\)\s+(.*?)(?: \[([^\]]+)\])?$", line)
-        if not m or "PROGRAM TOTALS" in line:
-            continue
-        # A function whose object equals the previous line's is printed without [obj].
-        obj = m.group(3) or last
-        last = obj
-        per_object[obj.rsplit("/", 1)[-1]] += int(m.group(1).replace(",", ""))
-    return per_object
+    obj = "?"
+    skip_next = False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            c = line[:1]
+            if c.isdigit() or c in "+-*":
+                if skip_next:
+                    skip_next = False
+                    continue
+                parts = line.split()
+                if len(parts) >= 2:
+                    per_object[obj] += int(parts[1])
+            elif line.startswith("ob="):
+                obj = _compressed(line[3:].strip(), names)
+            elif line.startswith("cob="):  # names the callee's object; defines its id too
+                _compressed(line[4:].strip(), names)
+            elif line.startswith("calls="):
+                skip_next = True
+    return Counter({k.rsplit("/", 1)[-1]: v for k, v in per_object.items()})
+
+
+def _compressed(spec: str, names: dict[str, str]) -> str:
+    """Resolve callgrind's name compression: ``(7) /lib/libssl.so.3`` then ``(7)``."""
+    if spec.startswith("("):
+        key, _, name = spec.partition(")")
+        name = name.strip()
+        if name:
+            names[key] = name
+            return name
+        return names.get(key, spec)
+    return spec
 
 
 def run_callgrind(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> None:
@@ -187,7 +211,7 @@ def run_callgrind(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -
     out_dir = Path(args.work) / "callgrind"
     out_dir.mkdir(parents=True, exist_ok=True)
     short, long = args.callgrind_counts
-    cg: dict[str, Any] = {}
+    cg: dict[str, Any] = dict(result.get("callgrind") or {})  # --merge keeps other configs
     for config in args.callgrind_configs:
         cg[config] = {}
         for variant in args.variants:
@@ -195,7 +219,8 @@ def run_callgrind(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -
             for n in (short, long):
                 path = out_dir / f"{variant}.{config}.{n}.out"
                 prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={path}"]
-                measure(variant, config, ["--count", str(n)], exe, prefix)
+                if not (args.reuse_callgrind and path.exists()):
+                    measure(variant, config, ["--count", str(n)], exe, prefix)
                 counts.append(callgrind_objects(path))
             extra = long - short
             per_obj = {
@@ -228,10 +253,14 @@ def run_memory(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> N
             "pairs": args.hold,
         }
         log(f"  memory {out['variant']}: {out['rss_bytes_per_pair'] / 1000:.1f} KB/pair")
-    if "c" in args.variants:  # the C loop with the right-sized BIO pairs the issue cites
-        out = measure("c", "ecdsa-1.3-full", ["--hold", str(args.hold), "--bio-size", "2048"], exe)
-        mem["c-2k-bio"] = {"bytes_per_pair": out["rss_bytes_per_pair"], "pairs": args.hold}
-        log(f"  memory c-2k-bio: {out['rss_bytes_per_pair'] / 1000:.1f} KB/pair")
+    # Right-sized BIO pairs (2 KiB per direction), the setting the issue cites for C.
+    for variant in ("c", "ossl-direct"):
+        if variant in args.variants:
+            extra = ["--hold", str(args.hold), "--bio-size", "2048"]
+            out = measure(variant, "ecdsa-1.3-full", extra, exe)
+            name = f"{out['variant']}-2k-bio"
+            mem[name] = {"bytes_per_pair": out["rss_bytes_per_pair"], "pairs": args.hold}
+            log(f"  memory {name}: {out['rss_bytes_per_pair'] / 1000:.1f} KB/pair")
     result["memory"] = mem
 
 
@@ -387,12 +416,15 @@ def markdown(result: dict[str, Any]) -> str:
         if not isinstance(per, dict):
             continue
         lines.append(f"Instructions per handshake, {config} (callgrind):\n")
-        lines.append("| variant | total | outside libssl/libcrypto/libc | top objects |")
-        lines.append("|---|---|---|---|")
+        lines.append("| variant | total | C ÷ total | outside OpenSSL/libc | top objects |")
+        lines.append("|---|---|---|---|---|")
+        base = per.get("c", {}).get("instructions_per_handshake")
         for v, e in per.items():
             top = ", ".join(f"{k} {n / 1e3:.0f} k" for k, n in list(e["by_object"].items())[:4])
+            total = e["instructions_per_handshake"]
+            ratio = f"{base / total:.3f}" if base and v != "c" else ""
             lines.append(
-                f"| {v} | {e['instructions_per_handshake'] / 1e6:.2f} M "
+                f"| {v} | {total / 1e6:.2f} M | {ratio} "
                 f"| {e['outside_openssl_libc'] / 1e3:.0f} k | {top} |"
             )
         lines.append("")
@@ -447,6 +479,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--callgrind-configs", default="ecdsa-1.3-full")
     p.add_argument("--callgrind-counts", default="3,13", help="short,long handshake counts")
     p.add_argument(
+        "--reuse-callgrind",
+        action="store_true",
+        help="analyse callgrind files already in --work instead of rerunning valgrind",
+    )
+    p.add_argument(
+        "--merge", type=Path, default=None, help="start from this result JSON (other modes kept)"
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 1 rep, 20 handshakes, 4 MiB, 100 pairs, no callgrind",
@@ -500,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "openssl": {},
     }
+    if args.merge is not None:
+        result = json.loads(args.merge.read_text())
     runners = {
         "speed": run_speed,
         "callgrind": run_callgrind,

@@ -163,6 +163,7 @@ class OsslDirect(Variant):
         )
         self.server_name = HOST if cfg.verify or cfg.mtls else None
         self.wire_cls: Any = None
+        self.bio_size = 0  # memory_pair's default (17 KiB per direction)
 
     def openssl(self) -> str:
         return str(self.oh.OPENSSL_VERSION)
@@ -174,6 +175,7 @@ class OsslDirect(Variant):
             server_name=self.server_name,
             session=session,
             direct=self.direct,
+            bio_size=self.bio_size,
         )
 
     def handshake(self, pair: tuple[Any, Any]) -> None:
@@ -531,10 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--hold", type=int, default=0, help="memory mode: keep N pairs alive")
+    p.add_argument("--bio-size", type=int, default=0, help="ossl-*: memory_pair(bio_size=N)")
     p.add_argument("--bulk", type=float, default=0.0, help="bulk mode: MiB client->server")
     a = p.parse_args(argv)
     cfg = CONFIGS[a.config]
     v = VARIANTS[a.variant](cfg)
+    if a.bio_size:
+        if not isinstance(v, OsslDirect):
+            p.error("--bio-size is for the ossl-* variants")
+        v.bio_size = a.bio_size
     if a.hold:
         out = run_hold(v, a.hold)
     elif a.bulk or cfg.bulk:

@@ -362,7 +362,7 @@ def chart(result: dict[str, Any], path: Path) -> bool:
     ax.set_xticks([k + width * (len(variants) - 1) / 2 for k in range(len(configs))])
     ax.set_xticklabels(configs, rotation=20, ha="right")
     ax.set_ylabel("median rate / pure C (1.0 = C)")
-    ax.set_title("Memory-BIO handshakes (bulk: MB/s), ratio to pure C, interleaved medians")
+    ax.set_title("Handshakes (bulk: MiB) per CPU second, ratio to pure C, interleaved medians")
     ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,10 +27,12 @@ from ossl_handshake.errors import (
     WantWriteError,
     ZeroReturnError,
 )
+from ossl_handshake.faults import FaultNotFiredError, Select
 from ossl_handshake.pair import drive, handshake, memory_pair
 from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.session import Session
 from ossl_handshake.trace import Trace
+from ossl_handshake.wire import Wire
 
 OPENSSL_VERSION = RUNTIME_VERSION_TEXT
 __version__ = "0.1.0"
@@ -47,6 +49,7 @@ __all__ = [
     "Context",
     "ErrorCode",
     "ErrorRecord",
+    "FaultNotFiredError",
     "HandshakeResult",
     "Mode",
     "NoProgressError",
@@ -56,6 +59,7 @@ __all__ = [
     "Role",
     "SNIRejected",
     "SSLError",
+    "Select",
     "Session",
     "SessionCacheMode",
     "SideResult",
@@ -68,6 +72,7 @@ __all__ = [
     "WantError",
     "WantReadError",
     "WantWriteError",
+    "Wire",
     "ZeroReturnError",
     "drive",
     "ffi",

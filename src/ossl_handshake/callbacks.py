@@ -7,9 +7,9 @@ C: the exception is parked on the connection and re-raised by the ``step()``
 or ``do_handshake()`` that triggered it (DESIGN.md rule 5). Where OpenSSL lets
 the callback fail the handshake, it does.
 
-Registration of further callbacks: :func:`register` keeps the table of
-handlers by name so that a module adding a callback (SNI, ALPN, verify,
-session) defines ``def_extern`` here and dispatches to its own code.
+Every ``extern "Python"`` declared in ``ossl_build.py`` has its
+``def_extern`` here, so importing this module (``connection.py`` does) is what
+makes the callbacks callable from C.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def park(conn: Connection | None, exc: BaseException) -> None:
     """Keep ``exc`` for re-raising after the C call returns (first one wins)."""
     if conn is not None and conn._callback_error is None:
         conn._callback_error = exc
+        # Tells the C driver (ossl_drive_pair) to stop after this step.
+        state = getattr(conn, "_state", None)
+        if state is not None:
+            state.cb_error = 1
 
 
 @ffi.def_extern()  # type: ignore[untyped-decorator]

@@ -423,7 +423,57 @@ typedef struct {
     int want_info;
     int want_msg;
     void *handle;
+    int cb_error;
 } ossl_conn_state;
+
+typedef struct {
+    int side;
+    int ret;
+    int err;
+    int nerr;
+    int alert_sent;
+    int alert_received;
+    const char *state;
+    const char *state_before;
+} ossl_step_rec;
+
+typedef struct {
+    int started;
+    int n;
+    int idle;
+    int pos;
+    int progressed;
+    int fin[2];
+    int nrec;
+    const char *prev[2];
+} ossl_drive_state;
+
+typedef struct {
+    int finished;
+    const char *version;
+    const char *cipher;
+    int cipher_bits;
+    int group_nid;
+    const char *group;
+    const unsigned char *alpn;
+    unsigned int alpn_len;
+    const char *server_name;
+    int reused;
+    int hrr;
+    long verify_result;
+    const char *peer_sig;
+    const char *sig;
+    int alert_sent;
+    int alert_received;
+} ossl_snapshot;
+
+#define OSSL_DRIVE_DONE ...
+#define OSSL_DRIVE_FAILED ...
+#define OSSL_DRIVE_CALLBACK ...
+#define OSSL_DRIVE_STUCK ...
+#define OSSL_DRIVE_BUDGET ...
+#define OSSL_DRIVE_FULL ...
+#define OSSL_DRIVE_QUEUE ...
 
 static const int OSSL_BUILD_VERSION_NUMBER;
 static const int OSSL_HAVE_NEGOTIATED_GROUP;
@@ -453,6 +503,9 @@ int ossl_join(SSL *a, SSL *b, size_t size);
 long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max);
 STACK_OF_X509 *ossl_peer_chain_ref(const SSL *ssl);
 void ossl_chain_free(STACK_OF_X509 *sk);
+int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
+                    ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
+void ossl_snapshot_of(SSL *ssl, ossl_snapshot *s);
 
 extern "Python" void py_info_cb(const SSL *ssl, int where, int ret);
 extern "Python" void py_msg_cb(int write_p, int version, int content_type, const void *buf,

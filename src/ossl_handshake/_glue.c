@@ -46,6 +46,7 @@ typedef struct {
     int want_info;      /* forward info callbacks to Python */
     int want_msg;       /* forward message callbacks to Python */
     void *handle;       /* ffi.new_handle of a weakref to the Python Connection */
+    int cb_error;       /* a Python callback parked an exception (callbacks.park) */
 } ossl_conn_state;
 
 #ifndef SSL_ERROR_WANT_RETRY_VERIFY
@@ -405,4 +406,182 @@ static STACK_OF(X509) *ossl_peer_chain_ref(const SSL *ssl)
 static void ossl_chain_free(STACK_OF(X509) *sk)
 {
     sk_X509_pop_free(sk, X509_free);
+}
+
+/* ---- The direct-mode driver (pair.drive's fast path) ----------------------
+ *
+ * Alternates SSL_do_handshake on two SSLs joined on one BIO pair, exactly as
+ * the Python loop in pair.drive does, and records each step. Resumable: all
+ * loop state lives in *d, so the caller can empty a full record buffer or
+ * look at a step's error queue and call again. */
+
+typedef struct {
+    int side;           /* 0 client, 1 server */
+    int ret;
+    int err;            /* SSL_get_error */
+    int nerr;           /* error-queue entries captured (only the last record's are kept) */
+    int alert_sent;     /* ossl_conn_state values right after the step */
+    int alert_received;
+    const char *state;  /* SSL_state_string_long after the step (static strings) */
+    const char *state_before;
+} ossl_step_rec;
+
+typedef struct {
+    int started;
+    int n;              /* steps made (the step budget counter) */
+    int idle;           /* rounds in a row without progress */
+    int pos;            /* side to step next within the current round */
+    int progressed;     /* the current round moved something */
+    int fin[2];         /* side finished (a step returned 1, or finished before) */
+    int nrec;           /* records written by the last call */
+    const char *prev[2]; /* each side's state after its last step; NULL before */
+} ossl_drive_state;
+
+#define OSSL_DRIVE_DONE 0      /* both finished */
+#define OSSL_DRIVE_FAILED 1    /* the last record failed for good */
+#define OSSL_DRIVE_CALLBACK 2  /* a Python callback parked an exception in the last record */
+#define OSSL_DRIVE_STUCK 3     /* no progress (the rules of pair.drive) */
+#define OSSL_DRIVE_BUDGET 4    /* max_steps reached */
+#define OSSL_DRIVE_FULL 5      /* the record buffer is full; call again */
+#define OSSL_DRIVE_QUEUE 6     /* a retryable step left an error queue (in *r); call again */
+
+static int ossl_retryable(int err)
+{
+    switch (err) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_X509_LOOKUP:
+    case SSL_ERROR_WANT_CONNECT:
+    case SSL_ERROR_WANT_ACCEPT:
+    case SSL_ERROR_WANT_ASYNC:
+    case SSL_ERROR_WANT_ASYNC_JOB:
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+        return 1;
+    default:
+        return 0; /* WANT_RETRY_VERIFY too: unrequested, it is fatal (CVE-2021-4044) */
+    }
+}
+
+static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
+                           ossl_step_rec *out, int cap, int max_steps, ossl_result *r)
+{
+    SSL *ssl[2];
+    int i;
+
+    ssl[0] = client;
+    ssl[1] = server;
+    d->nrec = 0;
+    if (!d->started) {
+        memset(d, 0, sizeof(*d));
+        d->started = 1;
+        d->fin[0] = SSL_is_init_finished(client) ? 1 : 0;
+        d->fin[1] = SSL_is_init_finished(server) ? 1 : 0;
+    }
+    for (;;) {
+        if (d->pos == 0 && d->n >= max_steps)
+            return OSSL_DRIVE_BUDGET;
+        for (i = d->pos; i < 2; i++) {
+            const char *before;
+            ossl_conn_state *st;
+            ossl_step_rec *rec;
+            int rv;
+
+            if (d->fin[i])
+                continue;
+            if (d->nrec >= cap) {
+                d->pos = i;
+                return OSSL_DRIVE_FULL;
+            }
+            before = d->prev[i] != NULL ? d->prev[i] : SSL_state_string_long(ssl[i]);
+            rv = ossl_do_handshake(ssl[i], r);
+            st = ossl_state(ssl[i]);
+            rec = &out[d->nrec++];
+            rec->side = i;
+            rec->ret = rv;
+            rec->err = r->err;
+            rec->nerr = r->nerr;
+            rec->alert_sent = st != NULL ? st->alert_sent : -1;
+            rec->alert_received = st != NULL ? st->alert_received : -1;
+            rec->state = SSL_state_string_long(ssl[i]);
+            rec->state_before = before;
+            d->n++;
+            d->prev[i] = rec->state;
+            d->pos = i + 1;
+            if (st != NULL && st->cb_error)
+                return OSSL_DRIVE_CALLBACK;
+            if (rv == 1)
+                d->fin[i] = d->progressed = 1;
+            else if (strcmp(rec->state, before) != 0)
+                d->progressed = 1;
+            if (rv != 1 && !ossl_retryable(r->err))
+                return OSSL_DRIVE_FAILED;
+            if (r->err != SSL_ERROR_NONE && r->nerr > 0)
+                return OSSL_DRIVE_QUEUE;
+        }
+        d->pos = 0;
+        if (d->fin[0] && d->fin[1])
+            return OSSL_DRIVE_DONE;
+        if (!d->progressed) {
+            d->idle++;
+            if (d->idle >= 2 || SSL_is_init_finished(client) || SSL_is_init_finished(server))
+                return OSSL_DRIVE_STUCK;
+        } else {
+            d->idle = 0;
+        }
+        d->progressed = 0;
+    }
+}
+
+/* One side's negotiated values for SideResult, in one call. Strings are
+ * libssl's own (static or owned by the SSL/session) and are copied by the
+ * caller before the SSL is used again. */
+typedef struct {
+    int finished;
+    const char *version;      /* NULL unless finished */
+    const char *cipher;
+    int cipher_bits;          /* -1 without a cipher */
+    int group_nid;            /* 0: none (or no session yet) */
+    const char *group;
+    const unsigned char *alpn;
+    unsigned int alpn_len;
+    const char *server_name;
+    int reused;
+    int hrr;
+    long verify_result;
+    const char *peer_sig;     /* OBJ_nid2sn of SSL_get_peer_signature_type_nid, NULL if none */
+    const char *sig;          /* same for SSL_get_signature_type_nid */
+    int alert_sent;
+    int alert_received;
+} ossl_snapshot;
+
+static void ossl_snapshot_of(SSL *ssl, ossl_snapshot *s)
+{
+    const SSL_CIPHER *c;
+    ossl_conn_state *st = ossl_state(ssl);
+    int nid;
+
+    s->finished = SSL_is_init_finished(ssl) ? 1 : 0;
+    s->version = s->finished ? SSL_get_version(ssl) : NULL;
+    c = SSL_get_current_cipher(ssl);
+    s->cipher = c != NULL ? SSL_CIPHER_get_name(c) : NULL;
+    s->cipher_bits = c != NULL ? SSL_CIPHER_get_bits(c, NULL) : -1;
+    s->group_nid = 0;
+    s->group = NULL;
+    /* OpenSSL 3.0's SSL_get_negotiated_group dereferences s->session. */
+    if (SSL_get_session(ssl) != NULL) {
+        s->group_nid = ossl_get_negotiated_group(ssl);
+        if (s->group_nid != 0)
+            s->group = ossl_group_name(ssl, s->group_nid);
+    }
+    s->alpn = NULL;
+    s->alpn_len = 0;
+    SSL_get0_alpn_selected(ssl, &s->alpn, &s->alpn_len);
+    s->server_name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    s->reused = SSL_session_reused(ssl) ? 1 : 0;
+    s->hrr = st != NULL ? st->hrr : 0;
+    s->verify_result = SSL_get_verify_result(ssl);
+    s->peer_sig = SSL_get_peer_signature_type_nid(ssl, &nid) == 1 ? OBJ_nid2sn(nid) : NULL;
+    s->sig = SSL_get_signature_type_nid(ssl, &nid) == 1 ? OBJ_nid2sn(nid) : NULL;
+    s->alert_sent = st != NULL ? st->alert_sent : -1;
+    s->alert_received = st != NULL ? st->alert_received : -1;
 }

@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
 from typing import Any
 
 from ossl_handshake import callbacks as _callbacks  # noqa: F401 - registers def_extern
@@ -29,6 +29,7 @@ from ossl_handshake.errors import (
     ErrorCode,
     ReturnCode,
     SSLError,
+    WantError,
     WantReadError,
     WantWriteError,
     ZeroReturnError,
@@ -48,6 +49,10 @@ _state_string_long = lib.SSL_state_string_long
 _string = ffi.string
 _ERROR_NONE = int(lib.SSL_ERROR_NONE)
 _RETRYABLE = {int(c) for c in ErrorCode if c.retryable}
+_WANT_CLASSES: dict[ErrorCode, type[SSLError]] = {
+    ErrorCode.WANT_READ: WantReadError,
+    ErrorCode.WANT_WRITE: WantWriteError,
+}
 _ERROR_CODES = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__
 _FATAL_CODES = {int(c) for c in ErrorCode if not c.retryable and c is not ErrorCode.NONE}
 #: Largest BIO pair buffer accepted (bytes per direction) and the most one
@@ -77,19 +82,106 @@ _BUSY = "Connection is in use by another thread (or re-entered from one of its c
 _PRE_VERSION_STATES = frozenset({0, 12, 20})
 
 
-@dataclass(frozen=True, slots=True)
 class Step:
     """One ``SSL_do_handshake`` call: raw ``ret``, its meaning, ``SSL_get_error``, state after.
 
     ``error`` holds the mapped exception (not raised) for anything but success.
+    For a ``WANT_*`` step with an empty error queue it is built on first read
+    (from the values captured at the step), so the usual steps cost no
+    exception object. Immutable, compared and hashed by its six fields.
     """
+
+    __slots__ = ("_alerts", "_error", "error_code", "ret", "return_code", "role", "state")
 
     role: Role
     ret: int
     return_code: ReturnCode
     error_code: ErrorCode
     state: str
-    error: SSLError | None = None
+    _error: SSLError | None
+    _alerts: tuple[int, int] | None
+
+    def __init__(
+        self,
+        role: Role,
+        ret: int,
+        return_code: ReturnCode,
+        error_code: ErrorCode,
+        state: str,
+        error: SSLError | None = None,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "role", role)
+        _set(self, "ret", ret)
+        _set(self, "return_code", return_code)
+        _set(self, "error_code", error_code)
+        _set(self, "state", state)
+        _set(self, "_error", error)
+        _set(self, "_alerts", None)
+
+    @classmethod
+    def _want(
+        cls, role: Role, ret: int, code: ErrorCode, state: str, alert_sent: int, alert_received: int
+    ) -> Step:
+        """A retryable step whose (queue-less) error is made when :attr:`error` is read."""
+        self = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(self, "role", role)
+        _set(self, "ret", ret)
+        _set(self, "return_code", ReturnCode.of(ret))
+        _set(self, "error_code", code)
+        _set(self, "state", state)
+        _set(self, "_error", None)
+        _set(self, "_alerts", (alert_sent, alert_received))
+        return self
+
+    @property
+    def error(self) -> SSLError | None:
+        """The mapped exception (what :func:`~ossl_handshake.errors.error_for` builds)."""
+        err = self._error
+        if err is None and self._alerts is not None:
+            sent, received = self._alerts
+            cls = _WANT_CLASSES.get(self.error_code, WantError)
+            err = cls(
+                code=self.error_code,
+                ret=self.ret,
+                errors=(),
+                state=self.state,
+                role=self.role,
+                alert_sent=alert_name(sent & 0xFF) if sent >= 0 else None,
+                alert_received=alert_name(received & 0xFF) if received >= 0 else None,
+                operation="SSL_do_handshake",
+            )
+            object.__setattr__(self, "_error", err)
+            object.__setattr__(self, "_alerts", None)
+        return err
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.role, self.ret, self.return_code, self.error_code, self.state, self.error)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Step)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Step(role={self.role!r}, ret={self.ret!r}, return_code={self.return_code!r}, "
+            f"error_code={self.error_code!r}, state={self.state!r}, error={self.error!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Step, self._key())
 
     @property
     def done(self) -> bool:
@@ -436,6 +528,11 @@ class Connection:
         if err == _ERROR_NONE:
             return Step(self.role, ret, ReturnCode.SUCCESS, ErrorCode.NONE, self._state_str(ssl))
         state = self._state_str(ssl)
+        if err in _RETRYABLE and not res.nerr:
+            cs = self._state
+            return Step._want(
+                self.role, ret, _ERROR_CODES[err], state, cs.alert_sent, cs.alert_received
+            )
         exc = self._error(res, state, "SSL_do_handshake")
         code = _ERROR_CODES.get(err)
         step = Step(
@@ -465,6 +562,7 @@ class Connection:
 
     def _raise_callback_error(self, ret: int) -> None:
         cause, self._callback_error = self._callback_error, None
+        self._state.cb_error = 0
         assert cause is not None
         if not isinstance(cause, Exception):
             raise cause  # KeyboardInterrupt, SystemExit: deliver as is
@@ -621,7 +719,10 @@ class Connection:
         ssl = self._live()
         # One byte, not the 16 KiB read scratch: every driven client comes here.
         buf = self._buf if self._buf is not None else ffi.new("char[1]")
-        ret = self._locked(lib.ossl_peek, ssl, buf, 1)
+        return self._peeked(ssl, self._locked(lib.ossl_peek, ssl, buf, 1))
+
+    def _peeked(self, ssl: Any, ret: int) -> int:
+        """The rest of :meth:`process_pending` once ``ossl_peek`` returned ``ret``."""
         if self._callback_error is not None:
             self._raise_callback_error(ret)
         if ret == 1:

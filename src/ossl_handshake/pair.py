@@ -13,12 +13,22 @@ guards against a peer that loops).
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ossl_handshake.connection import Connection, Step, join
+from ossl_handshake._binding import ffi, lib
+from ossl_handshake.connection import (
+    _BUSY,
+    _ERROR_CODES,
+    _RETRYABLE,
+    Connection,
+    Step,
+    _thread_result,
+    join,
+)
 from ossl_handshake.constants import Role
 from ossl_handshake.context import Context
-from ossl_handshake.errors import ErrorCode, NoProgressError, SSLError
+from ossl_handshake.errors import ErrorCode, NoProgressError, ReturnCode, SSLError
 from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.session import Session
 
@@ -98,6 +108,7 @@ def drive(
     max_steps: int | None = None,
     settle: bool = True,
     trace: Trace | bool | None = None,
+    _fast: bool = True,
 ) -> HandshakeResult:
     """Drive both peers until done, failed or stuck; never raises for TLS failures.
 
@@ -125,7 +136,9 @@ def drive(
             f"drive(client, server) got a {client.role.value} and a {server.role.value}: "
             "pass the client first, the server second"
         )
-    direct = client._net is None or server._peer is client
+    # Direct: the SSLs are on BIOs Python does not hold (a shared pair from
+    # join(), or BIOs set by C code on an adopted SSL): nothing to move.
+    direct = server._peer is client or (client._net == _NULL and client._sock is None)
     if wire is not None and direct:
         raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")
     tr: Trace | None = None
@@ -135,18 +148,64 @@ def drive(
         tr = _Trace() if trace is True else trace
         tr.attach(client)
         tr.attach(server)
+    if max_steps is None:
+        max_steps = int(getattr(wire, "step_budget", 1000))
+    settled = False
+    if (
+        _fast
+        and direct
+        and wire is None
+        and tr is None
+        and client._on_info is None
+        and client._on_message is None
+        and server._on_info is None
+        and server._on_message is None
+        and client._failed is None
+        and server._failed is None
+    ):
+        steps, error, failed_side, settled = _drive_direct(client, server, max_steps, settle)
+    else:
+        steps, error, failed_side = _drive_python(client, server, wire, max_steps, direct, tr)
+    if error is None and settle and not settled:
+        if not direct:
+            _flush(_mover(wire, tr), server, client)
+        try:
+            client.process_pending()
+        except SSLError as exc:  # e.g. a ticket record the wire broke
+            error, failed_side = exc, Role.CLIENT
+    result = HandshakeResult(
+        client=SideResult.of(client),
+        server=SideResult.of(server),
+        steps=steps,
+        failed_side=failed_side,
+        error=error,
+        trace=tr,
+        wire=wire,
+    )
+    if error is not None:
+        error.result = result
+    check_fired = getattr(wire, "check_fired", None)
+    if check_fired is not None:
+        check_fired(result)  # a fault that never fired fails the scenario
+    return result
+
+
+def _drive_python(
+    client: Connection,
+    server: Connection,
+    wire: WireLike | None,
+    max_steps: int,
+    direct: bool,
+    tr: Trace | None,
+) -> tuple[list[StepRecord], SSLError | None, Role | None]:
+    """The driver loop in Python: any transport, wire, trace and observers."""
     steps: list[StepRecord] = []
     peers = ((0, client, server), (1, server, client))
     error: SSLError | None = None
     failed_side: Role | None = None
-    move = wire.transfer if wire is not None else _move
-    if tr is not None:
-        if wire is None:
-            move = tr.transfer
-        elif hasattr(wire, "tap"):
-            setattr(wire, "tap", tr.on_transfer)  # noqa: B010 - WireLike has no tap
-    if max_steps is None:
-        max_steps = int(getattr(wire, "step_budget", 1000))
+    move = _mover(wire, tr)
+    if tr is not None and wire is not None and hasattr(wire, "tap"):
+        setattr(wire, "tap", tr.on_transfer)  # noqa: B010 - WireLike has no tap
     idle_rounds = 0
     n = 0
     # Per side (0 client, 1 server), kept in lists: Role is an Enum whose hash
@@ -203,28 +262,153 @@ def drive(
             f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
         )
         failed_side = _waiting_side(client, server)
-    if error is None and settle:
-        if not direct:
-            _flush(move, server, client)
-        try:
-            client.process_pending()
-        except SSLError as exc:  # e.g. a ticket record the wire broke
-            error, failed_side = exc, Role.CLIENT
-    result = HandshakeResult(
-        client=SideResult.of(client),
-        server=SideResult.of(server),
-        steps=steps,
-        failed_side=failed_side,
-        error=error,
-        trace=tr,
-        wire=wire,
-    )
-    if error is not None:
-        error.result = result
-    check_fired = getattr(wire, "check_fired", None)
-    if check_fired is not None:
-        check_fired(result)  # a fault that never fired fails the scenario
-    return result
+    return steps, error, failed_side
+
+
+def _mover(wire: WireLike | None, tr: Trace | None) -> Any:
+    """What moves bytes between two connections with their own BIO pairs."""
+    if wire is not None:
+        return wire.transfer
+    return tr.transfer if tr is not None else _move
+
+
+#: Step records the C driver fills per call (a handshake takes 4-8 steps; a
+#: longer one empties the buffer and continues).
+_REC_CAP = 16
+_drive_tls = threading.local()
+_SUCCESS = ReturnCode.SUCCESS
+_NONE = ErrorCode.NONE
+_ROLES = (Role.CLIENT, Role.SERVER)
+_NULL = ffi.NULL
+_string = ffi.string
+_drive_pair = lib.ossl_drive_pair
+_peek = lib.ossl_peek
+_D_DONE = int(lib.OSSL_DRIVE_DONE)
+_D_FAILED = int(lib.OSSL_DRIVE_FAILED)
+_D_CALLBACK = int(lib.OSSL_DRIVE_CALLBACK)
+_D_STUCK = int(lib.OSSL_DRIVE_STUCK)
+_D_BUDGET = int(lib.OSSL_DRIVE_BUDGET)
+_D_QUEUE = int(lib.OSSL_DRIVE_QUEUE)
+
+
+def _drive_scratch() -> tuple[Any, Any, Any]:
+    """This thread's record buffer, loop state and one-byte peek buffer (taken, not shared:
+    a callback that drives another pair in the same thread gets fresh ones)."""
+    s: tuple[Any, Any, Any] | None = getattr(_drive_tls, "s", None)
+    if s is None:
+        return (
+            ffi.new("ossl_step_rec[]", _REC_CAP),
+            ffi.new("ossl_drive_state *"),
+            ffi.new("char[1]"),
+        )
+    _drive_tls.s = None
+    return s
+
+
+def _drive_direct(
+    client: Connection, server: Connection, max_steps: int, settle: bool
+) -> tuple[list[StepRecord], SSLError | None, Role | None, bool]:
+    """The direct-mode loop in C (``ossl_drive_pair``): same steps, same rules, one call.
+
+    Python only turns the records into :class:`Step` objects (WANT steps
+    without a queue get their error lazily) and handles the endings exactly
+    as :func:`_drive_python` does: the failing step's error from the captured
+    queue, then the peer's reaction in Python; a parked callback exception
+    raised from the step it happened in; the no-progress and budget errors.
+    """
+    cssl = client._live()
+    sssl = server._live()
+    scratch = _drive_scratch()
+    recs, d, one = scratch
+    d.started = 0
+    res = _thread_result()
+    conns = (client, server)
+    steps: list[StepRecord] = []
+    last: list[Step | None] = [None, None]
+    error: SSLError | None = None
+    failed_side: Role | None = None
+    settled = False
+    try:
+        while True:
+            clock, slock = client._lock, server._lock
+            if not clock.acquire(False):
+                raise RuntimeError(_BUSY)
+            if not slock.acquire(False):
+                clock.release()
+                raise RuntimeError(_BUSY)
+            try:
+                code = _drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res)
+            finally:
+                slock.release()
+                clock.release()
+            nrec = d.nrec
+            for j in range(nrec):
+                r = recs[j]
+                side = r.side
+                ret = r.ret
+                err = r.err
+                state = _string(r.state).decode()
+                if j == nrec - 1 and code == _D_CALLBACK:
+                    conns[side]._raise_callback_error(ret)  # raises, as step() does
+                if err == 0:
+                    st = Step(_ROLES[side], ret, _SUCCESS, _NONE, state)
+                elif err in _RETRYABLE and not r.nerr:
+                    st = Step._want(
+                        _ROLES[side], ret, _ERROR_CODES[err], state, r.alert_sent, r.alert_received
+                    )
+                else:  # the last record: its queue is the one in res
+                    conn = conns[side]
+                    exc = conn._error(res, state, "SSL_do_handshake")
+                    ec = _ERROR_CODES.get(err)
+                    st = Step(
+                        _ROLES[side],
+                        ret,
+                        ReturnCode.of(ret),
+                        ec if ec is not None else ErrorCode(err),
+                        state,
+                        exc,
+                    )
+                    if err not in _RETRYABLE:
+                        conn._failed = st
+                last[side] = st
+                steps.append(StepRecord(len(steps), st, 0))
+            if code == _D_DONE:
+                if settle:
+                    settled = True
+                    if not clock.acquire(False):
+                        raise RuntimeError(_BUSY)
+                    try:
+                        ret = _peek(cssl, one, 1, res)
+                    finally:
+                        clock.release()
+                    try:
+                        client._peeked(cssl, ret)
+                    except SSLError as exc:  # as drive() around process_pending()
+                        error, failed_side = exc, Role.CLIENT
+                break
+            if code == _D_FAILED:
+                st = steps[-1].step
+                error, failed_side = st.error, st.role
+                lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
+                _let_peer_see(client, server, failed_side, True, _move, steps, lastd)
+                break
+            if code == _D_STUCK:
+                lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
+                error = _stuck(client, server, lastd)
+                failed_side = _waiting_side(client, server)
+                break
+            if code == _D_BUDGET:
+                error = NoProgressError(
+                    f"step budget of {max_steps} exhausted",
+                    state=client.state,
+                    operation="handshake",
+                )
+                failed_side = _waiting_side(client, server)
+                break
+            # _D_FULL or _D_QUEUE: the records are taken; continue where it stopped.
+    finally:
+        _drive_tls.s = scratch
+    return steps, error, failed_side, settled
 
 
 def _waiting_side(client: Connection, server: Connection) -> Role:

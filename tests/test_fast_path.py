@@ -1,0 +1,310 @@
+"""The direct-mode driver in C (``ossl_drive_pair``) gives the same results as the Python loop.
+
+Every scenario runs twice on fresh pairs, once through the fast path and once
+through the Python loop (``drive(..., _fast=False)``), and the two results are
+compared field by field: each step (side, ret, return code, SSL_get_error,
+state, the mapped error's class, message, queue and alerts), the failing side
+and error, and both sides' snapshots. Callbacks that raise must raise the same
+``CallbackError`` either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ossl_handshake import CallbackError, Connection, Context, Role, certs
+from ossl_handshake import pair as pair_mod
+from ossl_handshake.errors import SSLError
+from ossl_handshake.pair import drive, memory_pair
+from ossl_handshake.result import HandshakeResult, SideResult
+
+pytestmark = pytest.mark.timeout(60)
+
+HOST = "localhost"
+
+
+@dataclass
+class Scenario:
+    client: Context
+    server: Context
+    pair_kw: dict[str, Any] = field(default_factory=dict)
+    drive_kw: dict[str, Any] = field(default_factory=dict)
+    #: Runs a first handshake and returns the session to offer (resumption).
+    resume: bool = False
+    #: Builds the connections itself (e.g. crossed pairs for no progress).
+    make: Callable[[], tuple[Connection, Connection, list[Connection]]] | None = None
+
+
+def _server(**kw: Any) -> Context:
+    ident = kw.pop("ident", certs.SERVER_ECDSA)
+    return Context(Role.SERVER, cert=ident.cert, key=ident.key, **kw)
+
+
+def _raise(*_: object) -> Any:
+    raise RuntimeError("callback failed on purpose")
+
+
+def _crossed() -> tuple[Connection, Connection, list[Connection]]:
+    """c1-s1 and c2-s2 joined; drive(c1, s2): each waits for a peer that never steps."""
+    c_ctx = Context(Role.CLIENT, verify=False)
+    s_ctx = _server()
+    c1, s1 = memory_pair(c_ctx, s_ctx, direct=True)
+    c2, s2 = memory_pair(c_ctx, s_ctx, direct=True)
+    return c1, s2, [s1, c2]
+
+
+def _scenarios() -> dict[str, Scenario]:
+    verify13 = Context(Role.CLIENT, cafile=certs.CA)
+    verify12 = Context(Role.CLIENT, cafile=certs.CA, max_version="1.2")
+    return {
+        "tls13_full": Scenario(verify13, _server(), {"server_name": HOST}),
+        "tls12_full": Scenario(verify12, _server(), {"server_name": HOST}),
+        "tls13_resumed": Scenario(verify13, _server(), {"server_name": HOST}, resume=True),
+        "tls12_resumed": Scenario(verify12, _server(), {"server_name": HOST}, resume=True),
+        "mtls": Scenario(
+            Context(Role.CLIENT, cafile=certs.CA, cert=certs.CLIENT.cert, key=certs.CLIENT.key),
+            _server(cafile=certs.CA, client_auth="require"),
+            {"server_name": HOST},
+        ),
+        "mtls_without_client_cert": Scenario(
+            verify13, _server(cafile=certs.CA, client_auth="require"), {"server_name": HOST}
+        ),
+        "hello_retry_request": Scenario(
+            Context(Role.CLIENT, cafile=certs.CA, groups="X25519:P-256"),
+            _server(groups="P-256"),
+            {"server_name": HOST},
+        ),
+        "wrong_host": Scenario(verify13, _server(), {"server_name": "wrong.example"}),
+        "expired_server_cert": Scenario(
+            verify13, _server(ident=certs.EXPIRED), {"server_name": HOST}
+        ),
+        "no_shared_cipher": Scenario(
+            Context(Role.CLIENT, verify=False, ciphersuites="TLS_AES_128_GCM_SHA256"),
+            _server(ciphersuites="TLS_CHACHA20_POLY1305_SHA256"),
+        ),
+        "tls12_no_shared_cipher": Scenario(
+            Context(Role.CLIENT, verify=False, max_version="1.2", ciphers="AES128-SHA"),
+            _server(max_version="1.2", ciphers="ECDHE-ECDSA-AES256-GCM-SHA384"),
+        ),
+        "alpn_agreed": Scenario(
+            Context(Role.CLIENT, verify=False, alpn=["h2", "http/1.1"]),
+            _server(alpn_select=["http/1.1"]),
+        ),
+        "step_budget": Scenario(
+            Context(Role.CLIENT, verify=False), _server(), drive_kw={"max_steps": 2}
+        ),
+        "no_progress": Scenario(verify13, _server(), make=_crossed),
+        "no_settle": Scenario(verify13, _server(), {"server_name": HOST}, {"settle": False}),
+    }
+
+
+RAISING = {
+    "verify_callback_raises": lambda: Scenario(
+        Context(Role.CLIENT, cafile=certs.CA, verify_callback=_raise),
+        _server(),
+        {"server_name": HOST},
+    ),
+    "servername_callback_raises": lambda: Scenario(
+        Context(Role.CLIENT, verify=False),
+        _server(servername_callback=_raise),
+        {"server_name": HOST},
+    ),
+    "alpn_select_raises": lambda: Scenario(
+        Context(Role.CLIENT, verify=False, alpn=["h2"]), _server(alpn_select=_raise)
+    ),
+    "new_session_callback_raises_while_settling": lambda: Scenario(
+        Context(Role.CLIENT, verify=False, on_new_session=_raise), _server()
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> dict[str, Scenario]:
+    return _scenarios()
+
+
+@pytest.fixture
+def fast_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Counts the drives that went through the C loop."""
+    calls: list[int] = []
+    real = pair_mod._drive_direct
+
+    def counting(*a: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pair_mod, "_drive_direct", counting)
+    yield calls
+
+
+def _run(sc: Scenario, fast: bool) -> tuple[HandshakeResult, list[Connection]]:
+    keep: list[Connection] = []
+    if sc.make is not None:
+        client, server, keep = sc.make()
+    else:
+        kw = dict(sc.pair_kw)
+        if sc.resume:
+            c0, s0 = memory_pair(sc.client, sc.server, direct=True, **kw)
+            drive(c0, s0, _fast=False).expect(ok=True)
+            kw["session"] = c0.session
+            c0.close()
+            s0.close()
+        client, server = memory_pair(sc.client, sc.server, direct=True, **kw)
+    result = drive(client, server, _fast=fast, **sc.drive_kw)
+    return result, [client, server, *keep]
+
+
+def _error_view(e: BaseException | None) -> Any:
+    if e is None:
+        return None
+    if not isinstance(e, SSLError):
+        return (type(e).__name__, str(e))
+    return (
+        type(e).__name__,
+        str(e),
+        e.code,
+        e.ret,
+        e.errors,
+        e.state,
+        e.role,
+        e.alert_sent,
+        e.alert_received,
+        e.verify_code,
+        e.verify_message,
+        e.operation,
+        getattr(e, "errno", None),
+        type(e.__cause__).__name__ if e.__cause__ is not None else None,
+    )
+
+
+def _side_view(s: SideResult) -> dict[str, Any]:
+    d = s.to_dict()
+    d["error"] = _error_view(s.error)
+    d["peer_chain"] = s.peer_chain
+    return d
+
+
+def _compare(fast: HandshakeResult, slow: HandshakeResult) -> None:
+    assert len(fast.steps) == len(slow.steps), (fast.explain(), slow.explain())
+    for a, b in zip(fast.steps, slow.steps, strict=True):
+        assert (a.index, a.sent) == (b.index, b.sent)
+        sa, sb = a.step, b.step
+        assert (sa.role, sa.ret, sa.return_code, sa.error_code, sa.state) == (
+            sb.role,
+            sb.ret,
+            sb.return_code,
+            sb.error_code,
+            sb.state,
+        )
+        assert _error_view(sa.error) == _error_view(sb.error)
+    assert fast.failed_side == slow.failed_side
+    assert _error_view(fast.error) == _error_view(slow.error)
+    assert fast.ok == slow.ok
+    assert _side_view(fast.client) == _side_view(slow.client)
+    assert _side_view(fast.server) == _side_view(slow.server)
+
+
+SCENARIO_NAMES = [
+    "tls13_full",
+    "tls12_full",
+    "tls13_resumed",
+    "tls12_resumed",
+    "mtls",
+    "mtls_without_client_cert",
+    "hello_retry_request",
+    "wrong_host",
+    "expired_server_cert",
+    "no_shared_cipher",
+    "tls12_no_shared_cipher",
+    "alpn_agreed",
+    "step_budget",
+    "no_progress",
+    "no_settle",
+]
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_c_driver_matches_python_loop(
+    name: str, scenarios: dict[str, Scenario], fast_calls: list[int]
+) -> None:
+    sc = scenarios[name]
+    slow, keep_slow = _run(sc, fast=False)
+    assert not fast_calls
+    fast, keep_fast = _run(sc, fast=True)
+    assert fast_calls, "the C driver was not used"
+    _compare(fast, slow)
+    for conn in keep_slow + keep_fast:
+        conn.close()
+
+
+def test_scenarios_reach_the_outcomes_they_name(scenarios: dict[str, Scenario]) -> None:
+    """Guards the comparison above against scenarios that silently all succeed."""
+    out = {name: _run(scenarios[name], fast=True)[0] for name in SCENARIO_NAMES}
+    for name in ("tls13_full", "tls12_full", "mtls", "alpn_agreed", "no_settle"):
+        assert out[name].ok, name
+    assert out["tls13_resumed"].client.session_reused
+    assert out["tls12_resumed"].server.session_reused
+    assert out["hello_retry_request"].ok and out["hello_retry_request"].client.hello_retry_request
+    assert out["alpn_agreed"].client.alpn_protocol == "http/1.1"
+    out["wrong_host"].expect(ok=False, failed_side=Role.CLIENT, verify_code=62)
+    out["expired_server_cert"].expect(ok=False, failed_side=Role.CLIENT, verify_code=10)
+    out["mtls_without_client_cert"].expect(ok=False, failed_side=Role.SERVER)
+    out["no_shared_cipher"].expect(ok=False, failed_side=Role.SERVER)
+    out["tls12_no_shared_cipher"].expect(ok=False, failed_side=Role.SERVER)
+    out["step_budget"].expect(ok=False)
+    assert "step budget of 2 exhausted" in str(out["step_budget"].error)
+    assert "no progress" in str(out["no_progress"].error)
+
+
+@pytest.mark.parametrize("name", sorted(RAISING))
+def test_raising_callback_ends_both_drivers_the_same_way(name: str, fast_calls: list[int]) -> None:
+    sc = RAISING[name]()
+    outcomes = []
+    for fast in (False, True):
+        client, server = memory_pair(sc.client, sc.server, direct=True, **sc.pair_kw)
+        try:
+            result = drive(client, server, _fast=fast)
+        except CallbackError as exc:
+            failed = client.failed or server.failed
+            outcomes.append(("raised", _error_view(exc), _error_view(failed)))
+        else:
+            outcomes.append(("returned", _error_view(result.error), result.failed_side))
+        client.close()
+        server.close()
+    assert fast_calls
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1] is not None  # it did fail
+    assert "RuntimeError" in str(outcomes[0])
+
+
+def test_a_second_drive_of_a_finished_pair_matches(scenarios: dict[str, Scenario]) -> None:
+    sc = scenarios["tls13_full"]
+    results = []
+    for fast in (False, True):
+        client, server = memory_pair(sc.client, sc.server, direct=True, **sc.pair_kw)
+        drive(client, server, _fast=fast).expect(ok=True)
+        results.append(drive(client, server, _fast=fast))
+        client.close()
+        server.close()
+    _compare(results[1], results[0])
+    assert results[1].ok and results[1].steps == []
+
+
+def test_want_read_step_builds_its_error_lazily_with_the_same_value() -> None:
+    ctx_c = Context(Role.CLIENT, verify=False)
+    client, server = memory_pair(ctx_c, _server(), direct=True)
+    result = drive(client, server)
+    want = [r.step for r in result.steps if r.step.wants]
+    assert want, result.explain()
+    st = want[0]
+    assert st._error is None  # not built yet
+    err = st.error
+    assert type(err).__name__ == "WantReadError"
+    assert err is st.error  # built once
+    assert err.role is st.role and err.state == st.state and err.errors == ()
+    client.close()
+    server.close()

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade pip 'setuptools>=77' wheel
 
 $(STAMP): $(BIN)/python pyproject.toml setup.py ossl_build.py src/ossl_handshake/_glue.c
 	$(BIN)/pip install -q -e '.[test]'

@@ -25,9 +25,12 @@ pytestmark = pytest.mark.timeout(30)
 
 CHILD = textwrap.dedent(
     """
-    import socket, sys, time
+    import signal, socket, sys, time
     from ossl_handshake import Connection, Context, Role, certs
 
+    # A shell that starts jobs in the background (CI runners do) leaves SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode = sys.argv[1]
     listener = socket.create_server(("127.0.0.1", 0))
     sock = socket.create_connection(listener.getsockname())

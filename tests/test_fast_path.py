@@ -308,3 +308,45 @@ def test_want_read_step_builds_its_error_lazily_with_the_same_value() -> None:
     assert err.role is st.role and err.state == st.state and err.errors == ()
     client.close()
     server.close()
+
+
+SNAPSHOT_FIELDS = (
+    "version",
+    "cipher",
+    "cipher_bits",
+    "group",
+    "alpn_protocol",
+    "server_name",
+    "session_reused",
+    "hello_retry_request",
+    "verify_result",
+    "verify_message",
+    "peer_signature_algorithm",
+    "signature_algorithm",
+    "alert_sent",
+    "alert_received",
+    "failed",
+)
+
+
+@pytest.mark.parametrize(
+    "name", ["tls13_full", "tls12_resumed", "hello_retry_request", "wrong_host", "alpn_agreed"]
+)
+def test_c_snapshot_matches_the_connection_properties(
+    name: str, scenarios: dict[str, Scenario]
+) -> None:
+    """SideResult.of (one ossl_snapshot_of call) reports what each property reads."""
+    result, conns = _run(scenarios[name], fast=True)
+    for side, conn in ((result.client, conns[0]), (result.server, conns[1])):
+        assert side.finished == conn.is_init_finished
+        for attr in SNAPSHOT_FIELDS:
+            want = getattr(conn, attr)
+            if attr == "version" and not conn.is_init_finished:
+                want = None
+            got = side.error if attr == "failed" else getattr(side, attr)
+            assert got == want, (name, side.role, attr)
+        assert side.peer_subject == conn.peer_subject
+        chain = conn.peer_chain
+        assert side.peer_chain[len(side.peer_chain) - len(chain) :] == tuple(chain)
+    for conn in conns:
+        conn.close()

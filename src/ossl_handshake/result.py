@@ -6,8 +6,10 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ossl_handshake._binding import ffi, lib
 from ossl_handshake.constants import Role
-from ossl_handshake.errors import SSLError
+from ossl_handshake.errors import SSLError, verify_message
+from ossl_handshake.names import alert_name
 
 if TYPE_CHECKING:
     from ossl_handshake.connection import Connection, Step
@@ -21,6 +23,28 @@ class _Unset(enum.Enum):
 
 _UNSET = _Unset.UNSET
 _LAZY_PEER = ("peer_subject", "peer_issuer", "peer_chain")
+_NULL = ffi.NULL
+_string = ffi.string
+_buffer = ffi.buffer
+_snapshot_of = lib.ossl_snapshot_of
+_verify_messages: dict[int, str] = {}
+
+
+def _new_snapshot() -> Any:
+    return ffi.new("ossl_snapshot *")
+
+
+def _text(p: Any) -> str:
+    """A libssl C string as ``str``; ``""`` for NULL."""
+    return str(_string(p).decode("utf-8", "replace")) if p != _NULL else ""
+
+
+def _verify_message(code: int) -> str:
+    """``X509_verify_cert_error_string``, cached (a handful of codes ever occur)."""
+    msg = _verify_messages.get(code)
+    if msg is None:
+        msg = _verify_messages[code] = verify_message(code)
+    return msg
 
 
 @dataclass(frozen=True)
@@ -57,31 +81,42 @@ class SideResult:
         ``peer_issuer`` and ``peer_chain`` are decoded on first read: that
         work is most of a snapshot's cost and most results never look.
         """
-        self = cls(
+        ssl = conn._live()
+        snap = _new_snapshot()
+        _snapshot_of(ssl, snap)  # every SSL_get_* read in one C call
+        nid = snap.group_nid
+        bits = snap.cipher_bits
+        vr = int(snap.verify_result)
+        sent = snap.alert_sent
+        received = snap.alert_received
+        p = snap.cipher
+        self = cls.__new__(cls)
+        # Filled directly: the frozen dataclass __init__ costs an
+        # object.__setattr__ per field, and this runs twice per handshake.
+        self.__dict__.update(
             role=conn.role,
-            finished=conn.is_init_finished,
-            version=conn.version if conn.is_init_finished else None,
-            cipher=conn.cipher,
-            cipher_bits=conn.cipher_bits,
-            group=conn.group,
-            alpn_protocol=conn.alpn_protocol,
-            server_name=conn.server_name,
-            session_reused=conn.session_reused,
-            hello_retry_request=conn.hello_retry_request,
-            verify_result=conn.verify_result,
-            verify_message=conn.verify_message,
-            peer_subject=None,
-            peer_issuer=None,
-            peer_chain=(),
-            peer_signature_algorithm=conn.peer_signature_algorithm,
-            alert_sent=conn.alert_sent,
-            alert_received=conn.alert_received,
+            finished=bool(snap.finished),
+            version=_text(snap.version) or None,
+            cipher=_string(p).decode() if p != _NULL else None,
+            cipher_bits=bits if bits >= 0 else None,
+            group=(_text(snap.group) or f"0x{nid:04x}") if nid else None,
+            alpn_protocol=(
+                bytes(_buffer(snap.alpn, snap.alpn_len)).decode("ascii", "replace")
+                if snap.alpn_len
+                else None
+            ),
+            server_name=_text(snap.server_name) or None,
+            session_reused=bool(snap.reused),
+            hello_retry_request=bool(snap.hrr),
+            verify_result=vr,
+            verify_message=_verify_message(vr),
+            peer_signature_algorithm=_text(snap.peer_sig) or None,
+            alert_sent=alert_name(sent & 0xFF) if sent >= 0 else None,
+            alert_received=alert_name(received & 0xFF) if received >= 0 else None,
             error=conn.failed,
-            signature_algorithm=conn.signature_algorithm,
+            signature_algorithm=_text(snap.sig) or None,
+            _peer_certs=conn.peer_certificates(),
         )
-        for name in _LAZY_PEER:
-            object.__delattr__(self, name)
-        object.__setattr__(self, "_peer_certs", conn.peer_certificates())
         return self
 
     if not TYPE_CHECKING:  # keeps mypy's attribute checks on the declared fields

@@ -288,3 +288,17 @@ def test_failure_in_another_thread_does_not_reach_this_one(
     assert result.error is None
     assert type(seen[0]) is ProtocolError
     assert all(r.step.error is None or r.step.error.errors == () for r in result.steps)
+
+
+def test_feature_flags_match_the_linked_openssl() -> None:
+    from ossl_handshake import BUILD_VERSION, FEATURES, ErrorCode, Options
+
+    modern = BUILD_VERSION >= 0x3000000
+    assert {
+        "negotiated_group": modern,
+        "want_retry_verify": modern,
+        "ignore_unexpected_eof": modern,
+        "error_function_names": modern,
+    } == FEATURES
+    assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
+    assert bool(Options.IGNORE_UNEXPECTED_EOF) is FEATURES["ignore_unexpected_eof"]

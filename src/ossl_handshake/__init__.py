@@ -7,7 +7,14 @@ and an exception tree rooted at :class:`SSLError`.
 
 from __future__ import annotations
 
-from ossl_handshake._binding import BUILD_VERSION, RUNTIME_VERSION, RUNTIME_VERSION_TEXT, ffi, lib
+from ossl_handshake._binding import (
+    BUILD_VERSION,
+    FEATURES,
+    RUNTIME_VERSION,
+    RUNTIME_VERSION_TEXT,
+    ffi,
+    lib,
+)
 from ossl_handshake.connection import Connection, Step, join
 from ossl_handshake.constants import ClientAuth, Mode, Options, Role, SessionCacheMode, TLSVersion
 from ossl_handshake.context import ConfigurationError, Context, SNIRejected
@@ -39,6 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BUILD_VERSION",
+    "FEATURES",
     "OPENSSL_VERSION",
     "RUNTIME_VERSION",
     "CallbackError",

@@ -83,3 +83,16 @@ def text(ptr: Any) -> str:
     if ptr == ffi.NULL:
         return ""
     return _text(ptr)
+
+
+#: What the OpenSSL we were compiled against can do, for symbols newer than
+#: 1.1.1 (``_glue.c`` stubs them out on older headers instead of failing the build):
+#: ``negotiated_group`` (``SSL_get_negotiated_group``), ``want_retry_verify``
+#: (``SSL_ERROR_WANT_RETRY_VERIFY``), ``ignore_unexpected_eof``
+#: (``SSL_OP_IGNORE_UNEXPECTED_EOF``), ``error_function_names`` (``ERR_get_error_all``).
+FEATURES: dict[str, bool] = {
+    "negotiated_group": bool(lib.OSSL_HAVE_NEGOTIATED_GROUP),
+    "want_retry_verify": bool(lib.OSSL_HAVE_WANT_RETRY_VERIFY),
+    "ignore_unexpected_eof": bool(lib.OSSL_HAVE_IGNORE_UNEXPECTED_EOF),
+    "error_function_names": BUILD_VERSION >= 0x3000000,
+}

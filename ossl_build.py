@@ -454,10 +454,11 @@ typedef struct {
     const char *cipher;
     int cipher_bits;
     int group_nid;
-    const char *group;
-    const unsigned char *alpn;
+    char group[64];
     unsigned int alpn_len;
-    const char *server_name;
+    unsigned char alpn[256];
+    int has_server_name;
+    char server_name[256];
     int reused;
     int hrr;
     long verify_result;
@@ -465,6 +466,8 @@ typedef struct {
     const char *sig;
     int alert_sent;
     int alert_received;
+    X509 *leaf;
+    STACK_OF_X509 *chain;
 } ossl_snapshot;
 
 #define OSSL_DRIVE_DONE ...
@@ -505,7 +508,8 @@ STACK_OF_X509 *ossl_peer_chain_ref(const SSL *ssl);
 void ossl_chain_free(STACK_OF_X509 *sk);
 int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                     ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
-void ossl_snapshot_of(SSL *ssl, ossl_snapshot *s);
+ossl_snapshot *ossl_snapshot_new(SSL *ssl);
+void ossl_snapshot_free(ossl_snapshot *s);
 
 extern "Python" void py_info_cb(const SSL *ssl, int where, int ret);
 extern "Python" void py_msg_cb(int write_p, int version, int content_type, const void *buf,
@@ -574,6 +578,13 @@ def find_openssl() -> dict[str, list[str]]:
 
 def check_headers(kw: dict[str, list[str]]) -> None:
     """Fail with one clear message, not a compiler traceback, if ssl.h is missing."""
+    where = os.environ.get("OPENSSL_DIR")
+    if where and not (Path(where) / "include" / "openssl" / "ssl.h").is_file():
+        # Checked directly: the compiler would silently fall back to /usr/include.
+        raise OpenSSLNotFound(
+            f"ossl-handshake: cannot find <openssl/ssl.h>: OPENSSL_DIR={where} has no "
+            "include/openssl/ssl.h (point it at an OpenSSL install prefix)"
+        )
     cc = os.environ.get("CC", "cc").split()
     if shutil.which(cc[0]) is None:
         return  # let setuptools report the missing compiler itself

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import shutil
 import subprocess
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._peers import read_until
 from tests.c.build import CompileError, compile_c, have_compiler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,26 +133,6 @@ def start_echo(echo_server: Path, tmp_path: Path) -> Iterator[Callable[..., Echo
         if server.proc.poll() is None:
             server.proc.kill()
             server.proc.communicate(timeout=TIMEOUT)
-
-
-def read_until(
-    proc: subprocess.Popen[bytes], needle: bytes | re.Pattern[bytes], timeout: float
-) -> bytes:
-    """Read the process's stdout until ``needle`` (bytes or a regex) shows up, EOF or timeout."""
-    assert proc.stdout is not None
-    seen = b""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while not (needle.search(seen) if isinstance(needle, re.Pattern) else needle in seen):
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                break
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-    return seen
 
 
 def run_client(exe: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:

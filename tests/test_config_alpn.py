@@ -9,28 +9,13 @@ import pytest
 from ossl_handshake import (
     CallbackError,
     Connection,
-    Context,
     ProtocolError,
     Role,
-    certs,
     drive,
     handshake,
     memory_pair,
 )
-from ossl_handshake.result import HandshakeResult
-
-
-def server(**kw: Any) -> Context:
-    return Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, **kw)
-
-
-def client(**kw: Any) -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
-
-
-def run(client_ctx: Context, server_ctx: Context) -> HandshakeResult:
-    c, s = memory_pair(client_ctx, server_ctx, server_name="localhost")
-    return drive(c, s)
+from tests._contexts import client, run, server
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])

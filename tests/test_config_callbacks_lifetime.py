@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from typing import Any
 
 import pytest
 
@@ -19,14 +18,7 @@ from ossl_handshake import (
     handshake,
     memory_pair,
 )
-
-
-def server(identity: certs.Identity = certs.SERVER_ECDSA, **kw: Any) -> Context:
-    return Context(Role.SERVER, cert=identity.cert, key=identity.key, **kw)
-
-
-def client(**kw: Any) -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
+from tests._contexts import client, server
 
 
 def self_referencing_contexts() -> tuple[Context, Context]:

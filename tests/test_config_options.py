@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ossl_handshake import (
     Connection,
-    Context,
     Options,
     ProtocolError,
-    Role,
     UnexpectedEOFError,
     WantReadError,
     ZeroReturnError,
-    certs,
     handshake,
     lib,
     memory_pair,
 )
-
-
-def server(**kw: Any) -> Context:
-    return Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, **kw)
-
-
-def client(**kw: Any) -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
+from tests._contexts import client, server
 
 
 def test_options_values_come_from_the_linked_openssl() -> None:

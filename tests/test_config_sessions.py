@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ossl_handshake import (
@@ -14,19 +12,11 @@ from ossl_handshake import (
     Role,
     Session,
     SessionCacheMode,
-    certs,
     handshake,
     memory_pair,
 )
 from ossl_handshake.result import HandshakeResult
-
-
-def server(**kw: Any) -> Context:
-    return Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, **kw)
-
-
-def client(**kw: Any) -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
+from tests._contexts import client, server
 
 
 def full_then_resumed(

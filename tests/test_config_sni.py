@@ -20,10 +20,7 @@ from ossl_handshake import (
     handshake,
     memory_pair,
 )
-
-
-def server(identity: certs.Identity = certs.SERVER_ECDSA, **kw: Any) -> Context:
-    return Context(Role.SERVER, cert=identity.cert, key=identity.key, **kw)
+from tests._contexts import server
 
 
 @pytest.fixture(scope="module")

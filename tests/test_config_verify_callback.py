@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ossl_handshake import (
@@ -13,29 +11,17 @@ from ossl_handshake import (
     Context,
     Role,
     certs,
-    drive,
     handshake,
     lib,
     memory_pair,
 )
-from ossl_handshake.result import HandshakeResult
+from tests._contexts import client, run
 
 Seen = list[tuple[bool, int, int, int]]
 
 
 def server(identity: certs.Identity = certs.SERVER_ECDSA) -> Context:
     return Context(Role.SERVER, cert=identity.cert, key=identity.key)
-
-
-def client(**kw: Any) -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
-
-
-def run(
-    client_ctx: Context, server_ctx: Context, name: str | None = "localhost", **kw: Any
-) -> HandshakeResult:
-    c, s = memory_pair(client_ctx, server_ctx, server_name=name, **kw)
-    return drive(c, s)
 
 
 @pytest.mark.parametrize(

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ossl_handshake import (
     ConfigurationError,
-    Context,
     ProtocolError,
     Role,
     TLSVersion,
     certs,
-    drive,
     handshake,
     memory_pair,
 )
-from ossl_handshake.result import HandshakeResult
-
-
-def server(identity: certs.Identity = certs.SERVER_ECDSA, **kw: Any) -> Context:
-    return Context(Role.SERVER, cert=identity.cert, key=identity.key, **kw)
-
-
-def client(**kw: Any) -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
-
-
-def run(client_ctx: Context, server_ctx: Context) -> HandshakeResult:
-    c, s = memory_pair(client_ctx, server_ctx, server_name="localhost")
-    return drive(c, s)
+from tests._contexts import client, run, server
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])

@@ -532,19 +532,21 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
     }
 }
 
-/* One side's negotiated values for SideResult, in one call. Strings are
- * libssl's own (static or owned by the SSL/session) and are copied by the
- * caller before the SSL is used again. */
+/* One side's negotiated values for SideResult, in one call. Self-contained:
+ * names that libssl owns per SSL/SSL_CTX are copied, the rest are libssl's
+ * static strings, and the peer's leaf and chain are held by reference, so a
+ * result stays valid after its connection is freed (ossl_snapshot_free). */
 typedef struct {
     int finished;
-    const char *version;      /* NULL unless finished */
-    const char *cipher;
+    const char *version;      /* static; NULL unless finished */
+    const char *cipher;       /* static; NULL without a cipher */
     int cipher_bits;          /* -1 without a cipher */
     int group_nid;            /* 0: none (or no session yet) */
-    const char *group;
-    const unsigned char *alpn;
+    char group[64];
     unsigned int alpn_len;
-    const char *server_name;
+    unsigned char alpn[256];
+    int has_server_name;
+    char server_name[256];
     int reused;
     int hrr;
     long verify_result;
@@ -552,31 +554,50 @@ typedef struct {
     const char *sig;          /* same for SSL_get_signature_type_nid */
     int alert_sent;
     int alert_received;
+    X509 *leaf;               /* SSL_get1_peer_certificate */
+    STACK_OF(X509) *chain;    /* X509_chain_up_ref of SSL_get_peer_cert_chain */
 } ossl_snapshot;
 
-static void ossl_snapshot_of(SSL *ssl, ossl_snapshot *s)
+static void ossl_snapshot_free(ossl_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    X509_free(s->leaf);
+    if (s->chain != NULL)
+        sk_X509_pop_free(s->chain, X509_free);
+    OPENSSL_free(s);
+}
+
+static ossl_snapshot *ossl_snapshot_new(SSL *ssl)
 {
     const SSL_CIPHER *c;
+    const unsigned char *alpn = NULL;
+    const char *p;
     ossl_conn_state *st = ossl_state(ssl);
+    ossl_snapshot *s = OPENSSL_zalloc(sizeof(*s));
     int nid;
 
+    if (s == NULL)
+        return NULL;
     s->finished = SSL_is_init_finished(ssl) ? 1 : 0;
     s->version = s->finished ? SSL_get_version(ssl) : NULL;
     c = SSL_get_current_cipher(ssl);
     s->cipher = c != NULL ? SSL_CIPHER_get_name(c) : NULL;
     s->cipher_bits = c != NULL ? SSL_CIPHER_get_bits(c, NULL) : -1;
-    s->group_nid = 0;
-    s->group = NULL;
     /* OpenSSL 3.0's SSL_get_negotiated_group dereferences s->session. */
     if (SSL_get_session(ssl) != NULL) {
         s->group_nid = ossl_get_negotiated_group(ssl);
         if (s->group_nid != 0)
-            s->group = ossl_group_name(ssl, s->group_nid);
+            ossl_copy(s->group, sizeof(s->group), ossl_group_name(ssl, s->group_nid));
     }
-    s->alpn = NULL;
-    s->alpn_len = 0;
-    SSL_get0_alpn_selected(ssl, &s->alpn, &s->alpn_len);
-    s->server_name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    SSL_get0_alpn_selected(ssl, &alpn, &s->alpn_len);
+    if (alpn == NULL || s->alpn_len > sizeof(s->alpn))
+        s->alpn_len = 0;
+    if (s->alpn_len)
+        memcpy(s->alpn, alpn, s->alpn_len);
+    p = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    s->has_server_name = p != NULL;
+    ossl_copy(s->server_name, sizeof(s->server_name), p);
     s->reused = SSL_session_reused(ssl) ? 1 : 0;
     s->hrr = st != NULL ? st->hrr : 0;
     s->verify_result = SSL_get_verify_result(ssl);
@@ -584,4 +605,7 @@ static void ossl_snapshot_of(SSL *ssl, ossl_snapshot *s)
     s->sig = SSL_get_signature_type_nid(ssl, &nid) == 1 ? OBJ_nid2sn(nid) : NULL;
     s->alert_sent = st != NULL ? st->alert_sent : -1;
     s->alert_received = st != NULL ? st->alert_received : -1;
+    s->leaf = SSL_get1_peer_certificate(ssl);
+    s->chain = ossl_peer_chain_ref(ssl);
+    return s;
 }

@@ -217,6 +217,24 @@ class Connection:
     _sni_context: Context | None = None
     #: An ALPN choice the client did not offer; OpenSSL keeps only a pointer to it.
     _alpn_buffer: Any = None
+    # Defaults every connection starts with, as class attributes: an instance
+    # gets its own value only when one changes (construction is per handshake).
+    _ssl: Any = _NULL
+    _net: Any = _NULL
+    _failed: Step | None = None
+    _callback_error: BaseException | None = None
+    _on_info: InfoObserver | None = None
+    _on_message: MessageObserver | None = None
+    _sock: socket.socket | None = None
+    #: Seconds a socket call may wait (from ``sock.gettimeout()`` when the
+    #: socket is attached; assignable). None: blocking or no socket; 0.0:
+    #: non-blocking (WANT_* surface).
+    timeout: float | None = None
+    _peer: Connection | None = None
+    _owned = True
+    _borrowed = False
+    _buf: Any = None
+    _bufsize = 0
 
     @property
     def _res(self) -> Any:
@@ -238,25 +256,9 @@ class Connection:
     ) -> None:
         if not isinstance(context, Context):
             raise TypeError(f"context must be a Context, not {type(context).__name__}")
-        self._ssl: Any = _NULL
         # One caller at a time: libssl objects and BIO pairs have no locking.
         # Taken without blocking by every call that enters libssl for this SSL.
         self._lock = threading.Lock()
-        self._net: Any = _NULL
-        self._failed: Step | None = None
-        self._callback_error: BaseException | None = None
-        self._on_info: InfoObserver | None = None
-        self._on_message: MessageObserver | None = None
-        self._sock: socket.socket | None = None
-        #: Seconds a socket call may wait (from ``sock.gettimeout()`` when the
-        #: socket is attached; assignable). None: blocking or no socket; 0.0:
-        #: non-blocking (WANT_* surface).
-        self.timeout: float | None = None
-        self._peer: Connection | None = None
-        self._owned = True
-        self._borrowed = False
-        self._buf: Any = None
-        self._bufsize = 0
         self.context = context
         self.role = Role(role) if role is not None else context.role
         ssl = lib.SSL_new(context._live())
@@ -1062,13 +1064,23 @@ class PeerCertificates:
     result's ``peer_*`` fields are read. Valid after the connection is closed.
     """
 
-    __slots__ = ("_chain", "_leaf")
+    __slots__ = ("_chain", "_leaf", "_owner")
 
     def __init__(self, ssl: Any) -> None:
         leaf = lib.SSL_get1_peer_certificate(ssl)
         self._leaf = ffi.gc(leaf, lib.X509_free) if leaf != _NULL else None
         sk = lib.ossl_peer_chain_ref(ssl)
         self._chain = ffi.gc(sk, lib.ossl_chain_free) if sk != _NULL else None
+        self._owner = None
+
+    @classmethod
+    def held(cls, leaf: Any, chain: Any, owner: Any) -> PeerCertificates:
+        """Certificates whose references ``owner`` holds (an ``ossl_snapshot``, kept alive)."""
+        self = cls.__new__(cls)
+        self._leaf = leaf if leaf != _NULL else None
+        self._chain = chain if chain != _NULL else None
+        self._owner = owner
+        return self
 
     def decode(self) -> tuple[str | None, str | None, tuple[bytes, ...]]:
         """``(subject, issuer, chain DER)`` as :class:`Connection` reports them; the

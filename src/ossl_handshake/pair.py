@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake._binding import ffi, lib
@@ -151,6 +153,7 @@ def drive(
     if max_steps is None:
         max_steps = int(getattr(wire, "step_budget", 1000))
     settled = False
+    lazy: Callable[[], list[StepRecord]] | None = None
     if (
         _fast
         and direct
@@ -163,7 +166,7 @@ def drive(
         and client._failed is None
         and server._failed is None
     ):
-        steps, error, failed_side, settled = _drive_direct(client, server, max_steps, settle)
+        steps, error, failed_side, settled, lazy = _drive_direct(client, server, max_steps, settle)
     else:
         steps, error, failed_side = _drive_python(client, server, wire, max_steps, direct, tr)
     if error is None and settle and not settled:
@@ -182,6 +185,9 @@ def drive(
         trace=tr,
         wire=wire,
     )
+    if lazy is not None:
+        del result.__dict__["steps"]
+        result.__dict__["_raw_steps"] = lazy
     if error is not None:
         error.result = result
     check_fired = getattr(wire, "check_fired", None)
@@ -282,6 +288,7 @@ _ROLES = (Role.CLIENT, Role.SERVER)
 _NULL = ffi.NULL
 _string = ffi.string
 _drive_pair = lib.ossl_drive_pair
+_new_recs = ffi.new
 _peek = lib.ossl_peek
 _D_DONE = int(lib.OSSL_DRIVE_DONE)
 _D_FAILED = int(lib.OSSL_DRIVE_FAILED)
@@ -291,23 +298,21 @@ _D_BUDGET = int(lib.OSSL_DRIVE_BUDGET)
 _D_QUEUE = int(lib.OSSL_DRIVE_QUEUE)
 
 
-def _drive_scratch() -> tuple[Any, Any, Any]:
-    """This thread's record buffer, loop state and one-byte peek buffer (taken, not shared:
+def _drive_scratch() -> tuple[Any, Any]:
+    """This thread's loop state and one-byte peek buffer (taken, not shared:
     a callback that drives another pair in the same thread gets fresh ones)."""
-    s: tuple[Any, Any, Any] | None = getattr(_drive_tls, "s", None)
+    s: tuple[Any, Any] | None = getattr(_drive_tls, "s", None)
     if s is None:
-        return (
-            ffi.new("ossl_step_rec[]", _REC_CAP),
-            ffi.new("ossl_drive_state *"),
-            ffi.new("char[1]"),
-        )
+        return (ffi.new("ossl_drive_state *"), ffi.new("char[1]"))
     _drive_tls.s = None
     return s
 
 
 def _drive_direct(
     client: Connection, server: Connection, max_steps: int, settle: bool
-) -> tuple[list[StepRecord], SSLError | None, Role | None, bool]:
+) -> tuple[
+    list[StepRecord], SSLError | None, Role | None, bool, Callable[[], list[StepRecord]] | None
+]:
     """The direct-mode loop in C (``ossl_drive_pair``): same steps, same rules, one call.
 
     Python only turns the records into :class:`Step` objects (WANT steps
@@ -319,7 +324,10 @@ def _drive_direct(
     cssl = client._live()
     sssl = server._live()
     scratch = _drive_scratch()
-    recs, d, one = scratch
+    d, one = scratch
+    recs = _new_recs("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
+    first = True
+    lazy: Callable[[], list[StepRecord]] | None = None
     d.started = 0
     res = _thread_result()
     conns = (client, server)
@@ -342,6 +350,13 @@ def _drive_direct(
                 slock.release()
                 clock.release()
             nrec = d.nrec
+            if code == _D_DONE and first:
+                # Nothing failed, no queue, no callback: every record maps to
+                # a Step without looking at the connections again, so the
+                # list is built only if someone reads result.steps.
+                lazy = partial(_steps_of, recs, nrec)
+                nrec = 0
+            first = False
             for j in range(nrec):
                 r = recs[j]
                 side = r.side
@@ -408,7 +423,27 @@ def _drive_direct(
             # _D_FULL or _D_QUEUE: the records are taken; continue where it stopped.
     finally:
         _drive_tls.s = scratch
-    return steps, error, failed_side, settled
+    return steps, error, failed_side, settled, lazy
+
+
+def _steps_of(recs: Any, n: int) -> list[StepRecord]:
+    """StepRecords of C records with no failure and no error queue among them.
+
+    The state strings are libssl's static ones, valid after the SSLs are freed.
+    """
+    out: list[StepRecord] = []
+    for j in range(n):
+        r = recs[j]
+        side = r.side
+        err = r.err
+        state = _string(r.state).decode()
+        if err == 0:
+            st = Step(_ROLES[side], r.ret, _SUCCESS, _NONE, state)
+        else:
+            code = _ERROR_CODES[err]
+            st = Step._want(_ROLES[side], r.ret, code, state, r.alert_sent, r.alert_received)
+        out.append(StepRecord(j, st, 0))
+    return out
 
 
 def _waiting_side(client: Connection, server: Connection) -> Role:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._binding import ffi, lib
+from ossl_handshake.connection import PeerCertificates
 from ossl_handshake.constants import Role
 from ossl_handshake.errors import SSLError, verify_message
 from ossl_handshake.names import alert_name
@@ -23,20 +24,66 @@ class _Unset(enum.Enum):
 
 _UNSET = _Unset.UNSET
 _LAZY_PEER = ("peer_subject", "peer_issuer", "peer_chain")
+#: Fields decoded from the C snapshot on first read (SideResult.of).
+_SNAPSHOT_FIELDS = frozenset(
+    (
+        "finished",
+        "version",
+        "cipher",
+        "cipher_bits",
+        "group",
+        "alpn_protocol",
+        "server_name",
+        "session_reused",
+        "hello_retry_request",
+        "verify_result",
+        "verify_message",
+        "peer_signature_algorithm",
+        "alert_sent",
+        "alert_received",
+        *_LAZY_PEER,
+    )
+)
 _NULL = ffi.NULL
 _string = ffi.string
 _buffer = ffi.buffer
-_snapshot_of = lib.ossl_snapshot_of
+_gc = ffi.gc
+_snapshot_new = lib.ossl_snapshot_new
+_snapshot_free = lib.ossl_snapshot_free
 _verify_messages: dict[int, str] = {}
-
-
-def _new_snapshot() -> Any:
-    return ffi.new("ossl_snapshot *")
 
 
 def _text(p: Any) -> str:
     """A libssl C string as ``str``; ``""`` for NULL."""
     return str(_string(p).decode("utf-8", "replace")) if p != _NULL else ""
+
+
+def _decode(snap: Any) -> dict[str, Any]:
+    """The :class:`SideResult` fields held in an ``ossl_snapshot``."""
+    nid = snap.group_nid
+    bits = snap.cipher_bits
+    vr = int(snap.verify_result)
+    sent = snap.alert_sent
+    received = snap.alert_received
+    n = snap.alpn_len
+    return {
+        "finished": bool(snap.finished),
+        "version": _text(snap.version) or None,
+        "cipher": _text(snap.cipher) if snap.cipher != _NULL else None,
+        "cipher_bits": bits if bits >= 0 else None,
+        "group": (_string(snap.group).decode() or f"0x{nid:04x}") if nid else None,
+        "alpn_protocol": bytes(_buffer(snap.alpn, n)).decode("ascii", "replace") if n else None,
+        "server_name": (
+            _string(snap.server_name).decode("utf-8", "replace") if snap.has_server_name else None
+        ),
+        "session_reused": bool(snap.reused),
+        "hello_retry_request": bool(snap.hrr),
+        "verify_result": vr,
+        "verify_message": _verify_message(vr),
+        "peer_signature_algorithm": _text(snap.peer_sig) or None,
+        "alert_sent": alert_name(sent & 0xFF) if sent >= 0 else None,
+        "alert_received": alert_name(received & 0xFF) if received >= 0 else None,
+    }
 
 
 def _verify_message(code: int) -> str:
@@ -74,67 +121,56 @@ class SideResult:
 
     @classmethod
     def of(cls, conn: Connection) -> SideResult:
-        """Snapshot ``conn`` (all ``SSL_get_*`` reads happen here).
+        """Snapshot ``conn``: every ``SSL_get_*`` read happens here, in one C call.
 
-        The peer's certificates are taken by reference
-        (:meth:`Connection.peer_certificates`) and ``peer_subject``,
-        ``peer_issuer`` and ``peer_chain`` are decoded on first read: that
-        work is most of a snapshot's cost and most results never look.
+        ``ossl_snapshot_new`` copies the negotiated values into one struct and
+        takes the peer's leaf (``SSL_get1_peer_certificate``) and chain
+        (``X509_chain_up_ref``) by reference. The fields are made into Python
+        values on first read, and ``peer_subject``, ``peer_issuer`` and
+        ``peer_chain`` (DER, RFC 2253) only when one of them is read: most
+        results are never looked at field by field.
         """
-        ssl = conn._live()
-        snap = _new_snapshot()
-        _snapshot_of(ssl, snap)  # every SSL_get_* read in one C call
-        nid = snap.group_nid
-        bits = snap.cipher_bits
-        vr = int(snap.verify_result)
-        sent = snap.alert_sent
-        received = snap.alert_received
-        p = snap.cipher
+        snap = _snapshot_new(conn._live())  # every SSL_get_* read in one C call
+        if snap == _NULL:
+            raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)
-        # Filled directly: the frozen dataclass __init__ costs an
-        # object.__setattr__ per field, and this runs twice per handshake.
+        # The frozen dataclass __init__ would cost an object.__setattr__ per
+        # field; the fields are decoded from the snapshot on first read.
         self.__dict__.update(
             role=conn.role,
-            finished=bool(snap.finished),
-            version=_text(snap.version) or None,
-            cipher=_string(p).decode() if p != _NULL else None,
-            cipher_bits=bits if bits >= 0 else None,
-            group=(_text(snap.group) or f"0x{nid:04x}") if nid else None,
-            alpn_protocol=(
-                bytes(_buffer(snap.alpn, snap.alpn_len)).decode("ascii", "replace")
-                if snap.alpn_len
-                else None
-            ),
-            server_name=_text(snap.server_name) or None,
-            session_reused=bool(snap.reused),
-            hello_retry_request=bool(snap.hrr),
-            verify_result=vr,
-            verify_message=_verify_message(vr),
-            peer_signature_algorithm=_text(snap.peer_sig) or None,
-            alert_sent=alert_name(sent & 0xFF) if sent >= 0 else None,
-            alert_received=alert_name(received & 0xFF) if received >= 0 else None,
             error=conn.failed,
+            # Has a class-level default, so it cannot be decoded on first read.
             signature_algorithm=_text(snap.sig) or None,
-            _peer_certs=conn.peer_certificates(),
+            _snap=_gc(snap, _snapshot_free),
         )
         return self
 
     if not TYPE_CHECKING:  # keeps mypy's attribute checks on the declared fields
 
         def __getattr__(self, name: str) -> Any:
-            # Reached only for the peer_* fields of() left undecoded.
-            certs = self.__dict__.get("_peer_certs")
+            # Reached only for fields of() left undecoded.
+            d = self.__dict__
+            snap = d.get("_snap")
+            if snap is not None and name in _SNAPSHOT_FIELDS:
+                d.update(_decode(snap))
+                d["_peer_certs"] = PeerCertificates.held(snap.leaf, snap.chain, snap)
+                del d["_snap"]
+                return getattr(self, name)  # peer_* fields: decoded below
+            certs = d.get("_peer_certs")
             if certs is None or name not in _LAZY_PEER:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             for field_name, value in zip(_LAZY_PEER, certs.decode(), strict=True):
                 object.__setattr__(self, field_name, value)
             object.__delattr__(self, "_peer_certs")
-            return self.__dict__[name]
+            return d[name]
 
     def __getstate__(self) -> dict[str, Any]:
         for name in _LAZY_PEER:
             getattr(self, name)  # decode before copying or pickling
         return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     @property
     def peer_chain_names(self) -> list[tuple[str, str]]:
@@ -202,6 +238,24 @@ class HandshakeResult:
     error: SSLError | None = None
     trace: Any = None
     wire: Any = None
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # ``steps`` of a direct-mode drive that ended well are built from
+            # the C driver's records on first read (pair._drive_direct).
+            raw = self.__dict__.pop("_raw_steps", None) if name == "steps" else None
+            if raw is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            steps = self.__dict__["steps"] = raw()
+            return steps
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.steps  # noqa: B018 - build lazy steps before copying or pickling
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     @property
     def ok(self) -> bool:

@@ -510,6 +510,8 @@ int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                     ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
 ossl_snapshot *ossl_snapshot_new(SSL *ssl);
 void ossl_snapshot_free(ossl_snapshot *s);
+SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
+void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 
 extern "Python" void py_info_cb(const SSL *ssl, int where, int ret);
 extern "Python" void py_msg_cb(int write_p, int version, int content_type, const void *buf,

@@ -260,19 +260,16 @@ class Connection:
         # Taken without blocking by every call that enters libssl for this SSL.
         self._lock = threading.Lock()
         self.context = context
-        self.role = Role(role) if role is not None else context.role
-        ssl = lib.SSL_new(context._live())
+        # A Role is used as is: Role(role) runs EnumMeta.__call__ in Python.
+        r = role if role.__class__ is Role else (Role(role) if role is not None else context.role)
+        self.role = r
+        self._state = state = ffi.new("ossl_conn_state *")
+        self._handle = state.handle = ffi.new_handle(weakref.ref(self))
+        # SSL_new + ossl_attach + SSL_set_connect_state/SSL_set_accept_state.
+        ssl = lib.ossl_new_ssl(context._live(), state, r is Role.SERVER)
         if ssl == _NULL:
             raise SSLError("SSL_new failed", errors=drain(), operation="SSL_new")
         self._ssl = ssl
-        self._state = ffi.new("ossl_conn_state *")
-        self._handle = ffi.new_handle(weakref.ref(self))
-        self._state.handle = self._handle
-        lib.ossl_attach(ssl, self._state)
-        if self.role is Role.CLIENT:
-            lib.SSL_set_connect_state(ssl)
-        else:
-            lib.SSL_set_accept_state(ssl)
         if options:
             lib.SSL_set_options(ssl, int(options))
         if server_name is not None:
@@ -445,11 +442,8 @@ class Connection:
         ssl, self._ssl = self._ssl, _NULL
         if ssl == _NULL:
             return
-        if lib.SSL_is_init_finished(ssl) and not self._borrowed:
-            lib.SSL_set_shutdown(ssl, lib.SSL_get_shutdown(ssl) | lib.SSL_SENT_SHUTDOWN)
-        lib.ossl_detach(ssl)
-        if self._owned:
-            lib.SSL_free(ssl)
+        # SSL_SENT_SHUTDOWN if finished (not on a borrowed SSL), ossl_detach, SSL_free.
+        lib.ossl_close_ssl(ssl, not self._borrowed, self._owned)
         if self._net != _NULL:
             lib.BIO_free(self._net)
             self._net = _NULL

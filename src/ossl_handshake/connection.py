@@ -76,6 +76,25 @@ def _thread_result() -> Any:
         return res
 
 
+_host_names: dict[str, tuple[bool, bytes]] = {}
+
+
+def _host_name(name: str) -> tuple[bool, bytes]:
+    """``(is an IP literal, IDNA-encoded name)``, cached: ``ipaddress`` and the
+    ``idna`` codec are pure Python and tests reuse a handful of names."""
+    hit = _host_names.get(name)
+    if hit is None:
+        try:
+            ipaddress.ip_address(name)
+            is_ip = True
+        except ValueError:
+            is_ip = False
+        hit = (is_ip, name.encode("idna"))
+        if len(_host_names) < 1024:
+            _host_names[name] = hit
+    return hit
+
+
 _BUSY = "Connection is in use by another thread (or re-entered from one of its callbacks)"
 #: ``OSSL_HANDSHAKE_STATE`` values (stable since 1.1.0) in which no version is
 #: negotiated yet: TLS_ST_BEFORE, TLS_ST_CW_CLNT_HELLO, TLS_ST_SR_CLNT_HELLO.
@@ -294,12 +313,8 @@ class Connection:
             raise TypeError(f"server_name must be a non-empty str, not {name!r}")
         if "\x00" in name:  # C would silently cut the name at the NUL
             raise ValueError(f"server_name contains a NUL character: {name!r}")
-        try:
-            ipaddress.ip_address(name)
-            is_ip = True
-        except ValueError:
-            is_ip = False
-        if not is_ip and lib.SSL_set_tlsext_host_name(self._ssl, name.encode("idna")) != 1:
+        is_ip, encoded = _host_name(name)
+        if not is_ip and lib.SSL_set_tlsext_host_name(self._ssl, encoded) != 1:
             raise SSLError(f"SSL_set_tlsext_host_name({name!r}) failed", errors=drain())
         if verify_host is None or verify_host is True:
             self._set_verify_host(name)
@@ -309,7 +324,7 @@ class Connection:
     def _set_verify_host(self, host: str) -> None:
         if "\x00" in host:
             raise ValueError(f"verify_host contains a NUL character: {host!r}")
-        if lib.SSL_set1_host(self._ssl, host.encode("idna")) != 1:
+        if lib.SSL_set1_host(self._ssl, _host_name(host)[1]) != 1:
             raise SSLError(f"SSL_set1_host({host!r}) failed", errors=drain())
 
     def _make_bio_pair(self, size: int) -> None:

@@ -605,7 +605,11 @@ static ossl_snapshot *ossl_snapshot_new(SSL *ssl)
     s->sig = SSL_get_signature_type_nid(ssl, &nid) == 1 ? OBJ_nid2sn(nid) : NULL;
     s->alert_sent = st != NULL ? st->alert_sent : -1;
     s->alert_received = st != NULL ? st->alert_received : -1;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
     s->leaf = SSL_get1_peer_certificate(ssl);
+#else
+    s->leaf = SSL_get_peer_certificate(ssl); /* also a new reference */
+#endif
     s->chain = ossl_peer_chain_ref(ssl);
     return s;
 }

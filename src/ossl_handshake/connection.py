@@ -383,21 +383,11 @@ class Connection:
             if role is not None
             else (Role.SERVER if lib.SSL_is_server(ptr) else Role.CLIENT)
         )
-        self = cls.__new__(cls)
-        self._ssl = _NULL
+        self = cls.__new__(cls)  # the class attributes hold every other default
         self._lock = threading.Lock()
-        self._net = _NULL
-        self._failed = None
-        self._callback_error = None
-        self._on_info = None
-        self._on_message = None
-        self._sock = None
-        self._peer = None
-        self._buf = None
-        self._bufsize = 0
-        self._owned = True  # we always hold exactly one reference, and drop it once
+        # We always hold exactly one reference (_owned) and drop it once; a
+        # borrowed SSL's shutdown flags stay its creator's business.
         self._borrowed = not owned
-        self.timeout = None
         self.role = r
         existing = context_of(ctx_ptr)
         self.context = existing if existing is not None else Context.adopt(ctx_ptr, r)

@@ -32,7 +32,6 @@ from ossl_handshake import (
 )
 from ossl_handshake.cli import EXIT_OK, EXIT_TLS
 from tests._peers import TIMEOUT, CliServer, handshakes, run
-from tests.c.build import compile_c, have_compiler
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -41,23 +40,6 @@ C_DIR = Path(__file__).resolve().parent / "c"
 # tests/c/echo_server.c and tls_client.c exit codes (see their headers).
 ECHO_HANDSHAKE_FAILED = 2
 TLS_CLIENT_VERIFY_FAILED = 3
-
-
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not have_compiler():
-        pytest.skip("no C compiler ($CC or cc): cannot build the C peers in tests/c/")
-    return tmp_path_factory.mktemp("c-integration")
-
-
-@pytest.fixture(scope="module")
-def echo_server_exe(build_dir: Path) -> Path:
-    return compile_c(C_DIR / "echo_server.c", build_dir / "echo_server")
-
-
-@pytest.fixture(scope="module")
-def tls_client_exe(build_dir: Path) -> Path:
-    return compile_c(C_DIR / "tls_client.c", build_dir / "tls_client")
 
 
 class EchoServer:

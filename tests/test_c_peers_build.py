@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests._peers import read_until
-from tests.c.build import CompileError, compile_c, have_compiler
+from tests.c.build import CompileError, compile_c
 
 ROOT = Path(__file__).resolve().parents[1]
 C_DIR = ROOT / "tests" / "c"
@@ -39,25 +39,8 @@ ACCEPT_LINE = re.compile(rb"ACCEPT 127\.0\.0\.1:(\d+)\r?\n")
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not have_compiler():
-        pytest.skip("no C compiler: set $CC or install cc to build the C peers in tests/c/")
-    return tmp_path_factory.mktemp("c-peers")
-
-
-@pytest.fixture(scope="module")
-def echo_server(build_dir: Path) -> Path:
-    return compile_c(C_DIR / "echo_server.c", build_dir / "echo_server")
-
-
-@pytest.fixture(scope="module")
-def tls_client(build_dir: Path) -> Path:
-    return compile_c(C_DIR / "tls_client.c", build_dir / "tls_client")
-
-
-@pytest.fixture(scope="module")
-def libsslmaker(build_dir: Path) -> Path:
-    return compile_c(C_DIR / "sslmaker.c", build_dir / "libsslmaker.so", shared=True)
+def libsslmaker(c_build_dir: Path) -> Path:
+    return compile_c(C_DIR / "sslmaker.c", c_build_dir / "libsslmaker.so", shared=True)
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +102,12 @@ class EchoServer:
 
 
 @pytest.fixture
-def start_echo(echo_server: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
+def start_echo(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
     """Start echo_server with the given arguments; killed at teardown if still running."""
     servers: list[EchoServer] = []
 
     def start(*args: str) -> EchoServer:
-        server = EchoServer(echo_server, tmp_path / f"echo-{len(servers)}", *args)
+        server = EchoServer(echo_server_exe, tmp_path / f"echo-{len(servers)}", *args)
         servers.append(server)
         return server
 
@@ -177,21 +160,21 @@ class SServer:
 # ---- build ----------------------------------------------------------------------------
 
 
-def test_programs_build_warning_free_and_cache(build_dir: Path) -> None:
-    exe = compile_c(C_DIR / "echo_server.c", build_dir / "cache-check")
+def test_programs_build_warning_free_and_cache(c_build_dir: Path) -> None:
+    exe = compile_c(C_DIR / "echo_server.c", c_build_dir / "cache-check")
     built = exe.stat().st_mtime_ns
     time.sleep(0.01)
     assert compile_c(C_DIR / "echo_server.c", exe) == exe
     assert exe.stat().st_mtime_ns == built, "an up-to-date program was rebuilt"
 
 
-def test_compile_error_carries_the_compiler_diagnostics(build_dir: Path, tmp_path: Path) -> None:
+def test_compile_error_carries_the_compiler_diagnostics(c_build_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.c"
     bad.write_text("int main(void) { int unused; return 0; }\n")
     with pytest.raises(CompileError) as info:
-        compile_c(bad, build_dir / "bad")
+        compile_c(bad, c_build_dir / "bad")
     assert "unused" in info.value.stderr
-    assert not (build_dir / "bad").exists()
+    assert not (c_build_dir / "bad").exists()
 
 
 # ---- echo_server with openssl s_client -----------------------------------------------
@@ -273,10 +256,12 @@ def test_echo_server_reports_a_client_that_rejects_it(
 # ---- tls_client with openssl s_server -------------------------------------------------
 
 
-def test_tls_client_gets_reversed_text_from_s_server(openssl_cli: str, tls_client: Path) -> None:
+def test_tls_client_gets_reversed_text_from_s_server(
+    openssl_cli: str, tls_client_exe: Path
+) -> None:
     server = SServer(openssl_cli, *s_server_cert("server-ecdsa"), "-rev")
     result = run_client(
-        tls_client,
+        tls_client_exe,
         server.port,
         "--cafile",
         pki("ca.pem"),
@@ -291,10 +276,10 @@ def test_tls_client_gets_reversed_text_from_s_server(openssl_cli: str, tls_clien
     assert OK_LINE.fullmatch(result.stdout.strip()) is not None
 
 
-def test_tls_client_sends_to_plain_s_server(openssl_cli: str, tls_client: Path) -> None:
+def test_tls_client_sends_to_plain_s_server(openssl_cli: str, tls_client_exe: Path) -> None:
     server = SServer(openssl_cli, *s_server_cert("server-rsa"), "-tls1_2")
     result = run_client(
-        tls_client, server.port, "--cafile", pki("ca.pem"), "--send", "ping from C\n"
+        tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--send", "ping from C\n"
     )
     printed = server.finish()
 
@@ -314,19 +299,21 @@ def test_tls_client_sends_to_plain_s_server(openssl_cli: str, tls_client: Path) 
     ],
 )
 def test_tls_client_verification_failure_exits_3(
-    openssl_cli: str, tls_client: Path, stem: str, cafile: str, reason: str
+    openssl_cli: str, tls_client_exe: Path, stem: str, cafile: str, reason: str
 ) -> None:
     server = SServer(openssl_cli, *s_server_cert(stem))
-    result = run_client(tls_client, server.port, "--cafile", pki(cafile))
+    result = run_client(tls_client_exe, server.port, "--cafile", pki(cafile))
     server.finish()
 
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stdout.strip() == f"FAIL {reason}"
 
 
-def test_tls_client_version_mismatch_exits_2(openssl_cli: str, tls_client: Path) -> None:
+def test_tls_client_version_mismatch_exits_2(openssl_cli: str, tls_client_exe: Path) -> None:
     server = SServer(openssl_cli, *s_server_cert("server-ecdsa"), "-tls1_3")
-    result = run_client(tls_client, server.port, "--cafile", pki("ca.pem"), "--max-version", "1.2")
+    result = run_client(
+        tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--max-version", "1.2"
+    )
     server.finish()
 
     assert result.returncode == 2
@@ -343,7 +330,7 @@ def _server_args(stem: str, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_c_client_and_c_server_echo_with_mtls(
-    start_echo: Callable[..., EchoServer], tls_client: Path, version: str
+    start_echo: Callable[..., EchoServer], tls_client_exe: Path, version: str
 ) -> None:
     server = start_echo(
         *_server_args("server-ecdsa", "--cafile", pki("ca.pem"), "--require-client-cert"),
@@ -356,7 +343,7 @@ def test_c_client_and_c_server_echo_with_mtls(
     )
     client_cert, client_key = chain("client")
     first = run_client(
-        tls_client,
+        tls_client_exe,
         server.port,
         "--cafile",
         pki("ca.pem"),
@@ -370,7 +357,7 @@ def test_c_client_and_c_server_echo_with_mtls(
         "abc",
     )
     second = run_client(
-        tls_client,
+        tls_client_exe,
         server.port,
         "--cafile",
         pki("ca.pem"),
@@ -395,7 +382,7 @@ def test_c_client_and_c_server_echo_with_mtls(
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_missing_client_certificate_fails_both_sides(
-    start_echo: Callable[..., EchoServer], tls_client: Path, version: str
+    start_echo: Callable[..., EchoServer], tls_client_exe: Path, version: str
 ) -> None:
     server = start_echo(
         *_server_args("server-ecdsa", "--cafile", pki("ca.pem"), "--require-client-cert"),
@@ -404,7 +391,7 @@ def test_missing_client_certificate_fails_both_sides(
     )
     # TLS 1.3: the client is done before the server checks; the rejection arrives on read.
     result = run_client(
-        tls_client, server.port, "--cafile", pki("ca.pem"), "--send", "x", "--expect", "x"
+        tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--send", "x", "--expect", "x"
     )
     out, err = server.finish()
 
@@ -415,10 +402,10 @@ def test_missing_client_certificate_fails_both_sides(
 
 
 def test_c_client_with_wrong_ca_exits_3_and_server_exits_2(
-    start_echo: Callable[..., EchoServer], tls_client: Path
+    start_echo: Callable[..., EchoServer], tls_client_exe: Path
 ) -> None:
     server = start_echo(*_server_args("server-ecdsa"))
-    result = run_client(tls_client, server.port, "--cafile", pki("untrusted-ca.pem"))
+    result = run_client(tls_client_exe, server.port, "--cafile", pki("untrusted-ca.pem"))
     out, err = server.finish()
 
     assert result.returncode == 3
@@ -428,11 +415,11 @@ def test_c_client_with_wrong_ca_exits_3_and_server_exits_2(
 
 
 def test_tls_client_data_mismatch_exits_4(
-    start_echo: Callable[..., EchoServer], tls_client: Path
+    start_echo: Callable[..., EchoServer], tls_client_exe: Path
 ) -> None:
     server = start_echo(*_server_args("server-ecdsa"))
     result = run_client(
-        tls_client, server.port, "--cafile", pki("ca.pem"), "--send", "abc", "--expect", "abd"
+        tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--send", "abc", "--expect", "abd"
     )
     server.finish()
 
@@ -440,8 +427,8 @@ def test_tls_client_data_mismatch_exits_4(
     assert result.stdout.startswith("FAIL data mismatch")
 
 
-def test_usage_errors_exit_1(echo_server: Path, tls_client: Path) -> None:
-    for argv in ([str(echo_server)], [str(tls_client), "--connect", "127.0.0.1:1"]):
+def test_usage_errors_exit_1(echo_server_exe: Path, tls_client_exe: Path) -> None:
+    for argv in ([str(echo_server_exe)], [str(tls_client_exe), "--connect", "127.0.0.1:1"]):
         result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
         assert result.returncode == 1
         assert "usage:" in result.stderr
@@ -538,11 +525,11 @@ int main(int argc, char **argv)
 
 
 def test_libsslmaker_makes_objects_that_handshake(
-    libsslmaker: Path, build_dir: Path, tmp_path: Path
+    libsslmaker: Path, c_build_dir: Path, tmp_path: Path
 ) -> None:
     source = tmp_path / "sslmaker_driver.c"
     source.write_text(SSLMAKER_DRIVER)
-    driver = compile_c(source, build_dir / "sslmaker_driver", extra_flags=["-I", str(C_DIR)])
+    driver = compile_c(source, c_build_dir / "sslmaker_driver", extra_flags=["-I", str(C_DIR)])
     cert, key = chain("server-ecdsa")
     result = subprocess.run(
         [str(driver), str(libsslmaker), cert, key, pki("ca.pem")],
@@ -568,10 +555,10 @@ def test_libsslmaker_makes_objects_that_handshake(
         ["--hold", "5"],
     ],
 )
-def test_bench_loop_builds_and_reports_json(build_dir: Path, args: list[str]) -> None:
+def test_bench_loop_builds_and_reports_json(c_build_dir: Path, args: list[str]) -> None:
     exe = compile_c(
         ROOT / "bench" / "c" / "handshake_loop.c",
-        build_dir / "handshake_loop",
+        c_build_dir / "handshake_loop",
         extra_flags=["-pthread"],
     )
     cert, key = chain("server-ecdsa")

@@ -9,6 +9,7 @@ test asserts wall-clock times: busy loops are caught by counting the
 from __future__ import annotations
 
 import errno
+import itertools
 import select
 import socket
 import struct
@@ -25,6 +26,7 @@ from ossl_handshake import (
     ErrorCode,
     Role,
     SSLError,
+    Step,
     SyscallError,
     UnexpectedEOFError,
     WantReadError,
@@ -170,6 +172,24 @@ def test_sockets_with_timeouts_handshake_exchange_and_shut_down(
     # shutdown() on a timeout socket waits for the peer's close_notify
     # instead of surfacing WANT_READ.
     exchange_and_close(client, server)
+
+
+def test_do_handshake_on_a_timeout_socket_reports_every_step_to_on_step(
+    tcp_pair: tuple[socket.socket, socket.socket], clients: dict[str, Context], server_ctx: Context
+) -> None:
+    csock, ssock = tcp_pair
+    csock.settimeout(10)
+    server = Connection(server_ctx, sock=ssock)
+    client = Connection(clients["1.3"], sock=csock, server_name="localhost")
+    seen: list[tuple[Step, str]] = []
+    t, out = run_in_thread(server.do_handshake)
+    client.do_handshake(on_step=lambda step, before: seen.append((step, before)))
+    joined(t, out)
+    assert seen[0][1] == "before SSL initialization"
+    assert [s.error_code for s, _ in seen[:-1]] == [ErrorCode.WANT_READ] * (len(seen) - 1)
+    assert seen[-1][0].done and seen[-1][0].state == client.state
+    for (prev, _), (_, before) in itertools.pairwise(seen):
+        assert before == prev.state  # each step starts where the last one left off
 
 
 def test_connection_keeps_its_socket_alive(clients: dict[str, Context]) -> None:

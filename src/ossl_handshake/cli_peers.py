@@ -162,20 +162,14 @@ class Outcome:
 
 
 def _handshake(conn: Connection, out: Outcome) -> None:
-    """``SSL_do_handshake`` step by step, waiting with poll between steps (socket timeout)."""
-    deadline = conn._deadline()
-    while True:
-        before = conn.state
-        step = conn.step()
+    """``Connection.do_handshake`` (poll between steps on a socket timeout), recording steps."""
+
+    def record(step: Step, before: str) -> None:
         out.steps.append(step)
         if out.trace is not None:
             out.trace.record_step(conn, step, before)
-        if step.error is None:
-            return
-        if deadline is not None and step.wants:
-            conn._wait(step.error_code, deadline, "handshake")
-            continue
-        raise step.error
+
+    conn.do_handshake(on_step=record)
 
 
 def _read_exactly(conn: Connection, n: int) -> bytes:

@@ -595,17 +595,21 @@ class Connection:
             operation=operation,
         )
 
-    def do_handshake(self) -> None:
+    def do_handshake(self, *, on_step: Callable[[Step, str], None] | None = None) -> None:
         """Run ``SSL_do_handshake`` until it succeeds or raises the mapped exception.
 
         Memory transport and non-blocking sockets: one call; ``WantReadError``
         / ``WantWriteError`` mean "move bytes and call again". A blocking
         socket blocks in C without the GIL. A socket with a timeout waits
         with poll between calls and raises ``TimeoutError`` when it runs out.
+        ``on_step(step, state_before)`` sees every ``SSL_do_handshake`` call.
         """
         deadline = self._deadline()
         while True:
+            before = self.state if on_step is not None else ""
             step = self.step()
+            if on_step is not None:
+                on_step(step, before)
             if step.error is None:
                 return
             if deadline is not None and step.wants:

@@ -166,6 +166,11 @@ CDEF_CONSTANTS = """
 #define ERR_TXT_STRING ...
 #define OPENSSL_VERSION ...
 #define OPENSSL_VERSION_NUMBER ...
+
+/* OSSL_HANDSHAKE_STATE members (SSL_get_state) the Python layer compares with. */
+static const int TLS_ST_BEFORE;
+static const int TLS_ST_CW_CLNT_HELLO;
+static const int TLS_ST_SR_CLNT_HELLO;
 """
 
 CDEF_LIBSSL = """

@@ -96,9 +96,10 @@ def _host_name(name: str) -> tuple[bool, bytes]:
 
 
 _BUSY = "Connection is in use by another thread (or re-entered from one of its callbacks)"
-#: ``OSSL_HANDSHAKE_STATE`` values (stable since 1.1.0) in which no version is
-#: negotiated yet: TLS_ST_BEFORE, TLS_ST_CW_CLNT_HELLO, TLS_ST_SR_CLNT_HELLO.
-_PRE_VERSION_STATES = frozenset({0, 12, 20})
+#: ``OSSL_HANDSHAKE_STATE`` values in which no version is negotiated yet.
+_PRE_VERSION_STATES = frozenset(
+    {int(lib.TLS_ST_BEFORE), int(lib.TLS_ST_CW_CLNT_HELLO), int(lib.TLS_ST_SR_CLNT_HELLO)}
+)
 
 
 class Step:

@@ -117,6 +117,18 @@ def joined(t: threading.Thread, out: list[Any]) -> Any:
     return out[0]
 
 
+def socket_handshake(
+    client_ctx: Context, server_ctx: Context, csock: socket.socket, ssock: socket.socket
+) -> tuple[Connection, Connection]:
+    """Both ends on their sockets; the server handshakes in a thread, the client here."""
+    server = Connection(server_ctx, sock=ssock)
+    client = Connection(client_ctx, sock=csock, server_name="localhost")
+    t, out = run_in_thread(server.do_handshake)
+    client.do_handshake()
+    joined(t, out)
+    return client, server
+
+
 def exchange_and_close(client: Connection, server: Connection) -> None:
     """Application data both ways, then a full close_notify exchange."""
 
@@ -146,11 +158,7 @@ def test_blocking_client_and_server_threads_handshake_and_exchange_data(
     server_ctx: Context,
 ) -> None:
     csock, ssock = request.getfixturevalue("tcp_pair" if kind == "tcp" else "unix_pair")
-    server = Connection(server_ctx, sock=ssock)
-    client = Connection(clients[version], sock=csock, server_name="localhost")
-    t, out = run_in_thread(server.do_handshake)
-    client.do_handshake()
-    joined(t, out)
+    client, server = socket_handshake(clients[version], server_ctx, csock, ssock)
     assert client.version == server.version == f"TLSv{version}"
     assert client.verify_result == 0
     assert client.cipher == server.cipher
@@ -229,11 +237,7 @@ def test_read_on_socket_with_timeout_times_out_without_spinning(
     server_ctx: Context,
 ) -> None:
     csock, ssock = unix_pair
-    server = Connection(server_ctx, sock=ssock)
-    client = Connection(clients["1.2"], sock=csock, server_name="localhost")
-    t, out = run_in_thread(server.do_handshake)
-    client.do_handshake()
-    joined(t, out)
+    client, _server = socket_handshake(clients["1.2"], server_ctx, csock, ssock)
     csock.settimeout(0.3)  # O_NONBLOCK underneath
     client.timeout = 0.3  # read from the socket when attached; assignable later
     counter = Counter(connection_mod.lib.ossl_read)
@@ -284,11 +288,7 @@ def test_non_blocking_write_surfaces_want_write_when_the_socket_is_full(
     unix_pair: tuple[socket.socket, socket.socket], clients: dict[str, Context], server_ctx: Context
 ) -> None:
     csock, ssock = unix_pair
-    server = Connection(server_ctx, sock=ssock)
-    client = Connection(clients["1.3"], sock=csock, server_name="localhost")
-    t, out = run_in_thread(server.do_handshake)
-    client.do_handshake()
-    joined(t, out)
+    client, _server = socket_handshake(clients["1.3"], server_ctx, csock, ssock)
     csock.setblocking(False)
     client.timeout = 0.0  # non-blocking: WANT_* surface to the caller
     chunk = b"x" * 16384
@@ -356,11 +356,7 @@ def test_shutdown_waiting_for_a_silent_peers_close_notify_times_out_without_spin
     server_ctx: Context,
 ) -> None:
     csock, ssock = unix_pair
-    server = Connection(server_ctx, sock=ssock)
-    client = Connection(clients["1.3"], sock=csock, server_name="localhost")
-    t, out = run_in_thread(server.do_handshake)
-    client.do_handshake()
-    joined(t, out)
+    client, _server = socket_handshake(clients["1.3"], server_ctx, csock, ssock)
     csock.settimeout(0.3)
     client.timeout = 0.3
     assert client.shutdown() is False  # close_notify sent; the server never answers

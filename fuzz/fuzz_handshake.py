@@ -68,7 +68,7 @@ if _ATHERIS and os.environ.get("FUZZ_NO_INSTRUMENT") != "1":
             drive,
             memory_pair,
         )
-        from ossl_handshake.result import SideResult
+        from ossl_handshake.pair.result import SideResult
 else:
     from ossl_handshake import (
         Connection,
@@ -79,7 +79,7 @@ else:
         drive,
         memory_pair,
     )
-    from ossl_handshake.result import SideResult
+    from ossl_handshake.pair.result import SideResult
 
 MAX_STEPS = 12
 RECORD_STEP_BUDGET = 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ossl_handshake import Context, Role, certs, drive, memory_pair
-from ossl_handshake.result import HandshakeResult
+from ossl_handshake.pair.result import HandshakeResult
 
 
 def server(identity: certs.Identity = certs.SERVER_ECDSA, **kw: Any) -> Context:

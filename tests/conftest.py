@@ -1,7 +1,7 @@
 """Shared fixtures: contexts are built once per session (building one costs more
 than a handshake); pairs are fresh per test. The ``pki``, ``client_context``,
 ``server_context`` and ``memory_pair`` fixtures come from the package's pytest
-plugin (``ossl_handshake.pytest_plugin``)."""
+plugin (``ossl_handshake.testing.plugin``)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from ossl_handshake import (
     certs,
     handshake,
 )
-from ossl_handshake._binding import (
+from ossl_handshake._native import (
     BUILD_VERSION,
     RUNTIME_VERSION,
     OpenSSLMismatchError,

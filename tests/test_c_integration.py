@@ -30,7 +30,7 @@ from ossl_handshake import (
     ZeroReturnError,
     certs,
 )
-from ossl_handshake.cli import EXIT_OK, EXIT_TLS
+from ossl_handshake.cli.main import EXIT_OK, EXIT_TLS
 from tests._peers import TIMEOUT, CliServer, handshakes, run
 
 pytestmark = pytest.mark.timeout(30)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from ossl_handshake import certs
-from ossl_handshake.cli import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, EXIT_VERIFY
-from ossl_handshake.cli_peers import SCHEMA_VERSION, parse_hostport
+from ossl_handshake.cli.main import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, EXIT_VERIFY
+from ossl_handshake.cli.peers import SCHEMA_VERSION, parse_hostport
 from tests._peers import CliServer, SServer, cli, handshakes, openssl_cli, run, s_server_identity
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ossl_handshake import certs
-from ossl_handshake.cli import EXIT_OK, EXIT_TLS, EXIT_USAGE, EXIT_VERIFY, main
+from ossl_handshake.cli.main import EXIT_OK, EXIT_TLS, EXIT_USAGE, EXIT_VERIFY, main
 
 
 def demo(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, list[dict[str, Any]]]:

@@ -18,7 +18,7 @@ from ossl_handshake import (
     handshake,
     memory_pair,
 )
-from ossl_handshake.result import HandshakeResult
+from ossl_handshake.pair.result import HandshakeResult
 
 CLIENT_SUBJECT = "O=ossl-handshake tests,CN=ossl-handshake test client"
 

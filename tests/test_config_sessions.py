@@ -15,7 +15,7 @@ from ossl_handshake import (
     handshake,
     memory_pair,
 )
-from ossl_handshake.result import HandshakeResult
+from ossl_handshake.pair.result import HandshakeResult
 from tests._contexts import client, server
 
 

@@ -32,12 +32,12 @@ from ossl_handshake import (
     ZeroReturnError,
     certs,
     drive,
-    errors,
     ffi,
     handshake,
     lib,
     memory_pair,
 )
+from ossl_handshake.core import errors
 
 ERR_LIB_SSL = 20
 SSL_R_UNEXPECTED_EOF_WHILE_READING = 294

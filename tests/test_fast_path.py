@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from ossl_handshake import CallbackError, Connection, Context, Role, certs
-from ossl_handshake import pair as pair_mod
-from ossl_handshake.errors import SSLError
+from ossl_handshake.core.errors import SSLError
 from ossl_handshake.pair import drive, memory_pair
-from ossl_handshake.result import HandshakeResult, SideResult
+from ossl_handshake.pair import driver as pair_mod
+from ossl_handshake.pair.result import HandshakeResult, SideResult
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ossl_handshake import Context, Role, SSLError, certs, drive, memory_pair
-from ossl_handshake.faults import (
+from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split, Wire
+from ossl_handshake.wire.faults import (
     CloseAfter,
     Corrupt,
     Delay,
@@ -30,7 +31,6 @@ from ossl_handshake.faults import (
     Select,
     Truncate,
 )
-from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split, Wire
 
 EXAMPLES = int(os.environ.get("OSSL_FAULT_EXAMPLES", "60"))
 pytestmark = pytest.mark.timeout(max(120, EXAMPLES * 2))

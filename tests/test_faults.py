@@ -22,7 +22,9 @@ from ossl_handshake import (
     handshake,
     memory_pair,
 )
-from ossl_handshake.faults import (
+from ossl_handshake.pair.result import HandshakeResult
+from ossl_handshake.wire import Wire
+from ossl_handshake.wire.faults import (
     ANY,
     CloseAfter,
     Corrupt,
@@ -35,8 +37,6 @@ from ossl_handshake.faults import (
     Select,
     Truncate,
 )
-from ossl_handshake.result import HandshakeResult
-from ossl_handshake.wire import Wire
 
 VERSIONS = ["1.2", "1.3"]
 CLIENT_HELLO = Select(direction=Role.CLIENT, record=0)
@@ -425,7 +425,7 @@ def test_failed_expectation_prints_the_steps_and_the_records(run) -> None:
 def test_failed_expectation_uses_the_ladder_when_traced(
     clients: dict[str, Context], server_context: Context
 ) -> None:
-    pytest.importorskip("ossl_handshake.ladder", reason="ladder module not installed")
+    pytest.importorskip("ossl_handshake.observe.ladder", reason="ladder module not installed")
     client, server = memory_pair(clients["1.3"], server_context, server_name="localhost")
     wire = Wire([Corrupt(Select(direction=Role.SERVER, record=3))])
     result = drive(client, server, wire=wire, trace=True)

@@ -97,7 +97,7 @@ SCENARIOS = {
         t.start(); t.join()
     """,
     "everything_left_alive_at_interpreter_exit": """
-        from ossl_handshake.trace import Trace
+        from ossl_handshake.observe.trace import Trace
         keep = []
         c_ctx = cctx(verify_callback=lambda conn, ok, *a: ok or not keep)
         s_ctx = sctx(servername_callback=lambda conn, name: s_ctx if name else None)

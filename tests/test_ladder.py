@@ -6,8 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ossl_handshake import Context, Role, certs, handshake, ladder, memory_pair
-from ossl_handshake.trace import Trace
+from ossl_handshake import Context, Role, certs, handshake, memory_pair
+from ossl_handshake.observe import ladder
+from ossl_handshake.observe.trace import Trace
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ossl_handshake import Context, Role, certs, handshake, memory_pair, pcap
-from ossl_handshake.trace import Trace
+from ossl_handshake import Context, Role, certs, handshake, memory_pair
+from ossl_handshake.observe import pcap
+from ossl_handshake.observe.trace import Trace
 
 TSHARK = shutil.which("tshark")
 needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")

@@ -22,7 +22,7 @@ from ossl_handshake import (
     Role,
     certs,
 )
-from ossl_handshake.pytest_plugin import TLSServer, TLSServerFactory, expect_handshake_failure
+from ossl_handshake.testing.plugin import TLSServer, TLSServerFactory, expect_handshake_failure
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.timeout(30)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-import ossl_handshake.connection as connection_mod
+import ossl_handshake.core.connection as connection_mod
 from ossl_handshake import (
     Connection,
     Context,

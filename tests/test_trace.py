@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ossl_handshake import Connection, Context, Role, certs, handshake, memory_pair
-from ossl_handshake.names import HRR_RANDOM
-from ossl_handshake.trace import InfoEvent, MessageEvent, StepEvent, Trace, TransferEvent
+from ossl_handshake.observe.trace import InfoEvent, MessageEvent, StepEvent, Trace, TransferEvent
+from ossl_handshake.tls.names import HRR_RANDOM
 
 TLS13_SERVER_FLIGHT = [
     "ServerHello",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ossl_handshake.cli import EXIT_OK, EXIT_USAGE, EXIT_VERIFY, main
+from ossl_handshake.cli.main import EXIT_OK, EXIT_USAGE, EXIT_VERIFY, main
 
 
 def test_trace_command_prints_the_ladder_and_writes_every_file(

@@ -22,8 +22,8 @@ import collections
 import pytest
 
 from ossl_handshake import Context, Role, UnexpectedEOFError, certs, drive, handshake, memory_pair
-from ossl_handshake.faults import CloseAfter
 from ossl_handshake.wire import Wire
+from ossl_handshake.wire.faults import CloseAfter
 
 Outcome = tuple[str, int, str, str, str, str]
 

@@ -14,7 +14,7 @@ from ossl_handshake import (
     handshake,
     memory_pair,
 )
-from ossl_handshake.records import RecordStream, parse
+from ossl_handshake.tls.records import RecordStream, parse
 from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split, Wire
 
 VERSIONS = ["1.2", "1.3"]
@@ -272,7 +272,7 @@ def test_coalesce_joins_flights_a_side_wrote_in_consecutive_steps(
 
 
 def test_selectors_and_faults_refuse_nonsense() -> None:
-    from ossl_handshake.faults import Inject, Select
+    from ossl_handshake.wire.faults import Inject, Select
 
     with pytest.raises(ValueError, match="unknown content type"):
         Select(content_type="handshakes")
@@ -285,7 +285,7 @@ def test_selectors_and_faults_refuse_nonsense() -> None:
 def test_corrupting_a_byte_past_the_record_end_is_a_loud_test_error(
     client_context: Context, server_context: Context
 ) -> None:
-    from ossl_handshake.faults import Corrupt, Select
+    from ossl_handshake.wire.faults import Corrupt, Select
 
     client, server = memory_pair(client_context, server_context, server_name="localhost")
     with pytest.raises(IndexError, match="Corrupt offset 100000 outside a"):

@@ -3,52 +3,141 @@
 The raw cffi objects are ``ffi`` and ``lib``; the Pythonic layer maps return
 values and ``SSL_get_error`` codes to :class:`ReturnCode`, :class:`ErrorCode`
 and an exception tree rooted at :class:`SSLError`.
+
+The names below are loaded on first use (PEP 562), so that the pure layers
+(``ossl_handshake.tls``, ``ossl_handshake.wire``) import without libssl; see
+docs/architecture.md, "Layers".
 """
 
 from __future__ import annotations
 
-from ossl_handshake._binding import (
-    BUILD_VERSION,
-    FEATURES,
-    RUNTIME_VERSION,
-    RUNTIME_VERSION_TEXT,
-    ffi,
-    lib,
-)
-from ossl_handshake.connection import Connection, Step, join
-from ossl_handshake.constants import ClientAuth, Mode, Options, Role, SessionCacheMode, TLSVersion
-from ossl_handshake.context import ConfigurationError, Context, SNIRejected
-from ossl_handshake.errors import (
-    CallbackError,
-    CertificateVerifyError,
-    ErrorCode,
-    ErrorRecord,
-    NoProgressError,
-    ProtocolError,
-    ReturnCode,
-    SSLError,
-    SyscallError,
-    UnexpectedEOFError,
-    WantError,
-    WantReadError,
-    WantWriteError,
-    ZeroReturnError,
-)
-from ossl_handshake.faults import FaultNotFiredError, Select
-from ossl_handshake.pair import drive, handshake, memory_pair
-from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
-from ossl_handshake.session import Session
-from ossl_handshake.trace import Trace
-from ossl_handshake.wire import Wire
+import importlib
+from typing import TYPE_CHECKING, Any
 
-OPENSSL_VERSION = RUNTIME_VERSION_TEXT
 __version__ = "0.1.0"
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "BUILD_VERSION": "ossl_handshake._native",
+    "FEATURES": "ossl_handshake._native",
+    "RUNTIME_VERSION": "ossl_handshake._native",
+    "RUNTIME_VERSION_TEXT": "ossl_handshake._native",
+    "ffi": "ossl_handshake._native",
+    "lib": "ossl_handshake._native",
+    "Role": "ossl_handshake.tls.roles",
+    "ClientAuth": "ossl_handshake.core.constants",
+    "Mode": "ossl_handshake.core.constants",
+    "Options": "ossl_handshake.core.constants",
+    "SessionCacheMode": "ossl_handshake.core.constants",
+    "TLSVersion": "ossl_handshake.core.constants",
+    "CallbackError": "ossl_handshake.core.errors",
+    "CertificateVerifyError": "ossl_handshake.core.errors",
+    "ErrorCode": "ossl_handshake.core.errors",
+    "ErrorRecord": "ossl_handshake.core.errors",
+    "NoProgressError": "ossl_handshake.core.errors",
+    "ProtocolError": "ossl_handshake.core.errors",
+    "ReturnCode": "ossl_handshake.core.errors",
+    "SSLError": "ossl_handshake.core.errors",
+    "SyscallError": "ossl_handshake.core.errors",
+    "UnexpectedEOFError": "ossl_handshake.core.errors",
+    "WantError": "ossl_handshake.core.errors",
+    "WantReadError": "ossl_handshake.core.errors",
+    "WantWriteError": "ossl_handshake.core.errors",
+    "ZeroReturnError": "ossl_handshake.core.errors",
+    "ConfigurationError": "ossl_handshake.core.context",
+    "Context": "ossl_handshake.core.context",
+    "SNIRejected": "ossl_handshake.core.context",
+    "Connection": "ossl_handshake.core.connection",
+    "Step": "ossl_handshake.core.connection",
+    "join": "ossl_handshake.core.connection",
+    "Session": "ossl_handshake.core.session",
+    "FaultNotFiredError": "ossl_handshake.wire.faults",
+    "Select": "ossl_handshake.wire.faults",
+    "Wire": "ossl_handshake.wire.wire",
+    "drive": "ossl_handshake.pair.driver",
+    "handshake": "ossl_handshake.pair.driver",
+    "memory_pair": "ossl_handshake.pair.driver",
+    "HandshakeResult": "ossl_handshake.pair.result",
+    "SideResult": "ossl_handshake.pair.result",
+    "StepRecord": "ossl_handshake.pair.result",
+    "Trace": "ossl_handshake.observe.trace",
+}
+#: public submodules reachable as attributes (``ossl_handshake.ladder``)
+_MODULES: dict[str, str] = {
+    "certs": "ossl_handshake.certs",
+    "ladder": "ossl_handshake.observe.ladder",
+    "pcap": "ossl_handshake.observe.pcap",
+}
+
+if TYPE_CHECKING:
+    from ossl_handshake import certs
+    from ossl_handshake._native import (
+        BUILD_VERSION,
+        FEATURES,
+        RUNTIME_VERSION,
+        RUNTIME_VERSION_TEXT,
+        ffi,
+        lib,
+    )
+    from ossl_handshake.core.connection import Connection, Step, join
+    from ossl_handshake.core.constants import (
+        ClientAuth,
+        Mode,
+        Options,
+        SessionCacheMode,
+        TLSVersion,
+    )
+    from ossl_handshake.core.context import ConfigurationError, Context, SNIRejected
+    from ossl_handshake.core.errors import (
+        CallbackError,
+        CertificateVerifyError,
+        ErrorCode,
+        ErrorRecord,
+        NoProgressError,
+        ProtocolError,
+        ReturnCode,
+        SSLError,
+        SyscallError,
+        UnexpectedEOFError,
+        WantError,
+        WantReadError,
+        WantWriteError,
+        ZeroReturnError,
+    )
+    from ossl_handshake.core.session import Session
+    from ossl_handshake.observe import ladder, pcap
+    from ossl_handshake.observe.trace import Trace
+    from ossl_handshake.pair.driver import drive, handshake, memory_pair
+    from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+    from ossl_handshake.tls.roles import Role
+    from ossl_handshake.wire.faults import FaultNotFiredError, Select
+    from ossl_handshake.wire.wire import Wire
+
+    OPENSSL_VERSION: str
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OPENSSL_VERSION":
+        name = "RUNTIME_VERSION_TEXT"
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    else:
+        raise AttributeError(f"module 'ossl_handshake' has no attribute {name!r}")
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS, *_MODULES, "OPENSSL_VERSION"])
+
 
 __all__ = [
     "BUILD_VERSION",
     "FEATURES",
     "OPENSSL_VERSION",
     "RUNTIME_VERSION",
+    "RUNTIME_VERSION_TEXT",
     "CallbackError",
     "CertificateVerifyError",
     "ClientAuth",
@@ -82,10 +171,13 @@ __all__ = [
     "WantWriteError",
     "Wire",
     "ZeroReturnError",
+    "certs",
     "drive",
     "ffi",
     "handshake",
     "join",
+    "ladder",
     "lib",
     "memory_pair",
+    "pcap",
 ]

@@ -2,6 +2,6 @@
 
 import sys
 
-from ossl_handshake.cli import main
+from ossl_handshake.cli.main import main
 
 sys.exit(main())

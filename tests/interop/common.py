@@ -33,7 +33,7 @@ import pytest
 
 from ossl_handshake import Connection, Context, Role, SSLError, ZeroReturnError, certs
 from ossl_handshake.certs import Identity
-from ossl_handshake.names import alert_code
+from ossl_handshake.tls.names import alert_code
 
 TIMEOUT = 10.0
 """Seconds for any single socket wait or peer start; subprocess runs get 2x."""

@@ -14,14 +14,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ossl_handshake._binding import ffi, lib
-from ossl_handshake.constants import ClientAuth, Mode, Options, Role, SessionCacheMode, TLSVersion
-from ossl_handshake.errors import ErrorRecord, SSLError, drain
-from ossl_handshake.names import ALERT_CODES
+from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.constants import ClientAuth, Mode, Options, SessionCacheMode, TLSVersion
+from ossl_handshake.core.errors import ErrorRecord, SSLError, drain
+from ossl_handshake.tls.names import ALERT_CODES
+from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
-    from ossl_handshake.connection import Connection
-    from ossl_handshake.session import Session
+    from ossl_handshake.core.connection import Connection
+    from ossl_handshake.core.session import Session
 
 PathLike = str | os.PathLike[str]
 _ERR_LIB_X509 = 11
@@ -294,7 +295,7 @@ class Context:
         ``SSL_CTX``'s ex_data, so a context already owned by a live
         :class:`Context` is refused (use that object).
         """
-        from ossl_handshake.callbacks import context_of
+        from ossl_handshake.core.handles import context_of
 
         ptr = _as_pointer(pointer, "SSL_CTX *")
         if context_of(ptr) is not None:

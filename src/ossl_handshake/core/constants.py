@@ -4,19 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from ossl_handshake._binding import lib
-
-
-class Role(enum.Enum):
-    """Which end of the handshake an object plays: ``SSL_set_connect_state`` or accept."""
-
-    CLIENT = "client"
-    SERVER = "server"
-
-    @property
-    def peer(self) -> Role:
-        """The other role."""
-        return Role.SERVER if self is Role.CLIENT else Role.CLIENT
+from ossl_handshake._native import lib
 
 
 class TLSVersion(enum.IntEnum):

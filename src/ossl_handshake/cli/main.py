@@ -16,13 +16,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from ossl_handshake import OPENSSL_VERSION
-from ossl_handshake.cli_config import add_config_args, build_config
-from ossl_handshake.connection import Connection
-from ossl_handshake.constants import Role
-from ossl_handshake.errors import CertificateVerifyError, SSLError
-from ossl_handshake.pair import drive, memory_pair
-from ossl_handshake.result import HandshakeResult
+from ossl_handshake._native import RUNTIME_VERSION_TEXT as OPENSSL_VERSION
+from ossl_handshake.cli.config import add_config_args, build_config
+from ossl_handshake.core.connection import Connection
+from ossl_handshake.core.errors import CertificateVerifyError, SSLError
+from ossl_handshake.pair.driver import drive, memory_pair
+from ossl_handshake.pair.result import HandshakeResult
+from ossl_handshake.tls.roles import Role
 
 EXIT_OK = 0
 EXIT_TLS = 1
@@ -136,7 +136,7 @@ def _load_plugins() -> None:
     """Import the modules that register further sub-commands (if present)."""
     import importlib
 
-    for mod in ("ossl_handshake.cli_trace", "ossl_handshake.cli_peers", "ossl_handshake.cli_certs"):
+    for mod in ("ossl_handshake.cli.trace", "ossl_handshake.cli.peers", "ossl_handshake.cli_certs"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -24,11 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
-from ossl_handshake._binding import lib, text
-from ossl_handshake.connection import Connection, Step
-from ossl_handshake.constants import Role
-from ossl_handshake.context import keylog_from_env
-from ossl_handshake.names import (
+from ossl_handshake._native import lib, text
+from ossl_handshake.core.connection import Connection, Step
+from ossl_handshake.core.context import keylog_from_env
+from ossl_handshake.tls.names import (
     ALERT_LEVELS,
     HRR_RANDOM,
     alert_name,
@@ -36,6 +35,7 @@ from ossl_handshake.names import (
     handshake_type_name,
     version_name,
 )
+from ossl_handshake.tls.roles import Role
 
 _RT_HEADER = int(lib.SSL3_RT_HEADER)
 _RT_INNER = int(lib.SSL3_RT_INNER_CONTENT_TYPE)
@@ -446,14 +446,14 @@ class Trace:
             f.write("\n")
 
     def write_pcap(self, path: str | os.PathLike[str]) -> None:
-        """Classic pcap of the flights (see :mod:`ossl_handshake.pcap`)."""
-        from ossl_handshake import pcap
+        """Classic pcap of the flights (see :mod:`ossl_handshake.observe.pcap`)."""
+        from ossl_handshake.observe import pcap
 
         pcap.write_pcap(self, path)
 
     def write_pcapng(self, path: str | os.PathLike[str], *, secrets: bool = True) -> None:
         """pcapng of the flights, with the key log as a Decryption Secrets Block."""
-        from ossl_handshake import pcap
+        from ossl_handshake.observe import pcap
 
         pcap.write_pcapng(self, path, secrets=secrets)
 

@@ -3,9 +3,9 @@
 The driver (:func:`~ossl_handshake.pair.drive`) calls :meth:`Wire.transfer`
 after every step of a side. The wire takes everything that side wrote into
 its network BIO (``BIO_read`` through :meth:`Connection.bio_read`), cuts it
-into TLS records (:mod:`ossl_handshake.records`), passes each *flight* (what
+into TLS records (:mod:`ossl_handshake.tls.records`), passes each *flight* (what
 the side wrote since its last transfer) through the faults
-(:mod:`ossl_handshake.faults`), queues the result and delivers from the
+(:mod:`ossl_handshake.wire.faults`), queues the result and delivers from the
 queue to the peer (``BIO_write`` through :meth:`Connection.bio_write`) as
 the delivery policy allows. Bytes the peer's BIO cannot take yet stay queued
 and go out in later transfers. A close fault ends the direction with
@@ -21,14 +21,29 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ossl_handshake.constants import Role
-from ossl_handshake.faults import Chunk, Fault, FaultNotFiredError
-from ossl_handshake.records import Record, RecordStream, VersionState
+from ossl_handshake.tls.records import Record, RecordStream, VersionState
+from ossl_handshake.tls.roles import Role
+from ossl_handshake.wire.faults import Chunk, Fault, FaultNotFiredError
 
-if TYPE_CHECKING:
-    from ossl_handshake.connection import Connection
+
+class Endpoint(Protocol):
+    """What the wire needs of a peer: its role and its network BIO half.
+
+    :class:`~ossl_handshake.core.connection.Connection` on a memory BIO pair
+    is one; a TCP proxy's socket ends can be others.
+    """
+
+    @property
+    def role(self) -> Role: ...
+
+    def bio_read(self, n: int = -1) -> bytes: ...
+
+    def bio_write(self, data: bytes | bytearray | memoryview) -> int: ...
+
+    def bio_shutdown_wr(self) -> None: ...
+
 
 Tap = Callable[[Role, bytes], None]
 
@@ -195,7 +210,7 @@ class Wire:
         versions = VersionState()
         self._dirs = {r: _Direction(r, RecordStream(r, versions)) for r in Role}
         self.deliveries: list[tuple[Role, bytes]] = []
-        self._ends: dict[Role, weakref.ref[Connection]] = {}
+        self._ends: dict[Role, weakref.ref[Endpoint]] = {}
 
     # -- what crossed ----------------------------------------------------------
 
@@ -262,7 +277,7 @@ class Wire:
 
     # -- moving bytes ---------------------------------------------------------
 
-    def transfer(self, src: Connection, dst: Connection) -> int:
+    def transfer(self, src: Endpoint, dst: Endpoint) -> int:
         """Take what ``src`` wrote (``BIO_read``), apply faults, deliver to ``dst`` (``BIO_write``).
 
         Returns the number of bytes ``dst`` accepted in this call.
@@ -299,7 +314,7 @@ class Wire:
             self._release_coalesced(d, policy)  # the sender is waiting: stop holding
         return self._deliver(d, dst, policy)
 
-    def _check_ends(self, src: Connection, dst: Connection) -> None:
+    def _check_ends(self, src: Endpoint, dst: Endpoint) -> None:
         if src.role is dst.role:
             raise ValueError(f"both ends of the wire are {src.role.value}s")
         for conn in (src, dst):
@@ -314,7 +329,7 @@ class Wire:
         d.coalesced = []
         d.coalesced_count = 0
 
-    def _deliver(self, d: _Direction, dst: Connection, policy: Policy) -> int:
+    def _deliver(self, d: _Direction, dst: Endpoint, policy: Policy) -> int:
         total = 0
         units = 0
         queue = d.queue
@@ -346,7 +361,7 @@ class Wire:
             units += 1
         return total
 
-    def flush(self, src: Connection, dst: Connection) -> int:
+    def flush(self, src: Endpoint, dst: Endpoint) -> int:
         """Transfer until nothing more moves (end phases: a final alert, tickets)."""
         total = 0
         while True:

@@ -18,9 +18,12 @@ import os
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ossl_handshake.constants import Role
-from ossl_handshake.trace import Trace
+from ossl_handshake.tls.roles import Role
+
+if TYPE_CHECKING:
+    from ossl_handshake.observe.trace import Trace
 
 CLIENT_IP = bytes([127, 0, 0, 1])
 SERVER_IP = bytes([127, 0, 0, 2])

@@ -6,14 +6,14 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ossl_handshake._binding import ffi, lib
-from ossl_handshake.connection import PeerCertificates
-from ossl_handshake.constants import Role
-from ossl_handshake.errors import SSLError, verify_message
-from ossl_handshake.names import alert_name
+from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.connection import PeerCertificates
+from ossl_handshake.core.errors import SSLError, verify_message
+from ossl_handshake.tls.names import alert_name
+from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
-    from ossl_handshake.connection import Connection, Step
+    from ossl_handshake.core.connection import Connection, Step
 
 
 class _Unset(enum.Enum):
@@ -178,8 +178,8 @@ class SideResult:
 
         Decoded on demand (``d2i_X509`` + ``X509_NAME_print_ex``, RFC 2253).
         """
-        from ossl_handshake._binding import ffi, lib
-        from ossl_handshake.connection import x509_name
+        from ossl_handshake._native import ffi, lib
+        from ossl_handshake.core.connection import x509_name
 
         out = []
         for der in self.peer_chain:
@@ -420,7 +420,7 @@ class HandshakeResult:
     def _ladder(self) -> str:
         if self.trace is not None:
             try:
-                from ossl_handshake import ladder
+                from ossl_handshake.observe import ladder
             except ImportError:
                 pass
             else:

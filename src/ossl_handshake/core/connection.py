@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import FrozenInstanceError
 from typing import Any
 
-from ossl_handshake import callbacks as _callbacks  # noqa: F401 - registers def_extern
-from ossl_handshake._binding import ffi, lib, text
-from ossl_handshake.constants import Options, Role
-from ossl_handshake.context import Context, _as_pointer, encode_alpn
-from ossl_handshake.errors import (
+from ossl_handshake._native import ffi, lib, text
+from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
+from ossl_handshake.core.constants import Options
+from ossl_handshake.core.context import Context, _as_pointer, encode_alpn
+from ossl_handshake.core.errors import (
     CallbackError,
     ErrorCode,
     ReturnCode,
@@ -37,8 +37,9 @@ from ossl_handshake.errors import (
     error_for,
     verify_message,
 )
-from ossl_handshake.names import alert_name
-from ossl_handshake.session import Session
+from ossl_handshake.core.session import Session
+from ossl_handshake.tls.names import alert_name
+from ossl_handshake.tls.roles import Role
 
 InfoObserver = Callable[["Connection", int, int], None]
 MessageObserver = Callable[["Connection", bool, int, int, bytes], None]
@@ -371,7 +372,7 @@ class Connection:
         The pointer must come from the same libssl as this module (README,
         "Testing a C program").
         """
-        from ossl_handshake.callbacks import connection_of, context_of
+        from ossl_handshake.core.handles import connection_of, context_of
 
         ptr = _as_pointer(pointer, "SSL *")
         if connection_of(ptr) is not None:

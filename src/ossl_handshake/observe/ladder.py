@@ -12,8 +12,8 @@ import textwrap
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from ossl_handshake.constants import Role
-from ossl_handshake.trace import MessageEvent, StepEvent, Trace, TransferEvent
+from ossl_handshake.observe.trace import MessageEvent, StepEvent, Trace, TransferEvent
+from ossl_handshake.tls.roles import Role
 
 
 @dataclass(frozen=True)

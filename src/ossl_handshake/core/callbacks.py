@@ -14,33 +14,15 @@ makes the callbacks callable from C.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
-from ossl_handshake._binding import ffi, lib
-from ossl_handshake.constants import Role
+from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.handles import connection_of, context_of
+from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
-    from ossl_handshake.connection import Connection
-    from ossl_handshake.context import Context
-
-
-def connection_of(ssl: Any) -> Connection | None:
-    """The live :class:`Connection` that owns ``ssl``, or None."""
-    handle = lib.ossl_ssl_handle(ssl)
-    if handle == ffi.NULL:
-        return None
-    ref: weakref.ref[Connection] = ffi.from_handle(handle)
-    return ref()
-
-
-def context_of(ctx: Any) -> Context | None:
-    """The live :class:`Context` that owns ``ctx`` (an ``SSL_CTX *``), or None."""
-    handle = lib.ossl_ctx_handle(ctx)
-    if handle == ffi.NULL:
-        return None
-    ref: weakref.ref[Context] = ffi.from_handle(handle)
-    return ref()
+    from ossl_handshake.core.connection import Connection
+    from ossl_handshake.core.context import Context
 
 
 def park(conn: Connection | None, exc: BaseException) -> None:
@@ -160,7 +142,7 @@ def py_verify_cb(preverify_ok: int, store: Any) -> int:
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
     """``SSL_CTX_set_tlsext_servername_callback``: switch context, accept or reject."""
-    from ossl_handshake.context import Context, SNIRejected
+    from ossl_handshake.core.context import Context, SNIRejected
 
     conn = connection_of(ssl)
     ctx = _origin_context(ssl, conn)
@@ -246,7 +228,7 @@ def py_alpn_select_cb(ssl: Any, out: Any, outlen: Any, in_: Any, inlen: int, arg
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_new_session_cb(ssl: Any, session: Any) -> int:
     """``SSL_CTX_sess_set_new_cb``: hand the session (and its reference) to Python."""
-    from ossl_handshake.session import Session
+    from ossl_handshake.core.session import Session
 
     conn = connection_of(ssl)
     ctx = _origin_context(ssl, conn)

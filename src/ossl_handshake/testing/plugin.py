@@ -30,12 +30,12 @@ from typing import Any
 import pytest
 
 from ossl_handshake import certs
-from ossl_handshake.connection import Connection
-from ossl_handshake.constants import Role
-from ossl_handshake.context import Context
-from ossl_handshake.errors import SSLError, ZeroReturnError
-from ossl_handshake.pair import memory_pair as _memory_pair
-from ossl_handshake.result import SideResult
+from ossl_handshake.core.connection import Connection
+from ossl_handshake.core.context import Context
+from ossl_handshake.core.errors import SSLError, ZeroReturnError
+from ossl_handshake.pair.driver import memory_pair as _memory_pair
+from ossl_handshake.pair.result import SideResult
+from ossl_handshake.tls.roles import Role
 
 Handler = Callable[[Connection], None]
 
@@ -269,7 +269,7 @@ def expect_handshake_failure(
     """Fail the test unless the block raises ``error`` matching every given detail.
 
     ``alert`` matches the alert this side sent *or* received (the alert names
-    of :mod:`ossl_handshake.names`, e.g. ``"bad_certificate"``);
+    of :mod:`ossl_handshake.tls.names`, e.g. ``"bad_certificate"``);
     ``alert_sent`` / ``alert_received`` match one direction; ``reason`` must
     be one of the OpenSSL reason strings of the drained error queue;
     ``verify_code`` is the ``X509_V_ERR_*`` value. Other exceptions pass

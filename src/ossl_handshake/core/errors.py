@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ossl_handshake._binding import ffi, lib, text
-from ossl_handshake.names import alert_name
+from ossl_handshake._native import ffi, lib, text
+from ossl_handshake.tls.names import alert_name
 
 if TYPE_CHECKING:
-    from ossl_handshake.constants import Role
+    from ossl_handshake.tls.roles import Role
 
 #: ``ERR_GET_REASON`` values of received alerts are 1000 + the alert number.
 ALERT_REASON_OFFSET = 1000

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ossl_handshake.constants import Role
-from ossl_handshake.names import (
+from ossl_handshake.tls.names import (
     HRR_RANDOM,
     content_type_name,
     handshake_type_name,
     version_name,
 )
+from ossl_handshake.tls.roles import Role
 
 #: Bytes in a TLS record header: type (1), legacy version (2), length (2).
 HEADER_LEN = 5

@@ -1,10 +1,10 @@
 """``ossl-handshake server`` and ``ossl-handshake client``: TLS peers on real sockets.
 
-Both take the shared configuration flags (:mod:`ossl_handshake.cli_config`),
+Both take the shared configuration flags (:mod:`ossl_handshake.cli.config`),
 run each handshake through :class:`~ossl_handshake.connection.Connection` on a
 socket with a timeout (non-blocking underneath, waiting with poll), and print
 one JSON line per finished connection (schema in ``docs/cli-json.md``). The
-exit status is the highest code of any connection (see :mod:`ossl_handshake.cli`).
+exit status is the highest code of any connection (see :mod:`ossl_handshake.cli.main`).
 
 The server prints ``{"event": "ready", ...}`` with the bound port once it
 listens (and writes ``<port>\\n`` to ``--ready-file``), so a harness can start
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ossl_handshake.cli import (
+from ossl_handshake.cli.config import _split, add_config_args, build_context, set_server_alpn
+from ossl_handshake.cli.main import (
     EXIT_IO,
     EXIT_OK,
     EXIT_TLS,
@@ -32,18 +33,17 @@ from ossl_handshake.cli import (
     EXIT_VERIFY,
     command,
 )
-from ossl_handshake.cli_config import _split, add_config_args, build_context, set_server_alpn
-from ossl_handshake.connection import Connection, Step
-from ossl_handshake.constants import Role
-from ossl_handshake.context import Context
-from ossl_handshake.errors import (
+from ossl_handshake.core.connection import Connection, Step
+from ossl_handshake.core.context import Context
+from ossl_handshake.core.errors import (
     CertificateVerifyError,
     ProtocolError,
     SSLError,
     ZeroReturnError,
 )
-from ossl_handshake.session import Session
-from ossl_handshake.trace import Trace
+from ossl_handshake.core.session import Session
+from ossl_handshake.observe.trace import Trace
+from ossl_handshake.tls.roles import Role
 
 #: Version of the JSON result lines; bumped only on incompatible changes.
 SCHEMA_VERSION = 1

@@ -1,10 +1,10 @@
 """``ossl-handshake trace``: an in-memory handshake drawn as a ladder, with capture files.
 
-Takes the same configuration flags as ``demo`` (see :mod:`ossl_handshake.cli_config`),
+Takes the same configuration flags as ``demo`` (see :mod:`ossl_handshake.cli.config`),
 drives the pair with a :class:`~ossl_handshake.trace.Trace` attached, prints
 the ladder and writes ``--pcap``, ``--pcapng`` (key log embedded),
 ``--keylog``, ``--svg`` and ``--json`` files on request. Exit codes as in
-:mod:`ossl_handshake.cli`.
+:mod:`ossl_handshake.cli.main`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import json
 import sys
 from typing import Any
 
-from ossl_handshake import ladder
-from ossl_handshake.cli import EXIT_OK, EXIT_USAGE, command, exit_code_for
-from ossl_handshake.cli_config import Config, add_config_args, build_config
-from ossl_handshake.errors import SSLError
-from ossl_handshake.pair import drive, memory_pair
-from ossl_handshake.result import HandshakeResult
-from ossl_handshake.session import Session
-from ossl_handshake.trace import Trace
+from ossl_handshake.cli.config import Config, add_config_args, build_config
+from ossl_handshake.cli.main import EXIT_OK, EXIT_USAGE, command, exit_code_for
+from ossl_handshake.core.errors import SSLError
+from ossl_handshake.core.session import Session
+from ossl_handshake.observe import ladder
+from ossl_handshake.observe.trace import Trace
+from ossl_handshake.pair.driver import drive, memory_pair
+from ossl_handshake.pair.result import HandshakeResult
 
 
 def _run_one(

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ossl_handshake import certs
-from ossl_handshake.constants import ClientAuth, Options, Role
-from ossl_handshake.context import Context
+from ossl_handshake.core.constants import ClientAuth, Options
+from ossl_handshake.core.context import Context
+from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
-    from ossl_handshake.connection import Connection
+    from ossl_handshake.core.connection import Connection
 
 KEY_TYPES = {
     "ecdsa": certs.SERVER_ECDSA,

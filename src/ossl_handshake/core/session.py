@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ossl_handshake._binding import ffi, lib
+from ossl_handshake._native import ffi, lib
 
 
 class Session:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ossl_handshake._binding import ffi, lib
-from ossl_handshake.connection import (
+from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.connection import (
     _BUSY,
     _ERROR_CODES,
     _RETRYABLE,
@@ -28,14 +28,14 @@ from ossl_handshake.connection import (
     _thread_result,
     join,
 )
-from ossl_handshake.constants import Role
-from ossl_handshake.context import Context
-from ossl_handshake.errors import ErrorCode, NoProgressError, ReturnCode, SSLError
-from ossl_handshake.result import HandshakeResult, SideResult, StepRecord
-from ossl_handshake.session import Session
+from ossl_handshake.core.context import Context
+from ossl_handshake.core.errors import ErrorCode, NoProgressError, ReturnCode, SSLError
+from ossl_handshake.core.session import Session
+from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
-    from ossl_handshake.trace import Trace
+    from ossl_handshake.observe.trace import Trace
 
 
 class WireLike(Protocol):
@@ -145,7 +145,7 @@ def drive(
         raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")
     tr: Trace | None = None
     if trace is not None and trace is not False:
-        from ossl_handshake.trace import Trace as _Trace
+        from ossl_handshake.observe.trace import Trace as _Trace
 
         tr = _Trace() if trace is True else trace
         tr.attach(client)

@@ -1,0 +1,1 @@
+"""Helpers for test authors: the pytest plugin (``ossl_handshake.testing.plugin``)."""

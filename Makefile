@@ -10,7 +10,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools>=77' wheel
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py ossl_build.py src/ossl_handshake/_glue.c
+BUILD_LAYER := src/ossl_handshake/_build
+BUILD_INPUTS := $(wildcard $(BUILD_LAYER)/*.py $(BUILD_LAYER)/*.h $(BUILD_LAYER)/cdef/*.h \
+	$(BUILD_LAYER)/glue/*.c $(BUILD_LAYER)/glue/*.h)
+
+$(STAMP): $(BIN)/python pyproject.toml setup.py ossl_build.py $(BUILD_INPUTS)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -70,7 +70,10 @@ def test_sdist_contains_build_inputs_and_certificates(dist: Path) -> None:
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert {"ossl_build.py", "setup.py", "pyproject.toml", "README.md"} <= names
-    assert "src/ossl_handshake/_glue.c" in names
+    build = "src/ossl_handshake/_build/"
+    assert {f"{build}builder.py", f"{build}locate.py", f"{build}glue.h"} <= names
+    assert {f"{build}cdef/types.h", f"{build}cdef/callbacks.h"} <= names
+    assert {f"{build}glue/step.c", f"{build}glue/drive.c", f"{build}glue/openssl.h"} <= names
     pems = {n for n in names if n.startswith("certs/") and n.endswith(".pem")}
     assert {"certs/ca.pem", "certs/server-ecdsa.pem", "certs/expired.pem"} <= pems
     assert "certs/gen.sh" in names

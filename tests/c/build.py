@@ -6,21 +6,26 @@ standard library and no package-relative imports)::
     from tests.c.build import compile_c
     exe = compile_c(Path("tests/c/echo_server.c"), tmp / "echo_server")
 
-OpenSSL is found the way ``ossl_build.py`` finds it: ``$OPENSSL_DIR`` first
-(``-I$OPENSSL_DIR/include -L$OPENSSL_DIR/lib -Wl,-rpath,$OPENSSL_DIR/lib``),
-then ``pkg-config --cflags --libs openssl``, then plain ``-lssl -lcrypto``.
+OpenSSL is found by the binding's own locator,
+``src/ossl_handshake/_build/locate.py`` (loaded by its path):
+``$OPENSSL_DIR`` first (``-I$OPENSSL_DIR/include``, ``-L`` and ``-Wl,-rpath`` for
+its ``lib64``/``lib``), then ``pkg-config openssl`` (with an rpath for each
+``-L``), then plain ``-lssl -lcrypto``.
 The compiler is ``$CC`` (split like a shell would), default ``cc``.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 __all__ = ["CompileError", "compile_c", "compiler", "have_compiler", "openssl_flags"]
 
@@ -28,6 +33,9 @@ __all__ = ["CompileError", "compile_c", "compiler", "have_compiler", "openssl_fl
 BASE_FLAGS: tuple[str, ...] = ("-Wall", "-Wextra", "-Werror", "-O2")
 
 _TIMEOUT = 120.0
+
+#: The binding's OpenSSL locator, shared so the C peers link the same libssl.
+_LOCATE = Path(__file__).resolve().parents[2] / "src" / "ossl_handshake" / "_build" / "locate.py"
 
 
 class CompileError(RuntimeError):
@@ -60,43 +68,22 @@ def have_compiler() -> bool:
     return _have_compiler(tuple(compiler()))
 
 
-def _pkg_config(*args: str) -> list[str] | None:
-    if shutil.which("pkg-config") is None:
-        return None
-    try:
-        proc = subprocess.run(
-            ["pkg-config", *args, "openssl"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return None
-    return shlex.split(proc.stdout)
+def _load_locate() -> ModuleType:
+    """``src/ossl_handshake/_build/locate.py``, loaded by its path (stdlib only)."""
+    name = "_ossl_handshake_build_locate"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _LOCATE)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def openssl_flags() -> tuple[list[str], list[str]]:
     """``(cflags, libs)`` for building against OpenSSL; libs go after the sources."""
-    openssl_dir = os.environ.get("OPENSSL_DIR")
-    if openssl_dir:
-        root = Path(openssl_dir)
-        libdir = root / "lib"
-        if not libdir.is_dir() and (root / "lib64").is_dir():
-            libdir = root / "lib64"
-        return (
-            [f"-I{root / 'include'}"],
-            [f"-L{libdir}", f"-Wl,-rpath,{libdir}", "-lssl", "-lcrypto"],
-        )
-    cflags = _pkg_config("--cflags")
-    libs = _pkg_config("--libs")
-    if cflags is None or libs is None:
-        return [], ["-lssl", "-lcrypto"]
-    # A non-default prefix found through PKG_CONFIG_PATH must also be found at run time.
-    rpaths = [f"-Wl,-rpath,{flag[2:]}" for flag in libs if flag.startswith("-L") and len(flag) > 2]
-    return cflags, [*rpaths, *libs]
+    flags: tuple[list[str], list[str]] = _load_locate().c_flags()
+    return flags
 
 
 def _inputs(source: Path) -> list[Path]:

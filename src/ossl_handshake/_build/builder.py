@@ -1,0 +1,77 @@
+"""The cffi builder for ``ossl_handshake._ossl`` (out-of-line, API mode).
+
+The cdef is ``cdef/*.h`` and ``glue.h`` in ``CDEF_ORDER`` (every header in
+cdef/ must be listed there, so a new one cannot be silently skipped), minus
+the lines cffi cannot parse (glue.h's #includes and include guard). The C
+source is ``glue/*.c`` in ``GLUE_ORDER``, #included into one translation unit
+with cffi's code, so the ``static`` glue functions stay visible to it.
+OpenSSL comes from ``locate.py`` (``found.source`` says where from). Loaded by
+file path (``ossl_build.py``), without importing ``ossl_handshake``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+#: Types before their users; glue.h uses the OpenSSL types and callbacks.h its structs.
+CDEF_ORDER = (
+    *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
+    *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
+    "glue.h",
+    "cdef/callbacks.h",
+)
+#: Definitions before their users (one translation unit; glue.h declares them all).
+GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle")
+#: The lines of glue.h that are C only: its #includes and include guard.
+_C_ONLY = re.compile(
+    r"^\s*#\s*(include\b|pragma\s+once|(ifndef|define|endif)\b.*OSSL_HANDSHAKE_GLUE_H)"
+)
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from ossl_handshake._build import locate
+else:
+    locate = _load("_ossl_handshake_build_locate", HERE / "locate.py")
+
+
+def cdef_text() -> str:
+    """The headers of CDEF_ORDER without their C-only lines, as one cdef."""
+    found = {f"cdef/{p.name}" for p in (HERE / "cdef").glob("*.h")}
+    if found != {n for n in CDEF_ORDER if n.startswith("cdef/")}:
+        raise RuntimeError("cdef/*.h and builder.CDEF_ORDER disagree")
+    lines = (ln for n in CDEF_ORDER for ln in (HERE / n).read_text().splitlines())
+    return "\n".join(ln for ln in lines if not _C_ONLY.match(ln)) + "\n"
+
+
+def source_text() -> str:
+    """The set_source string: glue/*.c #included in GLUE_ORDER."""
+    if {p.stem for p in (HERE / "glue").glob("*.c")} != set(GLUE_ORDER):
+        raise RuntimeError("glue/*.c and builder.GLUE_ORDER disagree")
+    return "".join(f'#include "glue/{n}.c"\n' for n in GLUE_ORDER)
+
+
+found = locate.locate()
+if "egg_info" not in sys.argv and "sdist" not in sys.argv:
+    locate.check_headers(found)
+
+kwargs = found.extension_kwargs()
+kwargs["include_dirs"].append(str(HERE))  # for #include "glue/....c" and "glue.h"
+ffibuilder = FFI()
+ffibuilder.cdef(cdef_text())
+ffibuilder.set_source("ossl_handshake._ossl", source_text(), **kwargs)

@@ -1,0 +1,157 @@
+/* The C glue's interface: the one definition of its structs, constants and
+ * functions.
+ *
+ * Read twice: every C file in glue/ #includes it, and builder.py feeds it to
+ * ffi.cdef after dropping the lines cffi cannot parse (the #include lines
+ * and this include guard). So nothing else here may be outside cffi's cdef
+ * subset: no #if, no function-like macros, only integer #defines. Anything
+ * that depends on the OpenSSL version belongs in glue/compat.c.
+ *
+ * The functions are static: the files in glue/ form one translation unit
+ * with the code cffi generates (see builder.py), which calls them directly.
+ */
+#ifndef OSSL_HANDSHAKE_GLUE_H
+#define OSSL_HANDSHAKE_GLUE_H
+
+#include "glue/openssl.h"
+
+/* ---- Results: one libssl call's outcome (glue/step.c) ------------------- */
+
+#define OSSL_ERRQ_MAX 16
+
+typedef struct {
+    unsigned long code;
+    int line;
+    int flags;
+    char file[96];
+    char func[64];
+    char data[256];
+} ossl_err_entry;
+
+typedef struct {
+    int ret;
+    int err;
+    int sys_errno;
+    int nerr;
+    int dropped;
+    size_t nbytes;
+    ossl_err_entry entries[OSSL_ERRQ_MAX];
+} ossl_result;
+
+/* ---- Per-SSL state the C callbacks fill in without calling Python ------- */
+
+typedef struct {
+    int alert_sent;     /* (level << 8) | description of the last alert we sent, -1 none */
+    int alert_received; /* same for the last alert the peer sent us, -1 none */
+    int alerts_sent;
+    int alerts_received;
+    int hrr;            /* a HelloRetryRequest crossed the wire */
+    int handshake_done;
+    int want_info;      /* forward info callbacks to Python */
+    int want_msg;       /* forward message callbacks to Python */
+    void *handle;       /* ffi.new_handle of a weakref to the Python Connection */
+    int cb_error;       /* a Python callback parked an exception (callbacks.park) */
+} ossl_conn_state;
+
+/* ---- The direct-mode driver (glue/drive.c) ------------------------------ */
+
+typedef struct {
+    int side;           /* 0 client, 1 server */
+    int ret;
+    int err;            /* SSL_get_error */
+    int nerr;           /* error-queue entries captured (only the last record's are kept) */
+    int alert_sent;     /* ossl_conn_state values right after the step */
+    int alert_received;
+    const char *state;  /* SSL_state_string_long after the step (static strings) */
+    const char *state_before;
+} ossl_step_rec;
+
+typedef struct {
+    int started;
+    int n;              /* steps made (the step budget counter) */
+    int idle;           /* rounds in a row without progress */
+    int pos;            /* side to step next within the current round */
+    int progressed;     /* the current round moved something */
+    int fin[2];         /* side finished (a step returned 1, or finished before) */
+    int nrec;           /* records written by the last call */
+    const char *prev[2]; /* each side's state after its last step; NULL before */
+} ossl_drive_state;
+
+#define OSSL_DRIVE_DONE 0      /* both finished */
+#define OSSL_DRIVE_FAILED 1    /* the last record failed for good */
+#define OSSL_DRIVE_CALLBACK 2  /* a Python callback parked an exception in the last record */
+#define OSSL_DRIVE_STUCK 3     /* no progress (the rules of pair.drive) */
+#define OSSL_DRIVE_BUDGET 4    /* max_steps reached */
+#define OSSL_DRIVE_FULL 5      /* the record buffer is full; call again */
+#define OSSL_DRIVE_QUEUE 6     /* a retryable step left an error queue (in *r); call again */
+
+/* ---- One side's negotiated values for SideResult (glue/snapshot.c) ------ */
+
+typedef struct {
+    int finished;
+    const char *version;      /* static; NULL unless finished */
+    const char *cipher;       /* static; NULL without a cipher */
+    int cipher_bits;          /* -1 without a cipher */
+    int group_nid;            /* 0: none (or no session yet) */
+    char group[64];
+    unsigned int alpn_len;
+    unsigned char alpn[256];
+    int has_server_name;
+    char server_name[256];
+    int reused;
+    int hrr;
+    long verify_result;
+    const char *peer_sig;     /* OBJ_nid2sn of SSL_get_peer_signature_type_nid, NULL if none */
+    const char *sig;          /* same for SSL_get_signature_type_nid */
+    int alert_sent;
+    int alert_received;
+    X509 *leaf;               /* SSL_get1_peer_certificate */
+    STACK_OF_X509 *chain;     /* X509_chain_up_ref of SSL_get_peer_cert_chain */
+} ossl_snapshot;
+
+/* ---- Functions ---------------------------------------------------------- */
+
+/* glue/callbacks.c: ex_data indices, handles, attach/detach, keylog */
+static int ossl_init(void);
+static ossl_conn_state *ossl_state(const SSL *ssl);
+static void *ossl_ssl_handle(const SSL *ssl);
+static void *ossl_ctx_handle(const SSL_CTX *ctx);
+static int ossl_set_ctx_handle(SSL_CTX *ctx, void *handle);
+static int ossl_attach(SSL *ssl, ossl_conn_state *st);
+static int ossl_attach_state_only(SSL *ssl, ossl_conn_state *st);
+static int ossl_attach_adopted(SSL *ssl, ossl_conn_state *st);
+static void ossl_detach(SSL *ssl);
+static void ossl_enable_keylog(SSL_CTX *ctx, int on);
+
+/* glue/step.c: one call per step, the error queue captured into *r */
+static int ossl_do_handshake(SSL *ssl, ossl_result *r);
+static int ossl_read(SSL *ssl, void *buf, size_t num, ossl_result *r);
+static int ossl_peek(SSL *ssl, void *buf, size_t num, ossl_result *r);
+static int ossl_write(SSL *ssl, const void *buf, size_t num, ossl_result *r);
+static int ossl_shutdown(SSL *ssl, ossl_result *r);
+static int ossl_key_update(SSL *ssl, int updatetype, ossl_result *r);
+static int ossl_take_errors(ossl_result *r);
+
+/* glue/compat.c: calls whose spelling depends on the OpenSSL version */
+static int ossl_get_negotiated_group(SSL *ssl);
+static const char *ossl_group_name(SSL *ssl, int nid);
+
+/* glue/bio.c: BIO pairs and moving bytes between BIOs */
+static int ossl_join(SSL *a, SSL *b, size_t size);
+static long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max);
+
+/* glue/drive.c */
+static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
+                           ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
+
+/* glue/snapshot.c: snapshots and the peer chains they hold */
+static STACK_OF_X509 *ossl_peer_chain_ref(const SSL *ssl);
+static void ossl_chain_free(STACK_OF_X509 *sk);
+static ossl_snapshot *ossl_snapshot_new(SSL *ssl);
+static void ossl_snapshot_free(ossl_snapshot *s);
+
+/* glue/lifecycle.c: Connection construction and close in one call each */
+static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
+static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
+
+#endif /* OSSL_HANDSHAKE_GLUE_H */

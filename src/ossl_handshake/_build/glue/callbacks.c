@@ -1,0 +1,139 @@
+/* Our ex_data slots, the C info/msg/keylog callbacks (they fill
+ * ossl_conn_state without calling Python, and forward to Python on request),
+ * and attaching/detaching that state. */
+#include "../glue.h"
+
+static int ossl_ssl_idx = -1;
+static int ossl_ctx_idx = -1;
+
+static int ossl_init(void)
+{
+    if (ossl_ssl_idx < 0)
+        ossl_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (ossl_ctx_idx < 0)
+        ossl_ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    return ossl_ssl_idx >= 0 && ossl_ctx_idx >= 0;
+}
+
+static ossl_conn_state *ossl_state(const SSL *ssl)
+{
+    if (ossl_ssl_idx < 0)
+        return NULL;
+    return (ossl_conn_state *)SSL_get_ex_data(ssl, ossl_ssl_idx);
+}
+
+static void *ossl_ssl_handle(const SSL *ssl)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    return st ? st->handle : NULL;
+}
+
+static void *ossl_ctx_handle(const SSL_CTX *ctx)
+{
+    if (ossl_ctx_idx < 0)
+        return NULL;
+    return SSL_CTX_get_ex_data(ctx, ossl_ctx_idx);
+}
+
+static int ossl_set_ctx_handle(SSL_CTX *ctx, void *handle)
+{
+    return SSL_CTX_set_ex_data(ctx, ossl_ctx_idx, handle);
+}
+
+/* Python side of the observers, declared extern "Python" in the cdef. */
+static void py_info_cb(const SSL *ssl, int where, int ret);
+static void py_msg_cb(int write_p, int version, int content_type, const void *buf,
+                      size_t len, SSL *ssl, void *arg);
+static void py_keylog_cb(const SSL *ssl, const char *line);
+
+static void ossl_info_cb(const SSL *ssl, int where, int ret)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    if (st == NULL)
+        return;
+    if (where & SSL_CB_ALERT) {
+        if (where & SSL_CB_WRITE) {
+            st->alert_sent = ret;
+            st->alerts_sent++;
+        } else {
+            st->alert_received = ret;
+            st->alerts_received++;
+        }
+    }
+    if (where & SSL_CB_HANDSHAKE_DONE)
+        st->handshake_done = 1;
+    if (st->want_info)
+        py_info_cb(ssl, where, ret);
+}
+
+static const unsigned char ossl_hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+static void ossl_msg_cb(int write_p, int version, int content_type, const void *buf,
+                        size_t len, SSL *ssl, void *arg)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    const unsigned char *p = (const unsigned char *)buf;
+    if (st == NULL)
+        return;
+    /* ServerHello (type 2): 4-byte header, 2-byte legacy_version, 32-byte random. */
+    if (content_type == SSL3_RT_HANDSHAKE && len >= 38 && p[0] == 2
+            && memcmp(p + 6, ossl_hrr_random, 32) == 0)
+        st->hrr = 1;
+    if (st->want_msg)
+        py_msg_cb(write_p, version, content_type, buf, len, ssl, arg);
+}
+
+static void ossl_keylog_cb(const SSL *ssl, const char *line)
+{
+    py_keylog_cb(ssl, line);
+}
+
+/* Attach our state to an SSL and install the C observers. */
+static int ossl_attach(SSL *ssl, ossl_conn_state *st)
+{
+    st->alert_sent = -1;
+    st->alert_received = -1;
+    if (!SSL_set_ex_data(ssl, ossl_ssl_idx, st))
+        return 0;
+    SSL_set_info_callback(ssl, ossl_info_cb);
+    SSL_set_msg_callback(ssl, ossl_msg_cb);
+    return 1;
+}
+
+static int ossl_attach_state_only(SSL *ssl, ossl_conn_state *st)
+{
+    st->alert_sent = -1;
+    st->alert_received = -1;
+    return SSL_set_ex_data(ssl, ossl_ssl_idx, st);
+}
+
+static void ossl_detach(SSL *ssl)
+{
+    SSL_set_ex_data(ssl, ossl_ssl_idx, NULL);
+}
+
+static void ossl_enable_keylog(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_keylog_callback(ctx, on ? ossl_keylog_cb : NULL);
+}
+
+/* Attach our state to an SSL made by other code (Connection.adopt). Our info
+ * callback (alert bookkeeping) goes in only when neither the SSL nor its
+ * SSL_CTX has one, so the creator's callback is never replaced. Returns 0 on
+ * failure, 1 attached without our info callback, 2 with it. */
+static int ossl_attach_adopted(SSL *ssl, ossl_conn_state *st)
+{
+    st->alert_sent = -1;
+    st->alert_received = -1;
+    if (!SSL_set_ex_data(ssl, ossl_ssl_idx, st))
+        return 0;
+    if (SSL_get_info_callback(ssl) == NULL
+        && SSL_CTX_get_info_callback(SSL_get_SSL_CTX(ssl)) == NULL) {
+        SSL_set_info_callback(ssl, ossl_info_cb);
+        return 2;
+    }
+    return 1;
+}

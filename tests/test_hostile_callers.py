@@ -32,7 +32,7 @@ from ossl_handshake import (
     join,
     memory_pair,
 )
-from ossl_handshake.core.context import ConfigurationError
+from ossl_handshake.core.errors import ConfigurationError
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -35,6 +35,11 @@ typedef struct {
     int nerr;
     int dropped;
     size_t nbytes;
+    /* Read in the same C call as the libssl call, so nothing touches the SSL
+     * after its guard is released: SSL_state_string_long (a string literal of
+     * libssl's, valid after SSL_free) and SSL_get_verify_result. */
+    const char *state;
+    long verify;
     ossl_err_entry entries[OSSL_ERRQ_MAX];
 } ossl_result;
 
@@ -131,6 +136,7 @@ static int ossl_write(SSL *ssl, const void *buf, size_t num, ossl_result *r);
 static int ossl_shutdown(SSL *ssl, ossl_result *r);
 static int ossl_key_update(SSL *ssl, int updatetype, ossl_result *r);
 static int ossl_take_errors(ossl_result *r);
+static void ossl_clear_errors(void);
 
 /* glue/compat.c: calls whose spelling depends on the OpenSSL version */
 static int ossl_get_negotiated_group(SSL *ssl);

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.constants import ClientAuth, Mode, Options, SessionCacheMode, TLSVersion
-from ossl_handshake.core.errors import ErrorRecord, SSLError, drain
+from ossl_handshake.core.errors import ConfigurationError, ErrorRecord, drain
 from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
 
@@ -55,10 +55,6 @@ class SNIRejected(Exception):
         super().__init__(message or f"server name rejected with {alert}")
         self.alert = alert
         self.alert_code = ALERT_CODES[alert]
-
-
-class ConfigurationError(SSLError, ValueError):
-    """A configuration call was refused (bad file, key mismatch, bad cipher string...)."""
 
 
 def _path(value: PathLike, what: str) -> bytes:

@@ -284,6 +284,36 @@ class UnexpectedEOFError(ProtocolError):
     """
 
 
+class ConfigurationError(SSLError, ValueError):
+    """A configuration call was refused (bad file, key mismatch, bad cipher string...).
+
+    ``operation`` names the OpenSSL function; ``errors`` holds what it queued.
+    """
+
+
+class ContextInUseError(ConfigurationError):
+    """The ``SSL_CTX`` setting cannot change while connections made from it are alive.
+
+    OpenSSL copies some settings into each ``SSL`` at ``SSL_new`` and reads
+    others from the ``SSL_CTX`` during the handshake, so changing them under
+    live connections is undefined (SSL_CTX_new(3)). Close the connections, or
+    build another :class:`~ossl_handshake.Context`.
+    """
+
+
+class ClosedError(ValueError):
+    """The object was closed (``close()``), or closed while this call waited."""
+
+
+class TransportClosedError(ClosedError):
+    """The socket under a connection was closed or replaced by another one (same fd)."""
+
+
+class BusyError(RuntimeError):
+    """Another thread is inside a libssl call on this object, or a callback of the
+    object re-entered it: libssl objects and BIO pairs have no locking of their own."""
+
+
 class CallbackError(SSLError):
     """A Python callback raised; the original exception is ``__cause__``."""
 
@@ -369,3 +399,30 @@ def error_for(
 def verify_message(code: int) -> str:
     """``X509_verify_cert_error_string``: ``"hostname mismatch"`` for 62."""
     return text(lib.X509_verify_cert_error_string(code))
+
+
+def ensure(
+    fn: Any,
+    *args: Any,
+    ok: Any = 1,
+    operation: str = "",
+    what: str = "",
+    raising: type[SSLError] = ConfigurationError,
+) -> Any:
+    """Call ``fn(*args)`` on an empty error queue; raise ``raising`` unless it returned ``ok``.
+
+    The one helper for setup calls (PyNaCl's ``ensure()`` is the model): the
+    queue is cleared before the call (set aside, if we are inside a callback
+    of another libssl call) and drained into the exception after it, which
+    names the OpenSSL function (``operation``, default ``fn.__name__``).
+    ``ok`` is the success value, or a predicate on the return value.
+    """
+    lib.ossl_clear_errors()
+    ret = fn(*args)
+    passed = ok(ret) if callable(ok) else ret == ok
+    if passed:
+        return ret
+    errors = drain()
+    name = operation or getattr(fn, "__name__", "libssl call")
+    head = f"{name} failed" + (f": {what}" if what else "")
+    raise raising(head, errors=errors, operation=name, ret=int(ret) if isinstance(ret, int) else -1)

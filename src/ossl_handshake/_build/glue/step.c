@@ -48,13 +48,113 @@ static void ossl_capture(ossl_result *r)
     }
 }
 
-#define OSSL_BEGIN() do { ERR_clear_error(); errno = 0; } while (0)
-#define OSSL_END(ssl, r, rv) do { \
-        (r)->ret = (rv); \
-        (r)->sys_errno = errno; \
-        (r)->err = SSL_get_error((ssl), (rv)); \
-        ossl_capture(r); \
-    } while (0)
+/* Nested calls. A Python callback that runs inside a libssl call on this
+ * thread (on_info reading another connection, a configuration call from a
+ * servername callback) makes glue calls of its own. Those must not clear the
+ * entries the outer call has queued so far, nor leave theirs behind for it:
+ * each sets the outer entries aside, runs on an empty queue, and puts them
+ * back. The file and function strings are libssl's literals (OPENSSL_FILE,
+ * OPENSSL_FUNC) and are kept as pointers; the data text is copied. */
+#define OSSL_STASH_LEVELS 4
+
+typedef struct {
+    unsigned long code;
+    const char *file;
+    const char *func;
+    int line;
+    int has_data;
+    char data[256];
+} ossl_stashed;
+
+typedef struct {
+    int n;
+    ossl_stashed e[OSSL_ERRQ_MAX];
+} ossl_stash;
+
+static __thread int ossl_depth;
+static __thread ossl_stash ossl_stashes[OSSL_STASH_LEVELS];
+
+static void ossl_stash_save(ossl_stash *s)
+{
+    unsigned long code;
+    const char *file, *func, *data;
+    int line, flags;
+
+    s->n = 0;
+    for (;;) {
+        func = NULL;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        code = ERR_get_error_all(&file, &line, &func, &data, &flags);
+#else
+        code = ERR_get_error_line_data(&file, &line, &data, &flags);
+#endif
+        if (code == 0)
+            break;
+        if (s->n >= OSSL_ERRQ_MAX)
+            continue;
+        ossl_stashed *e = &s->e[s->n++];
+        e->code = code;
+        e->file = file;
+        e->func = func;
+        e->line = line;
+        e->has_data = (flags & ERR_TXT_STRING) && data != NULL;
+        ossl_copy(e->data, sizeof(e->data), e->has_data ? data : NULL);
+    }
+}
+
+static void ossl_stash_restore(ossl_stash *s)
+{
+    int i;
+
+    ERR_clear_error();
+    for (i = 0; i < s->n; i++) {
+        ossl_stashed *e = &s->e[i];
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        ERR_new();
+        ERR_set_debug(e->file, e->line, e->func);
+        if (e->has_data)
+            ERR_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), "%s", e->data);
+        else
+            ERR_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), NULL);
+#else
+        ERR_put_error(ERR_GET_LIB(e->code), ERR_GET_FUNC(e->code), ERR_GET_REASON(e->code),
+                      e->file, e->line);
+        if (e->has_data)
+            ERR_add_error_data(1, e->data);
+#endif
+    }
+    s->n = 0;
+}
+
+/* Before a libssl call: an empty queue (the outer one set aside when nested)
+ * and errno 0. */
+static void ossl_begin(void)
+{
+    if (ossl_depth > 0 && ossl_depth <= OSSL_STASH_LEVELS)
+        ossl_stash_save(&ossl_stashes[ossl_depth - 1]);
+    else
+        ERR_clear_error();
+    ossl_depth++;
+    errno = 0;
+}
+
+/* After it: ret, SSL_get_error, errno, state, verify result and the queue,
+ * before anything else runs; then the outer entries go back. */
+static void ossl_end(const SSL *ssl, ossl_result *r, int rv)
+{
+    r->ret = rv;
+    r->sys_errno = errno;
+    r->err = SSL_get_error(ssl, rv);
+    r->state = SSL_state_string_long(ssl);
+    r->verify = SSL_get_verify_result(ssl);
+    ossl_capture(r);
+    ossl_depth--;
+    if (ossl_depth > 0 && ossl_depth <= OSSL_STASH_LEVELS)
+        ossl_stash_restore(&ossl_stashes[ossl_depth - 1]);
+}
+
+#define OSSL_BEGIN() ossl_begin()
+#define OSSL_END(ssl, r, rv) ossl_end((ssl), (r), (rv))
 
 static int ossl_do_handshake(SSL *ssl, ossl_result *r)
 {
@@ -116,10 +216,25 @@ static int ossl_key_update(SSL *ssl, int updatetype, ossl_result *r)
     return rv;
 }
 
-/* Drain the queue after any other call (configuration calls, loaders). */
+/* Around any other call (configuration calls, loaders): clear before, drain
+ * after. Called from a callback inside a libssl call, the outer call's
+ * entries are set aside by the first and put back by the second. */
+static void ossl_clear_errors(void)
+{
+    if (ossl_depth > 0 && ossl_depth <= OSSL_STASH_LEVELS)
+        ossl_stash_save(&ossl_stashes[ossl_depth - 1]);
+    else
+        ERR_clear_error();
+    errno = 0;
+}
+
 static int ossl_take_errors(ossl_result *r)
 {
     r->sys_errno = errno;
+    r->state = NULL;
+    r->verify = 0;
     ossl_capture(r);
+    if (ossl_depth > 0 && ossl_depth <= OSSL_STASH_LEVELS)
+        ossl_stash_restore(&ossl_stashes[ossl_depth - 1]);
     return r->nerr;
 }

@@ -37,5 +37,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# ASan+UBSan build of the C extension in its own venv (.venv-asan), then the
+# lifecycle/thread/hostile-caller/callback tests against it; see the script.
+.PHONY: sanitize
+sanitize:
+	PY=$(PY) bash scripts/sanitize.sh $(SANITIZE_ARGS)
+
 clean:
 	rm -rf build dist *.egg-info src/*.egg-info src/ossl_handshake/_ossl*.so

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Build ossl_handshake._ossl with AddressSanitizer + UndefinedBehaviorSanitizer
+# into its own venv (.venv-asan, apart from the normal .venv) and run the
+# lifecycle / thread / hostile-caller / callback tests against that copy.
+#
+#   scripts/sanitize.sh [pytest args...]   (default: the files in TESTS below)
+#
+# The package is built by pip/setuptools (cffi, ossl_build.py) from a copy of
+# the tree's tracked and untracked-but-not-ignored files, with the sanitizer
+# flags in CFLAGS/LDFLAGS: a copy, so that a stale build/ from another build
+# cannot be reused and the editable .so in src/ossl_handshake/ is untouched.
+# Exit status: 0 clean; non-zero on a failing test, a sanitizer report, no test
+# collected (pytest 5), or a sanitizer self-check that did not fire.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+VENV=${ASAN_VENV:-.venv-asan}
+CC=gcc  # the runtime preloaded below is gcc's, so the build must be gcc's too
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
+TESTS=(
+    tests/test_lifecycle.py tests/test_threads.py tests/test_hostile_callers.py
+    tests/test_config_callbacks_lifetime.py tests/test_free_order.py tests/test_adopt.py
+    tests/test_signals.py tests/test_semantics.py tests/test_fast_path.py
+)
+
+start=$SECONDS
+TMP=$(mktemp -d /tmp/ossl-asan.XXXXXX)
+trap 'rc=$?; rm -rf "$TMP"; echo "sanitize: exit $rc after $((SECONDS - start)) s"; exit $rc' EXIT
+
+LIBASAN=$($CC -print-file-name=libasan.so)
+LIBUBSAN=$($CC -print-file-name=libubsan.so)
+for lib in "$LIBASAN" "$LIBUBSAN"; do
+    # -print-file-name echoes the bare name back when it finds nothing.
+    [ -e "$lib" ] || { echo "sanitize: $CC has no $lib (Debian: libasan8/libubsan1)" >&2; exit 2; }
+done
+
+# CPython is not instrumented, so the runtimes must be loaded before it.
+# detect_leaks=0: CPython never frees much of what it allocates at exit (interned
+# strings, static types, caches), so LeakSanitizer would bury any real report.
+# allocator_may_return_null=1: a huge request gets NULL (MemoryError) as with
+# glibc, instead of ASan's own abort. PYTHONMALLOC=malloc: Python objects and
+# cffi's ffi.new buffers go through malloc, so ASan sees overflows/use-after-free
+# of them too, not only of OpenSSL's allocations.
+asan=detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1
+ubsan=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+san_env=(env LD_PRELOAD="$LIBASAN $LIBUBSAN" PYTHONMALLOC=malloc ASAN_OPTIONS=$asan UBSAN_OPTIONS=$ubsan)
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+    echo '*' >"$VENV/.gitignore"  # keeps git (and the copy below, and ruff) out of it
+    "$VENV/bin/pip" install -q --upgrade pip 'setuptools>=77' wheel
+fi
+
+# 1. Build and install the sanitized extension (non-editable) into the venv.
+mkdir "$TMP/src"
+git ls-files -z -co --exclude-standard -x "/$VENV/" |
+    tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$TMP/src"
+"$VENV/bin/pip" uninstall -q -y ossl-handshake 2>/dev/null || true  # never keep an old build
+CC=$CC CFLAGS="$SAN" LDFLAGS="-fsanitize=address,undefined" \
+    "$VENV/bin/pip" install -q "$TMP/src[test]"
+
+# 2. Self-check: the runtime really catches a heap overflow and fatal UB in
+#    code built with these flags, loaded into this Python through ctypes.
+cat >"$TMP/canary.c" <<'EOF'
+#include <stdlib.h>
+/* volatile: UBSan's object-size check must not see malloc(8) and fire first */
+int heap_overflow(int n) { char *volatile p = malloc(8); p[n] = 1; int r = p[0]; free(p); return r; }
+int signed_overflow(int x) { return x + 1; }
+EOF
+$CC $SAN -shared -fPIC -o "$TMP/canary.so" "$TMP/canary.c"
+canary() {  # canary FUNCTION ARG EXPECTED-TEXT
+    local out
+    if out=$("${san_env[@]}" "$VENV/bin/python" -c \
+        "import ctypes, sys; getattr(ctypes.CDLL(sys.argv[1]), sys.argv[2])(int(sys.argv[3]))" \
+        "$TMP/canary.so" "$1" "$2" 2>&1); then
+        echo "sanitize: self-check FAILED: $1($2) ran to completion, sanitizer not active" >&2
+        exit 3
+    fi
+    grep -q "$3" <<<"$out" || { echo "$out" >&2; echo "sanitize: self-check FAILED: no '$3'" >&2; exit 3; }
+    echo "sanitize: self-check ok: $1 -> $3"
+}
+canary heap_overflow 8 "AddressSanitizer: heap-buffer-overflow"
+canary signed_overflow 2147483647 "runtime error: signed integer overflow"
+
+# 3. The tests, run from the repo root: src/ is not on sys.path (src layout, and
+#    the venv's install is not editable), so they import the venv's copy; the
+#    plugin prints which .so that is and stops the run if it is not sanitized.
+if [ $# -eq 0 ]; then
+    for f in "${TESTS[@]}"; do
+        [ -e "$f" ] || { echo "sanitize: $f does not exist" >&2; exit 2; }
+    done
+    set -- "${TESTS[@]}"
+fi
+cat >"$TMP/asan_check.py" <<'EOF'
+import pytest
+
+def pytest_report_header(config):
+    import ossl_handshake._ossl as m
+    with open(m.__file__, "rb") as f:
+        instrumented = b"__asan_init" in f.read()
+    if "site-packages" not in m.__file__ or not instrumented:
+        raise pytest.UsageError(f"not the sanitized build: {m.__file__}")
+    return f"sanitized ossl_handshake._ossl: {m.__file__}"
+EOF
+# Reports go to files (log_path, one per pid): pytest's fd capture would swallow
+# a report printed to stderr by a process that then aborts, and the child
+# interpreters some tests start write theirs there too. Any report fails the run.
+# pytest exits 5 when it collects nothing: non-zero, so it fails the run too.
+# pytest-timeout: unmarked tests get 600 s (the modules' own marks still apply).
+mkdir "$TMP/reports"
+rc=0
+PYTHONPATH="$TMP" "${san_env[@]}" \
+    ASAN_OPTIONS="$asan:log_path=$TMP/reports/asan" UBSAN_OPTIONS="$ubsan:log_path=$TMP/reports/ubsan" \
+    "$VENV/bin/python" -m pytest -p asan_check -p no:cacheprovider -o addopts="-ra" \
+    --timeout=600 "$@" || rc=$?
+for report in "$TMP"/reports/*; do
+    [ -e "$report" ] || continue
+    echo "===== sanitizer report ${report##*/} =====" >&2
+    cat "$report" >&2
+    [ "$rc" != 0 ] || rc=1
+done
+[ "$rc" = 0 ] || echo "sanitize: FAILED (pytest/sanitizer exit $rc)" >&2
+exit "$rc"

@@ -287,7 +287,7 @@ class Connection:
         self._state = state = ffi.new("ossl_conn_state *")
         self._handle = state.handle = ffi.new_handle(weakref.ref(self))
         # SSL_new + ossl_attach + SSL_set_connect_state/SSL_set_accept_state.
-        ssl = lib.ossl_new_ssl(context._live(), state, r is Role.SERVER)
+        ssl = context._open_ssl(state, r is Role.SERVER)
         if ssl == _NULL:
             raise SSLError("SSL_new failed", errors=drain(), operation="SSL_new")
         self._ssl = ssl

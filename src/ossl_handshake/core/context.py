@@ -246,6 +246,15 @@ class Context:
         """The raw ``SSL_CTX *`` for C code in the same process (still owned here)."""
         return self._live()
 
+    # -- the interface Connection uses (docs/architecture.md, "Ownership and guards") --
+
+    def _open_ssl(self, state: Any, server: bool) -> Any:
+        """``SSL_new`` from this context (``ossl_new_ssl``) for a new :class:`Connection`."""
+        return lib.ossl_new_ssl(self._live(), state, server)
+
+    def _ssl_closed(self) -> None:
+        """A connection made by :meth:`_open_ssl` freed its ``SSL``."""
+
     def _live(self) -> Any:
         if self._ctx == ffi.NULL:
             raise ValueError("Context is closed")

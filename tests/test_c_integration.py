@@ -119,7 +119,7 @@ def close(conn: Connection) -> None:
     conn.shutdown()
     with contextlib.suppress(ZeroReturnError):
         conn.read()
-    sock = conn._sock
+    sock = conn.sock
     conn.close()
     if sock is not None:
         sock.close()

@@ -135,7 +135,9 @@ CASES: list[Case] = [
         lambda: Connection(_CLIENT, server_name=123),  # type: ignore[arg-type]
         TypeError,
     ),
-    Case("Connection(ctx, server_name='')", lambda: Connection(_CLIENT, server_name=""), TypeError),
+    Case(
+        "Connection(ctx, server_name='')", lambda: Connection(_CLIENT, server_name=""), ValueError
+    ),
     Case(
         "Connection(ctx, server_name='a\\x00b')",
         lambda: Connection(_CLIENT, server_name="a\x00b"),

@@ -44,7 +44,7 @@ def test_import_contract_holds() -> None:
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert exe is not None, "import-linter is a test dependency (pyproject [test])"
     proc = subprocess.run(
-        [exe, "--config", str(ROOT / "pyproject.toml")],
+        [exe, str(ROOT / "pyproject.toml")],
         capture_output=True,
         text=True,
         timeout=120,

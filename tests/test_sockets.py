@@ -205,7 +205,7 @@ def test_connection_keeps_its_socket_alive(clients: dict[str, Context]) -> None:
     with b:
         conn = Connection(clients["1.3"], sock=a, server_name="localhost")
         del a
-        assert conn._sock is not None and conn._sock.fileno() >= 0
+        assert conn.sock is not None and conn.sock.fileno() >= 0
         conn.close()
 
 
@@ -217,8 +217,10 @@ def test_handshake_against_silent_peer_times_out_without_spinning(
     clients: dict[str, Context],
     server_ctx: Context,
 ) -> None:
-    counter = Counter(connection_mod._do_handshake)
-    monkeypatch.setattr(connection_mod, "_do_handshake", counter)
+    counter = Counter(connection_mod.lib.ossl_do_handshake)
+    monkeypatch.setattr(
+        connection_mod, "lib", LibProxy(connection_mod.lib, "ossl_do_handshake", counter)
+    )
     mine, _silent = unix_pair
     mine.settimeout(0.3)
     ctx = clients["1.3"] if role is Role.CLIENT else server_ctx
@@ -276,8 +278,8 @@ def test_non_blocking_sockets_surface_want_errors_and_a_select_loop_completes(
                 wants[conn] = exc.code
         if all(w is ErrorCode.NONE for w in wants.values()):
             break
-        rd = [c._sock for c, w in wants.items() if w is ErrorCode.WANT_READ]
-        wr = [c._sock for c, w in wants.items() if w is ErrorCode.WANT_WRITE]
+        rd = [c.sock for c, w in wants.items() if w is ErrorCode.WANT_READ]
+        wr = [c.sock for c, w in wants.items() if w is ErrorCode.WANT_WRITE]
         assert select.select(rd, wr, [], 10) != ([], [], []), "select loop stalled"
     assert client.is_init_finished and server.is_init_finished
     assert WantReadError in seen

@@ -52,7 +52,7 @@ _EXPORTS: dict[str, str] = {
     "Context": "ossl_handshake.core.context",
     "SNIRejected": "ossl_handshake.core.context",
     "Connection": "ossl_handshake.core.connection",
-    "Step": "ossl_handshake.core.connection",
+    "Step": "ossl_handshake.core.step",
     "join": "ossl_handshake.core.connection",
     "Session": "ossl_handshake.core.session",
     "FaultNotFiredError": "ossl_handshake.wire.faults",
@@ -83,7 +83,7 @@ if TYPE_CHECKING:
         ffi,
         lib,
     )
-    from ossl_handshake.core.connection import Connection, Step, join
+    from ossl_handshake.core.connection import Connection, join
     from ossl_handshake.core.constants import (
         ClientAuth,
         Mode,
@@ -114,6 +114,7 @@ if TYPE_CHECKING:
         ZeroReturnError,
     )
     from ossl_handshake.core.session import Session
+    from ossl_handshake.core.step import Step
     from ossl_handshake.observe import ladder, pcap
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair

@@ -159,5 +159,6 @@ static void ossl_snapshot_free(ossl_snapshot *s);
 /* glue/lifecycle.c: Connection construction and close in one call each */
 static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
+static void ossl_observe(SSL *ssl);
 
 #endif /* OSSL_HANDSHAKE_GLUE_H */

@@ -60,6 +60,11 @@ class Guard:
         return self._closing or self._ptr == ffi.NULL
 
     @property
+    def held_here(self) -> bool:
+        """True inside a call of this guard on the current thread (a callback of it)."""
+        return self._owner == _get_ident() and self._lock.locked()
+
+    @property
     def in_call(self) -> bool:
         """True while some thread is inside :meth:`run`."""
         return self._lock.locked()

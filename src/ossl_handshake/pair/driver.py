@@ -19,18 +19,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.connection import (
-    _BUSY,
-    _ERROR_CODES,
-    _RETRYABLE,
-    Connection,
-    Step,
-    _thread_result,
-    join,
-)
+from ossl_handshake.core.connection import Connection, _thread_result, join, want_step
 from ossl_handshake.core.context import Context
 from ossl_handshake.core.errors import ErrorCode, NoProgressError, ReturnCode, SSLError
+from ossl_handshake.core.guard import run_both
 from ossl_handshake.core.session import Session
+from ossl_handshake.core.step import Step, step_from
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.tls.roles import Role
 
@@ -140,7 +134,7 @@ def drive(
         )
     # Direct: the SSLs are on BIOs Python does not hold (a shared pair from
     # join(), or BIOs set by C code on an adopted SSL): nothing to move.
-    direct = server._peer is client or (client._net == _NULL and client._sock is None)
+    direct = server._peer is client or client._transport.kind in ("direct", "none")
     if wire is not None and direct:
         raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")
     tr: Trace | None = None
@@ -232,7 +226,7 @@ def _drive_python(
                         progressed = True
                 continue
             p = prev[i]
-            before = p.state if p is not None else me._state_str(me._ssl)
+            before = p.state if p is not None else me.state
             st = me.step()
             if tr is not None:
                 tr.record_step(me, st, before)
@@ -321,10 +315,8 @@ def _drive_direct(
     queue, then the peer's reaction in Python; a parked callback exception
     raised from the step it happened in; the no-progress and budget errors.
     """
-    cssl = client._live()
-    sssl = server._live()
     scratch = _drive_scratch()
-    d, one = scratch
+    d, _one = scratch
     recs = _new_recs("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
     first = True
     lazy: Callable[[], list[StepRecord]] | None = None
@@ -336,68 +328,49 @@ def _drive_direct(
     error: SSLError | None = None
     failed_side: Role | None = None
     settled = False
+
+    def record_steps(code: int, nrec: int) -> None:
+        """Turn the C records into Steps while both guards are held (the last
+        record's queue and callback exception are in ``res``)."""
+        for j in range(nrec):
+            r = recs[j]
+            side = r.side
+            state = _string(r.state).decode()
+            conn = conns[side]
+            if j == nrec - 1 and code == _D_CALLBACK:
+                conn._raise_callback_error(res)  # raises, as step() does
+            if j == nrec - 1 and r.err != 0 and r.nerr:
+                st = step_from(_ROLES[side], res, r.alert_sent, r.alert_received, state=state)
+            else:
+                st = want_step(_ROLES[side], r.ret, r.err, state, r.alert_sent, r.alert_received)
+            if st.failed:
+                conn._failed = st
+            last[side] = st
+            steps.append(StepRecord(len(steps), st, 0))
+
     try:
         while True:
-            clock, slock = client._lock, server._lock
-            if not clock.acquire(False):
-                raise RuntimeError(_BUSY)
-            if not slock.acquire(False):
-                clock.release()
-                raise RuntimeError(_BUSY)
-            try:
-                code = _drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res)
-            finally:
-                slock.release()
-                clock.release()
-            nrec = d.nrec
-            if code == _D_DONE and first:
-                # Nothing failed, no queue, no callback: every record maps to
-                # a Step without looking at the connections again, so the
-                # list is built only if someone reads result.steps.
-                lazy = partial(_steps_of, recs, nrec)
-                nrec = 0
+
+            def drive_once(cssl: Any, sssl: Any, first: bool = first) -> tuple[int, int]:
+                code = int(_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+                nrec = int(d.nrec)
+                if code == _D_DONE and first:
+                    # Nothing failed, no queue, no callback: every record maps
+                    # to a Step from the record alone, built if someone reads
+                    # result.steps.
+                    return code, nrec
+                record_steps(code, nrec)
+                return code, 0
+
+            code, lazy_n = run_both(client._guard, server._guard, drive_once)
+            if lazy_n:
+                lazy = partial(_steps_of, recs, lazy_n)
             first = False
-            for j in range(nrec):
-                r = recs[j]
-                side = r.side
-                ret = r.ret
-                err = r.err
-                state = _string(r.state).decode()
-                if j == nrec - 1 and code == _D_CALLBACK:
-                    conns[side]._raise_callback_error(ret)  # raises, as step() does
-                if err == 0:
-                    st = Step(_ROLES[side], ret, _SUCCESS, _NONE, state)
-                elif err in _RETRYABLE and not r.nerr:
-                    st = Step._want(
-                        _ROLES[side], ret, _ERROR_CODES[err], state, r.alert_sent, r.alert_received
-                    )
-                else:  # the last record: its queue is the one in res
-                    conn = conns[side]
-                    exc = conn._error(res, state, "SSL_do_handshake")
-                    ec = _ERROR_CODES.get(err)
-                    st = Step(
-                        _ROLES[side],
-                        ret,
-                        ReturnCode.of(ret),
-                        ec if ec is not None else ErrorCode(err),
-                        state,
-                        exc,
-                    )
-                    if err not in _RETRYABLE:
-                        conn._failed = st
-                last[side] = st
-                steps.append(StepRecord(len(steps), st, 0))
             if code == _D_DONE:
                 if settle:
                     settled = True
-                    if not clock.acquire(False):
-                        raise RuntimeError(_BUSY)
                     try:
-                        ret = _peek(cssl, one, 1, res)
-                    finally:
-                        clock.release()
-                    try:
-                        client._peeked(cssl, ret)
+                        client.process_pending()
                     except SSLError as exc:  # as drive() around process_pending()
                         error, failed_side = exc, Role.CLIENT
                 break
@@ -437,11 +410,7 @@ def _steps_of(recs: Any, n: int) -> list[StepRecord]:
         side = r.side
         err = r.err
         state = _string(r.state).decode()
-        if err == 0:
-            st = Step(_ROLES[side], r.ret, _SUCCESS, _NONE, state)
-        else:
-            code = _ERROR_CODES[err]
-            st = Step._want(_ROLES[side], r.ret, code, state, r.alert_sent, r.alert_received)
+        st = want_step(_ROLES[side], r.ret, err, state, r.alert_sent, r.alert_received)
         out.append(StepRecord(j, st, 0))
     return out
 

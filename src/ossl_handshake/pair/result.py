@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.connection import PeerCertificates
 from ossl_handshake.core.errors import SSLError, verify_message
+from ossl_handshake.core.x509 import PeerCertificates
 from ossl_handshake.tls.names import alert_name
 from ossl_handshake.tls.roles import Role
 
@@ -130,7 +130,7 @@ class SideResult:
         ``peer_chain`` (DER, RFC 2253) only when one of them is read: most
         results are never looked at field by field.
         """
-        snap = _snapshot_new(conn._live())  # every SSL_get_* read in one C call
+        snap = conn._guard.read(_snapshot_new)  # every SSL_get_* read in one C call
         if snap == _NULL:
             raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)
@@ -179,7 +179,7 @@ class SideResult:
         Decoded on demand (``d2i_X509`` + ``X509_NAME_print_ex``, RFC 2253).
         """
         from ossl_handshake._native import ffi, lib
-        from ossl_handshake.core.connection import x509_name
+        from ossl_handshake.core.x509 import x509_name
 
         out = []
         for der in self.peer_chain:

@@ -11,6 +11,7 @@ typedef ... BIO_METHOD;
 typedef ... X509;
 typedef ... X509_NAME;
 typedef ... X509_STORE_CTX;
+typedef ... X509_VERIFY_PARAM;
 typedef ... EVP_PKEY;
 typedef ... OPENSSL_STACK;
 typedef ... STACK_OF_X509;

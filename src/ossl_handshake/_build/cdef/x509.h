@@ -16,3 +16,8 @@ void *X509_STORE_CTX_get_ex_data(const X509_STORE_CTX *ctx, int idx);
 void CRYPTO_free(void *ptr, const char *file, int line);
 const char *OBJ_nid2sn(int n);
 const char *OBJ_nid2ln(int n);
+
+/* Names to verify: an IP literal is an iPAddress, not a DNS name (1.1.1's
+ * SSL_set1_host checks "127.0.0.1" as a host name). */
+X509_VERIFY_PARAM *SSL_get0_param(SSL *ssl);
+int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *param, const char *ipasc);

@@ -31,3 +31,12 @@ static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it)
     if (free_it)
         SSL_free(ssl);
 }
+
+/* Our info and message callbacks on an SSL made by other code (an adopted
+ * one), so that on_info, on_message and Trace see it: OpenSSL keeps one of
+ * each per SSL, so this replaces whatever its creator installed. */
+static void ossl_observe(SSL *ssl)
+{
+    SSL_set_info_callback(ssl, ossl_info_cb);
+    SSL_set_msg_callback(ssl, ossl_msg_cb);
+}

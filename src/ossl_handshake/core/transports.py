@@ -1,0 +1,290 @@
+"""What carries a connection's records: a memory BIO pair, a shared pair, or a socket.
+
+The SSL is the protocol engine; a transport only decides where its bytes go
+and how a caller waits for more. Every method that touches a BIO runs inside
+the owning connection's guard (``Connection`` calls them from
+``Guard.run``); a transport never frees anything a call may still use
+(docs/architecture.md, "Ownership and guards").
+
+- :class:`MemoryTransport`: the connection's own BIO pair; the SSL holds one
+  half, Python reads and writes the other (``bio_read``/``bio_write``).
+- :class:`SharedPairTransport`: two connections on one BIO pair (``join``);
+  bytes never reach Python.
+- :class:`SocketTransport`: ``SSL_set_fd`` on a stream socket; a timeout is
+  honoured with poll, and a ``close()`` from another thread wakes the wait.
+
+A datagram transport (DTLS) belongs here too, beside the socket one: it will
+differ in how it waits (``DTLSv1_get_timeout``) and in its BIO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno as _errno
+import math
+import os
+import select
+import socket
+import time
+from typing import Any
+
+from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.errors import (
+    ClosedError,
+    ErrorCode,
+    SSLError,
+    TransportClosedError,
+    ensure,
+)
+
+_NULL = ffi.NULL
+#: Largest BIO pair buffer accepted (bytes per direction).
+MAX_BIO_SIZE = 1 << 30
+#: poll() takes an int of milliseconds; longer waits are made of several polls.
+_MAX_POLL_MS = 2**31 - 1
+
+
+def check_size(value: object, what: str, low: int, high: int) -> int:
+    """``value`` as an int in ``low..high`` (bools and other types refused)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be in {low}..{high}, not {value}")
+    return value
+
+
+def check_timeout(value: object) -> float | None:
+    """A socket timeout as ``socket.settimeout`` takes it: None, or finite seconds ≥ 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"timeout must be None or a number of seconds, not {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"timeout must be finite and >= 0 (or None), not {value!r}")
+    return seconds
+
+
+class Transport:
+    """No transport yet (``bio_size=None``, or an adopted SSL): the SSL's own BIOs, if any."""
+
+    kind = "none"
+    #: The network half of a memory BIO pair (NULL for other transports).
+    net: Any = _NULL
+
+    def check(self) -> None:
+        """Raise if the transport went away under the connection."""
+
+    def deadline(self) -> float | None:
+        """When a call that started now must give up (None: never, or not ours to wait)."""
+        return None
+
+    def interrupted(self, sys_errno: int) -> bool:
+        """True when a retryable result only means a signal interrupted a blocking call."""
+        return False
+
+    def wait(self, code: ErrorCode, deadline: float, what: str, closed: Any) -> None:
+        raise AssertionError("only socket transports wait")  # pragma: no cover
+
+    def wake(self) -> None:
+        """Wake a thread waiting on this transport (the connection is closing)."""
+
+    def release(self) -> None:
+        """Free what the transport owns; the SSL is being freed (called under the guard)."""
+
+    def describe(self) -> str:
+        return "no transport"
+
+
+class MemoryTransport(Transport):
+    """The connection's own BIO pair (``BIO_new_bio_pair``, ``SSL_set_bio``)."""
+
+    kind = "memory"
+
+    def __init__(self, ssl: Any, size: int) -> None:
+        check_size(size, "bio_size", 0, MAX_BIO_SIZE)
+        pair = ffi.new("BIO *[2]")
+        ensure(
+            lib.BIO_new_bio_pair,
+            pair,
+            size,
+            pair + 1,
+            size,
+            raising=SSLError,
+            operation="BIO_new_bio_pair",
+        )
+        lib.SSL_set_bio(ssl, pair[0], pair[0])
+        self.net = pair[1]
+
+    def read(self, n: int) -> bytes:
+        """``BIO_read`` up to ``n`` (all with -1) of the bytes the SSL wrote."""
+        avail = int(lib.BIO_ctrl_pending(self.net))
+        if n < 0 or n > avail:
+            n = avail
+        if n == 0:
+            return b""
+        buf = ffi.new("char[]", n)
+        got = lib.BIO_read(self.net, buf, n)
+        return bytes(ffi.buffer(buf, got)) if got > 0 else b""
+
+    def write(self, view: memoryview) -> int:
+        """``BIO_write`` as much of ``view`` as the pair has room for."""
+        room = int(lib.BIO_ctrl_get_write_guarantee(self.net))
+        n = min(view.nbytes, room)
+        if n == 0:
+            return 0
+        put = lib.BIO_write(self.net, ffi.from_buffer(view), n)
+        return max(int(put), 0)
+
+    def release(self) -> None:
+        net, self.net = self.net, _NULL
+        if net != _NULL:
+            lib.BIO_free(net)
+
+    def describe(self) -> str:
+        return "a memory BIO pair"
+
+
+class SharedPairTransport(Transport):
+    """One BIO pair shared with a peer connection (:func:`~ossl_handshake.join`)."""
+
+    kind = "direct"
+
+    def describe(self) -> str:
+        return "a shared BIO pair (direct mode)"
+
+
+class SocketTransport(Transport):
+    """``SSL_set_fd`` on a stream socket the caller owns.
+
+    The timeout is the socket's own (``sock.gettimeout()``, changed with
+    ``settimeout``): None blocks in C without the GIL (a signal whose handler
+    returns is retried, PEP 475); 0.0 surfaces ``WANT_*``; a positive timeout
+    waits with poll between calls and raises ``TimeoutError``. The socket
+    object is held, and its descriptor number is checked before each call: a
+    closed socket, or one whose number now belongs to another, is refused
+    with :class:`~ossl_handshake.TransportClosedError` instead of sending the
+    handshake to whatever socket got the number.
+    """
+
+    kind = "socket"
+    _wake_fds: tuple[int, int] | None = None
+
+    def __init__(self, sock: socket.socket) -> None:
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(
+                "TLS runs over stream sockets (SOCK_STREAM); DTLS is not supported yet"
+            )
+        fd = sock.fileno()
+        if fd < 0:
+            raise TransportClosedError("socket is closed")
+        self.sock: socket.socket | None = sock
+        self.fd = fd
+
+    def attach(self, ssl: Any) -> None:
+        ensure(lib.SSL_set_fd, ssl, self.fd, raising=SSLError, operation="SSL_set_fd")
+
+    @property
+    def timeout(self) -> float | None:
+        return self.sock.gettimeout() if self.sock is not None else None
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        seconds = check_timeout(value)
+        if self.sock is None:
+            raise ClosedError("connection is closed")
+        self.sock.settimeout(seconds)
+
+    def check(self) -> None:
+        sock = self.sock
+        if sock is None or sock.fileno() != self.fd:
+            raise TransportClosedError(
+                f"the socket under this connection (fd {self.fd}) was closed or detached; "
+                "its descriptor number may now belong to another socket"
+            )
+
+    def deadline(self) -> float | None:
+        timeout = self.timeout
+        if not timeout:  # None: blocking in C; 0.0: the caller's own select loop
+            return None
+        return time.monotonic() + timeout
+
+    def interrupted(self, sys_errno: int) -> bool:
+        return sys_errno == _errno.EINTR and self.timeout is None
+
+    def _wake_fd(self) -> int:
+        if self._wake_fds is None:
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            self._wake_fds = (r, w)
+        return self._wake_fds[0]
+
+    def wait(self, code: ErrorCode, deadline: float, what: str, closed: Any) -> None:
+        """poll until the socket is ready for ``code``'s direction, the deadline, or a close."""
+        self.check()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{what} timed out after {self.timeout} s")
+        wake = self._wake_fd()
+        if closed():
+            raise ClosedError(f"connection was closed while its {what} waited")
+        poller = select.poll()
+        poller.register(self.fd, select.POLLOUT if code is ErrorCode.WANT_WRITE else select.POLLIN)
+        poller.register(wake, select.POLLIN)
+        events = poller.poll(min(_MAX_POLL_MS, max(1, math.ceil(remaining * 1000))))
+        if closed() or any(fd == wake for fd, _ in events):
+            raise ClosedError(f"connection was closed while its {what} waited")
+        if not events and time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} timed out after {self.timeout} s")
+
+    def wake(self) -> None:
+        if self._wake_fds is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_fds[1], b"\0")
+
+    def release(self) -> None:
+        # The wake pipe outlives the SSL: a thread woken by close() may still
+        # be returning from poll on it. It is closed with this object.
+        self.sock = None
+
+    def __del__(self) -> None:
+        fds, self._wake_fds = self._wake_fds, None
+        if fds is not None:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def describe(self) -> str:
+        return "a socket"
+
+
+def take_bytes(data: object) -> memoryview:
+    """A bytes-like ``data`` as a flat byte view (``nbytes`` long), or TypeError/ValueError.
+
+    ``len()`` of a memoryview counts items, not bytes (``array('I')``): the
+    view is cast to unsigned bytes so that every count is a byte count.
+    """
+    if isinstance(data, str):
+        raise TypeError("data must be bytes-like, not str (encode it first)")
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"data must be bytes-like, not {type(data).__name__}") from None
+    if not view.c_contiguous:
+        raise ValueError("data must be a contiguous buffer")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+__all__ = [
+    "MAX_BIO_SIZE",
+    "MemoryTransport",
+    "SharedPairTransport",
+    "SocketTransport",
+    "Transport",
+    "check_size",
+    "check_timeout",
+    "take_bytes",
+]

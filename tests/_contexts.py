@@ -1,25 +1,22 @@
-"""Context factories shared by the configuration tests.
+"""The context factories of the repository's tests: the pytest plugin's own.
 
-Each test builds the contexts it configures (a fixture could not take the
-keywords); these factories keep the bundled PKI defaults in one place.
+Every context the tests' fixtures build comes from these two, the same
+functions the plugin's ``ossl_client_context`` / ``ossl_server_context`` use,
+so the bundled-PKI defaults live in one place
+(:mod:`ossl_handshake.testing.plugin`). Tests that configure a context build
+it here (a fixture could not take the keywords).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ossl_handshake import Context, Role, certs, drive, memory_pair
+from ossl_handshake import Context, drive, memory_pair
 from ossl_handshake.pair.result import HandshakeResult
+from ossl_handshake.testing.plugin import make_client_context as client
+from ossl_handshake.testing.plugin import make_server_context as server
 
-
-def server(identity: certs.Identity = certs.SERVER_ECDSA, **kw: Any) -> Context:
-    """A server context with ``identity``'s chain and key plus ``kw``."""
-    return Context(Role.SERVER, cert=identity.cert, key=identity.key, **kw)
-
-
-def client(**kw: Any) -> Context:
-    """A verifying client context trusting the bundled test CA, plus ``kw``."""
-    return Context(Role.CLIENT, cafile=certs.CA, **kw)
+__all__ = ["client", "run", "server"]
 
 
 def run(

@@ -1,7 +1,13 @@
-"""Shared fixtures: contexts are built once per session (building one costs more
-than a handshake); pairs are fresh per test. The ``pki``, ``client_context``,
-``server_context`` and ``memory_pair`` fixtures come from the package's pytest
-plugin (``ossl_handshake.testing.plugin``)."""
+"""Fixtures of the repository's tests beyond the plugin's.
+
+The base set is the package's pytest plugin (``ossl_handshake.testing.plugin``,
+loaded through its ``pytest11`` entry point): ``ossl_pki``,
+``ossl_client_context``, ``ossl_server_context``, ``ossl_memory_pair``,
+``ossl_tls_server``, ``ossl_expect_handshake_failure``. This file adds only
+what the plugin does not offer, built by the same factories
+(:mod:`tests._contexts`). Contexts are built once per session (building one
+costs more than a handshake); pairs are fresh per test.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +15,40 @@ from pathlib import Path
 
 import pytest
 
-from ossl_handshake import Context, Role, certs
+from ossl_handshake import Context, certs
+from tests._contexts import client, server
 from tests.c.build import compile_c, have_compiler
 
 
 @pytest.fixture(scope="session")
 def tls12_client_context() -> Context:
     """A verifying client pinned to TLS 1.2."""
-    return Context(Role.CLIENT, cafile=certs.CA, max_version="1.2")
+    return client(max_version="1.2")
 
 
 @pytest.fixture(scope="session")
 def mtls_server_context() -> Context:
     """A server that requires a client certificate from the test CA."""
-    return Context(
-        Role.SERVER,
-        cert=certs.SERVER_ECDSA.cert,
-        key=certs.SERVER_ECDSA.key,
-        cafile=certs.CA,
-        client_auth="require",
-    )
+    return server(cafile=certs.CA, client_auth="require")
 
 
 @pytest.fixture(scope="session")
 def mtls_client_context() -> Context:
     """A verifying client that presents the bundled client certificate."""
-    return Context(Role.CLIENT, cafile=certs.CA, cert=certs.CLIENT.cert, key=certs.CLIENT.key)
+    return client(cert=certs.CLIENT.cert, key=certs.CLIENT.key)
+
+
+@pytest.fixture(scope="session")
+def clients(tls12_client_context: Context) -> dict[str, Context]:
+    """Verifying clients by highest version: ``"1.2"`` and ``"1.3"``."""
+    return {"1.2": tls12_client_context, "1.3": client(max_version="1.3")}
+
+
+@pytest.fixture(scope="session")
+def mtls_clients() -> dict[str, Context]:
+    """Like :func:`clients`, presenting the bundled client certificate."""
+    mtls = {"cert": certs.CLIENT.cert, "key": certs.CLIENT.key}
+    return {v: client(max_version=v, **mtls) for v in ("1.2", "1.3")}
 
 
 # ---- the C programs in tests/c/, compiled once per session ----------------------------

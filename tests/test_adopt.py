@@ -135,7 +135,7 @@ def test_import_check_refuses_a_different_openssl_minor_and_warns_on_a_patch() -
 
 
 def test_adopted_c_server_handshakes_with_our_client_and_is_not_freed_by_us(
-    maker: Maker, c_server_ctx: Any, client_context: Context
+    maker: Maker, c_server_ctx: Any, ossl_client_context: Context
 ) -> None:
     ssl = maker.lib.sslmaker_ssl_new(c_server_ctx, 1, maker.ffi.NULL)
     assert ssl != maker.ffi.NULL
@@ -144,7 +144,7 @@ def test_adopted_c_server_handshakes_with_our_client_and_is_not_freed_by_us(
     server = Connection.adopt(maker.addr(ssl))  # an integer address, not owned
     assert server.role is Role.SERVER  # read with SSL_is_server
     server.set_bio_pair()
-    client = Connection(client_context, server_name="localhost")
+    client = Connection(ossl_client_context, server_name="localhost")
     result = handshake(client, server)
 
     assert result.ok
@@ -173,7 +173,7 @@ def test_adopted_c_server_handshakes_with_our_client_and_is_not_freed_by_us(
 
 
 def test_owned_adopted_c_client_is_freed_exactly_once(
-    maker: Maker, c_client_ctx: Any, server_context: Context
+    maker: Maker, c_client_ctx: Any, ossl_server_context: Context
 ) -> None:
     ssl = maker.lib.sslmaker_ssl_new(c_client_ctx, 0, b"localhost")
     before = maker.destroyed
@@ -181,7 +181,7 @@ def test_owned_adopted_c_client_is_freed_exactly_once(
     client = Connection.adopt(maker.ffi.cast("void *", ssl), owned=True)  # cdata of another ffi
     assert client.role is Role.CLIENT
     client.set_bio_pair()
-    server = Connection(server_context)
+    server = Connection(ossl_server_context)
     result = handshake(client, server)
     assert result.ok
     assert result.server.server_name == "localhost"  # SNI set by the C code
@@ -198,14 +198,14 @@ def test_owned_adopted_c_client_is_freed_exactly_once(
 
 
 def test_adopted_c_client_with_wrong_trust_anchor_fails_verification_and_sends_the_alert(
-    maker: Maker, server_context: Context
+    maker: Maker, ossl_server_context: Context
 ) -> None:
     ctx = maker.ctx(False, None, None, certs.UNTRUSTED_CA)
     ssl = maker.lib.sslmaker_ssl_new(ctx, 0, b"localhost")
     try:
         client = Connection.adopt(maker.addr(ssl))
         client.set_bio_pair()
-        server = Connection(server_context)
+        server = Connection(ossl_server_context)
         result = handshake(client, server, check=False)
         assert isinstance(result.error, CertificateVerifyError)
         assert result.failed_side is Role.CLIENT
@@ -221,10 +221,10 @@ def test_adopted_c_client_with_wrong_trust_anchor_fails_verification_and_sends_t
 
 
 def test_c_code_reads_the_version_from_our_ssl_pointer(
-    maker: Maker, client_context: Context, server_context: Context
+    maker: Maker, ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client = Connection(client_context, server_name="localhost")
-    server = Connection(server_context)
+    client = Connection(ossl_client_context, server_name="localhost")
+    server = Connection(ossl_server_context)
     handshake(client, server)
     assert maker.text(maker.lib.sslmaker_get_version(maker.ssl(client.ptr))) == client.version
     client.close()
@@ -233,11 +233,13 @@ def test_c_code_reads_the_version_from_our_ssl_pointer(
     server.close()
 
 
-def test_our_connection_runs_on_an_adopted_c_context(maker: Maker, client_context: Context) -> None:
+def test_our_connection_runs_on_an_adopted_c_context(
+    maker: Maker, ossl_client_context: Context
+) -> None:
     ctx = maker.ctx(True, certs.SERVER_RSA.cert, certs.SERVER_RSA.key, None)
     adopted = Context.adopt(maker.addr(ctx), "server")
     server = Connection(adopted)
-    client = Connection(client_context, server_name="localhost")
+    client = Connection(ossl_client_context, server_name="localhost")
     assert handshake(client, server).ok
     server.close()
     adopted.close()
@@ -250,7 +252,7 @@ def test_our_connection_runs_on_an_adopted_c_context(maker: Maker, client_contex
 
 
 def test_adopting_bad_pointers_raises_typed_errors(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     with pytest.raises(ValueError, match="NULL"):
         Connection.adopt(0)
@@ -260,16 +262,16 @@ def test_adopting_bad_pointers_raises_typed_errors(
         Connection.adopt("0x1234")
     with pytest.raises(ValueError, match="NULL"):
         Context.adopt(0, "client")
-    own = Connection(client_context, server_name="localhost")
+    own = Connection(ossl_client_context, server_name="localhost")
     with pytest.raises(ValueError, match="already belongs to a live Connection"):
         Connection.adopt(own.ptr)
     with pytest.raises(ValueError, match="already belongs to a live Context"):
-        Context.adopt(server_context.ptr, "server")
+        Context.adopt(ossl_server_context.ptr, "server")
     own.close()
 
 
 def test_readme_adopt_example_runs(
-    maker: Maker, client_context: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    maker: Maker, ossl_client_context: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- adopt-example -->\n```python\n(.*?)```", text, re.DOTALL)
@@ -278,7 +280,7 @@ def test_readme_adopt_example_runs(
     (tmp_path / "libsslmaker.so").symlink_to(maker.path)
     monkeypatch.chdir(tmp_path)
     before = maker.destroyed
-    namespace: dict[str, Any] = {"client_ctx": client_context}
+    namespace: dict[str, Any] = {"client_ctx": ossl_client_context}
     exec(compile(match.group(1), "README.md:adopt-example", "exec"), namespace)
     assert namespace["result"].ok
     assert namespace["result"].server.version == "TLSv1.3"
@@ -286,19 +288,19 @@ def test_readme_adopt_example_runs(
 
 
 def test_ssl_made_in_c_from_our_context_is_adopted_with_that_context(
-    maker: Maker, server_context: Context, client_context: Context
+    maker: Maker, ossl_server_context: Context, ossl_client_context: Context
 ) -> None:
     our_ctx = maker.ffi.cast(
-        "SSL_CTX *", int(ossl_handshake.ffi.cast("uintptr_t", server_context.ptr))
+        "SSL_CTX *", int(ossl_handshake.ffi.cast("uintptr_t", ossl_server_context.ptr))
     )
     ssl = maker.lib.sslmaker_ssl_new(our_ctx, 1, maker.ffi.NULL)
     server = Connection.adopt(ssl, owned=True)
-    assert server.context is server_context  # the live Context, not a second wrapper
+    assert server.context is ossl_server_context  # the live Context, not a second wrapper
     server.set_bio_pair()
-    client = Connection(client_context, server_name="localhost")
+    client = Connection(ossl_client_context, server_name="localhost")
     assert handshake(client, server).server.version == "TLSv1.3"
     before = maker.destroyed
     server.close()
     assert maker.destroyed == before + 1
-    assert not server_context.closed  # closing the connection left our context alone
+    assert not ossl_server_context.closed  # closing the connection left our context alone
     client.close()

@@ -175,10 +175,10 @@ def test_our_client_rejects_the_c_server_under_a_wrong_trust_anchor(
 
 
 def test_c_echo_server_refuses_our_client_without_certificate(
-    echo_server: Callable[..., EchoServer], client_context: Context
+    echo_server: Callable[..., EchoServer], ossl_client_context: Context
 ) -> None:
     server = echo_server("--cafile", str(certs.CA), "--require-client-cert")
-    conn = connect(client_context, server.port)
+    conn = connect(ossl_client_context, server.port)
     # TLS 1.3: our side of the handshake completes before the server looks at
     # the (empty) Certificate; its alert arrives with the first read. (No write
     # first: the server closes with our Finished unread, so a write may meet

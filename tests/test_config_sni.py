@@ -45,9 +45,9 @@ def sni_server(alt_context: Context) -> Context:
 
 
 def test_server_picks_the_alt_certificate_for_alt_localhost(
-    client_context: Context, sni_server: Context, alt_context: Context
+    ossl_client_context: Context, sni_server: Context, alt_context: Context
 ) -> None:
-    c, s = memory_pair(client_context, sni_server, server_name="alt.localhost")
+    c, s = memory_pair(ossl_client_context, sni_server, server_name="alt.localhost")
     result = handshake(c, s)
     assert result.client.server_name == result.server.server_name == "alt.localhost"
     assert result.client.peer_subject == "O=ossl-handshake tests,CN=alt.localhost"
@@ -56,32 +56,34 @@ def test_server_picks_the_alt_certificate_for_alt_localhost(
 
 
 def test_server_keeps_its_default_certificate_for_other_names(
-    client_context: Context, sni_server: Context
+    ossl_client_context: Context, sni_server: Context
 ) -> None:
-    c, s = memory_pair(client_context, sni_server, server_name="localhost")
+    c, s = memory_pair(ossl_client_context, sni_server, server_name="localhost")
     result = handshake(c, s)
     assert result.server.server_name == "localhost"
     assert result.client.peer_subject == "O=ossl-handshake tests,CN=localhost"
     assert s.active_context is sni_server
 
 
-def test_callback_sees_none_when_the_client_sends_no_sni(client_context: Context) -> None:
+def test_callback_sees_none_when_the_client_sends_no_sni(ossl_client_context: Context) -> None:
     names: list[str | None] = []
 
     def record(conn: Connection, name: str | None) -> None:
         names.append(name)
 
-    c, s = memory_pair(client_context, server(servername_callback=record), verify_host="localhost")
+    c, s = memory_pair(
+        ossl_client_context, server(servername_callback=record), verify_host="localhost"
+    )
     result = handshake(c, s)
     assert names == [None]
     assert result.server.server_name is None
 
 
 def test_default_certificate_for_alt_localhost_fails_hostname_check(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     # Without the callback the server has only its localhost certificate.
-    c, s = memory_pair(client_context, server_context, server_name="alt.localhost")
+    c, s = memory_pair(ossl_client_context, ossl_server_context, server_name="alt.localhost")
     result = drive(c, s)
     assert result.failed_side is Role.CLIENT
     assert result.error is not None and result.error.verify_message == "hostname mismatch"
@@ -92,9 +94,9 @@ def test_default_certificate_for_alt_localhost_fails_hostname_check(
     [("nobody.invalid", "unrecognized_name"), ("forbidden.localhost", "access_denied")],
 )
 def test_sni_callback_rejects_with_the_alert_it_names(
-    client_context: Context, sni_server: Context, name: str, alert: str
+    ossl_client_context: Context, sni_server: Context, name: str, alert: str
 ) -> None:
-    c, s = memory_pair(client_context, sni_server, server_name=name)
+    c, s = memory_pair(ossl_client_context, sni_server, server_name=name)
     result = drive(c, s)
     err = result.error
     assert type(err) is ProtocolError
@@ -107,9 +109,9 @@ def test_sni_callback_rejects_with_the_alert_it_names(
 
 
 def test_exception_in_sni_callback_fails_with_internal_error_and_is_reraised(
-    client_context: Context, sni_server: Context
+    ossl_client_context: Context, sni_server: Context
 ) -> None:
-    c, s = memory_pair(client_context, sni_server, server_name="crash.localhost")
+    c, s = memory_pair(ossl_client_context, sni_server, server_name="crash.localhost")
     with pytest.raises(CallbackError) as info:
         handshake(c, s)
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -121,10 +123,10 @@ def test_exception_in_sni_callback_fails_with_internal_error_and_is_reraised(
 
 
 def test_sni_callback_returning_a_client_context_is_a_callback_error(
-    client_context: Context,
+    ossl_client_context: Context,
 ) -> None:
-    ctx = server(servername_callback=lambda conn, name: client_context)
-    c, s = memory_pair(client_context, ctx, server_name="localhost")
+    ctx = server(servername_callback=lambda conn, name: ossl_client_context)
+    c, s = memory_pair(ossl_client_context, ctx, server_name="localhost")
     with pytest.raises(CallbackError) as info:
         handshake(c, s)
     assert isinstance(info.value.__cause__, TypeError)
@@ -135,13 +137,13 @@ def test_unknown_alert_name_is_refused() -> None:
         SNIRejected("no_such_alert")
 
 
-def test_servername_callback_is_for_servers_only(client_context: Context) -> None:
+def test_servername_callback_is_for_servers_only(ossl_client_context: Context) -> None:
     with pytest.raises(ValueError, match="server"):
-        client_context.set_servername_callback(lambda conn, name: None)
+        ossl_client_context.set_servername_callback(lambda conn, name: None)
 
 
 @pytest.mark.timeout(30)
-def test_sni_selection_over_a_tcp_socket(client_context: Context, sni_server: Context) -> None:
+def test_sni_selection_over_a_tcp_socket(ossl_client_context: Context, sni_server: Context) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(10)
     port = listener.getsockname()[1]
@@ -161,7 +163,7 @@ def test_sni_selection_over_a_tcp_socket(client_context: Context, sni_server: Co
     t.start()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            cli = Connection(client_context, sock=sock, server_name="alt.localhost")
+            cli = Connection(ossl_client_context, sock=sock, server_name="alt.localhost")
             cli.do_handshake()
             assert cli.peer_subject == "O=ossl-handshake tests,CN=alt.localhost"
             cli.close()

@@ -62,17 +62,17 @@ def test_client_rejects_a_bad_server_certificate(
     assert result.client.verify_result == code
 
 
-def test_ip_address_is_checked_against_the_ip_san(server_context: Context) -> None:
-    assert run(client(), server_context, name="127.0.0.1").ok
-    failed = run(client(), server_context, name="10.1.2.3")
+def test_ip_address_is_checked_against_the_ip_san(ossl_server_context: Context) -> None:
+    assert run(client(), ossl_server_context, name="127.0.0.1").ok
+    failed = run(client(), ossl_server_context, name="10.1.2.3")
     assert isinstance(failed.error, CertificateVerifyError)
     assert failed.error.verify_message == "IP address mismatch"
 
 
 def test_verify_host_false_accepts_any_name_but_still_checks_the_chain(
-    server_context: Context,
+    ossl_server_context: Context,
 ) -> None:
-    assert run(client(), server_context, name="wrong.example", verify_host=False).ok
+    assert run(client(), ossl_server_context, name="wrong.example", verify_host=False).ok
     bad = run(client(), server(certs.UNTRUSTED_SERVER), verify_host=False)
     assert isinstance(bad.error, CertificateVerifyError)
 

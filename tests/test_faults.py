@@ -17,7 +17,6 @@ from ossl_handshake import (
     Role,
     SSLError,
     UnexpectedEOFError,
-    certs,
     drive,
     handshake,
     memory_pair,
@@ -45,23 +44,18 @@ BAD_MAC = "decryption failed or bad record mac"
 
 
 @pytest.fixture(scope="module")
-def clients() -> dict[str, Context]:
-    return {v: Context(Role.CLIENT, cafile=certs.CA, max_version=v) for v in VERSIONS}
-
-
-@pytest.fixture(scope="module")
-def run(clients: dict[str, Context], server_context: Context):  # type: ignore[no-untyped-def]
+def run(clients: dict[str, Context], ossl_server_context: Context):  # type: ignore[no-untyped-def]
     """``run(version, *faults)``: one fresh pair, driven over a faulty wire; the result."""
 
     def go(version: str, *faults: object, **wire_kw: object) -> HandshakeResult:
-        client, server = memory_pair(clients[version], server_context, server_name="localhost")
+        client, server = memory_pair(clients[version], ossl_server_context, server_name="localhost")
         return drive(client, server, wire=Wire(faults, **wire_kw))  # type: ignore[arg-type]
 
     return go
 
 
-def _reference(clients: dict[str, Context], server_context: Context, version: str) -> Wire:
-    client, server = memory_pair(clients[version], server_context, server_name="localhost")
+def _reference(clients: dict[str, Context], ossl_server_context: Context, version: str) -> Wire:
+    client, server = memory_pair(clients[version], ossl_server_context, server_name="localhost")
     wire = Wire()
     handshake(client, server, wire=wire)
     return wire
@@ -72,9 +66,9 @@ def _reference(clients: dict[str, Context], server_context: Context, version: st
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_one_flipped_byte_in_any_encrypted_record_is_a_bad_record_mac(
-    clients: dict[str, Context], server_context: Context, run, version: str
+    clients: dict[str, Context], ossl_server_context: Context, run, version: str
 ) -> None:
-    ref = _reference(clients, server_context, version)
+    ref = _reference(clients, ossl_server_context, version)
     targets = [r for role in Role for r in ref.records[role] if r.encrypted]
     assert len(targets) >= (2 if version == "1.2" else 7)
     for rec in targets:
@@ -148,9 +142,9 @@ def test_corrupted_plaintext_hello_gets_a_precise_alert(
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_server_hello_cipher_suite_flip(
-    clients: dict[str, Context], server_context: Context, run, version: str
+    clients: dict[str, Context], ossl_server_context: Context, run, version: str
 ) -> None:
-    hello = _reference(clients, server_context, version).records[Role.SERVER][0].data
+    hello = _reference(clients, ossl_server_context, version).records[Role.SERVER][0].data
     cipher_lo = 5 + 4 + 2 + 32 + 1 + hello[5 + 4 + 2 + 32] + 1
     result = run(version, Corrupt(SERVER_HELLO, offset=cipher_lo))
     if version == "1.2":
@@ -344,9 +338,14 @@ def test_forged_fatal_alert_instead_of_the_server_hello(run, version: str) -> No
     [("1.2", "bad signature", "decrypt_error"), ("1.3", "invalid session id", "illegal_parameter")],
 )
 def test_replayed_client_hello_into_a_fresh_server_cannot_complete(
-    clients: dict[str, Context], server_context: Context, run, version: str, reason: str, alert: str
+    clients: dict[str, Context],
+    ossl_server_context: Context,
+    run,
+    version: str,
+    reason: str,
+    alert: str,
 ) -> None:
-    old = _reference(clients, server_context, version).records[Role.CLIENT][0].data
+    old = _reference(clients, ossl_server_context, version).records[Role.CLIENT][0].data
     # A fresh server answers the old hello; the new client sees a ServerHello for
     # someone else's hello (TLS 1.2: the signature covers the old client random;
     # TLS 1.3: the legacy session id echo differs) and aborts.
@@ -365,14 +364,14 @@ REPLAY_CASES = [
 @pytest.mark.parametrize(("version", "flight", "reason", "alert"), REPLAY_CASES)
 def test_old_client_flight_replayed_into_an_established_server_is_rejected(
     clients: dict[str, Context],
-    server_context: Context,
+    ossl_server_context: Context,
     version: str,
     flight: int,
     reason: str,
     alert: str,
 ) -> None:
-    old = _reference(clients, server_context, version).flights[Role.CLIENT][flight].data
-    client, server = memory_pair(clients[version], server_context, server_name="localhost")
+    old = _reference(clients, ossl_server_context, version).flights[Role.CLIENT][flight].data
+    client, server = memory_pair(clients[version], ossl_server_context, server_name="localhost")
     handshake(client, server, wire=Wire())
     assert server.bio_write(old) == len(old)
     with pytest.raises(ProtocolError) as info:
@@ -423,10 +422,10 @@ def test_failed_expectation_prints_the_steps_and_the_records(run) -> None:
 
 
 def test_failed_expectation_uses_the_ladder_when_traced(
-    clients: dict[str, Context], server_context: Context
+    clients: dict[str, Context], ossl_server_context: Context
 ) -> None:
     pytest.importorskip("ossl_handshake.observe.ladder", reason="ladder module not installed")
-    client, server = memory_pair(clients["1.3"], server_context, server_name="localhost")
+    client, server = memory_pair(clients["1.3"], ossl_server_context, server_name="localhost")
     wire = Wire([Corrupt(Select(direction=Role.SERVER, record=3))])
     result = drive(client, server, wire=wire, trace=True)
     assert result.trace is not None
@@ -437,9 +436,9 @@ def test_failed_expectation_uses_the_ladder_when_traced(
 
 
 def test_handshake_raises_the_first_error_with_the_result_attached(
-    clients: dict[str, Context], server_context: Context
+    clients: dict[str, Context], ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(clients["1.3"], server_context, server_name="localhost")
+    client, server = memory_pair(clients["1.3"], ossl_server_context, server_name="localhost")
     with pytest.raises(SSLError) as info:
         handshake(client, server, wire=Wire([Drop(ANY)]))
     assert isinstance(info.value, NoProgressError)
@@ -447,9 +446,9 @@ def test_handshake_raises_the_first_error_with_the_result_attached(
 
 
 def test_expect_checks_the_verify_code_of_a_hostname_mismatch(
-    clients: dict[str, Context], server_context: Context
+    clients: dict[str, Context], ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(clients["1.3"], server_context, server_name="wrong.example")
+    client, server = memory_pair(clients["1.3"], ossl_server_context, server_name="wrong.example")
     watch = Drop(Select(content_type="alert"), optional=True)
     result = drive(client, server, wire=Wire([watch]))
     result.expect(
@@ -497,13 +496,13 @@ def test_delaying_a_record_to_the_end_of_its_flight(
 
 
 def test_the_wire_keeps_working_after_the_handshake_for_application_data(
-    clients: dict[str, Context], server_context: Context
+    clients: dict[str, Context], ossl_server_context: Context
 ) -> None:
     # Faults aimed at a later flight hit application data moved by hand. The
     # handshake alone never reaches flight 2, so the fault is optional for it
     # and the test checks the firing itself.
     flip = Corrupt(Select(direction=Role.CLIENT, flight=2), offset=-1, optional=True)
-    client, server = memory_pair(clients["1.3"], server_context, server_name="localhost")
+    client, server = memory_pair(clients["1.3"], ossl_server_context, server_name="localhost")
     wire = Wire([flip])
     handshake(client, server, wire=wire)
     assert flip.fired == 0

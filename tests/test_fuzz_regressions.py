@@ -69,12 +69,12 @@ def test_input_that_once_crashed_the_harness_stays_fixed(harness: ModuleType, pa
 
 @pytest.mark.timeout(30)
 def test_server_fed_a_truncated_client_hello_reports_no_group_instead_of_crashing(
-    server_context: Context,
+    ossl_server_context: Context,
 ) -> None:
     # SSL_get_negotiated_group dereferences s->session on 3.0, which a server
     # that never got past the ClientHello does not have (fixed in ebbe139).
     hello = bytes.fromhex("16030100") + b"\x40" + b"\x01\x00\x00\x3c\x03\x03" + b"\x00" * 20
-    with Connection(server_context) as server:
+    with Connection(ossl_server_context) as server:
         server.bio_write(hello)
         step = server.step()
         assert step.wants or isinstance(step.error, SSLError)

@@ -19,12 +19,14 @@ from ossl_handshake import (
 @pytest.mark.parametrize("direct", [False, True], ids=["own-bio-pairs", "shared-bio-pair"])
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_client_and_server_complete_a_verified_handshake(
-    server_context: Context, version: str, direct: bool
+    ossl_server_context: Context, version: str, direct: bool
 ) -> None:
     from ossl_handshake import certs
 
     client_ctx = Context(Role.CLIENT, cafile=certs.CA, max_version=version)
-    client, server = memory_pair(client_ctx, server_context, server_name="localhost", direct=direct)
+    client, server = memory_pair(
+        client_ctx, ossl_server_context, server_name="localhost", direct=direct
+    )
     result = handshake(client, server)
     assert result.ok
     assert result.client.version == result.server.version == f"TLSv{version}"
@@ -35,9 +37,9 @@ def test_client_and_server_complete_a_verified_handshake(
 
 
 def test_first_client_step_sends_client_hello_and_wants_read(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client = Connection(client_context, server_name="localhost")
+    client = Connection(ossl_client_context, server_name="localhost")
     step = client.step()
     assert (step.ret, step.return_code, step.error_code) == (
         -1,
@@ -46,30 +48,32 @@ def test_first_client_step_sends_client_hello_and_wants_read(
     )
     hello = client.bio_read()
     assert hello[0] == 22 and hello[5] == 1  # handshake record carrying a ClientHello
-    server = Connection(server_context)
+    server = Connection(ossl_server_context)
     assert server.bio_write(hello) == len(hello)
     assert server.step().error_code is ErrorCode.WANT_READ
     assert server.bio_pending > 0
 
 
 def test_session_from_a_full_handshake_resumes_the_next(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     handshake(client, server)
     session = client.session
     assert session is not None and session.resumable
     client2, server2 = memory_pair(
-        client_context, server_context, server_name="localhost", session=session
+        ossl_client_context, ossl_server_context, server_name="localhost", session=session
     )
     result = handshake(client2, server2)
     assert result.client.session_reused and result.server.session_reused
 
 
 def test_client_rejects_server_cert_for_another_host(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_context, server_context, server_name="wrong.example")
+    client, server = memory_pair(
+        ossl_client_context, ossl_server_context, server_name="wrong.example"
+    )
     with pytest.raises(CertificateVerifyError) as info:
         handshake(client, server)
     err = info.value

@@ -2,7 +2,7 @@
 
 Inner test files run under ``pytester`` with the plugin loaded from its
 ``pytest11`` entry point (the package is installed), including the example
-test file from the README. The ``tls_server`` fixture is also used directly.
+test file from the README. The ``ossl_tls_server`` fixture is also used directly.
 """
 
 from __future__ import annotations
@@ -57,15 +57,59 @@ def test_plugin_fixtures_give_pki_contexts_and_a_memory_pair(pytester: pytest.Py
         """
 from ossl_handshake import handshake
 
-def test_memory_handshake(pki, client_context, server_context, memory_pair):
-    assert pki.CA.is_file()
-    client, server = memory_pair
-    assert client.context is client_context and server.context is server_context
+def test_memory_handshake(ossl_pki, ossl_client_context, ossl_server_context, ossl_memory_pair):
+    assert ossl_pki.CA.is_file()
+    client, server = ossl_memory_pair
+    assert client.context is ossl_client_context and server.context is ossl_server_context
     result = handshake(client, server)
     assert result.client.peer_subject == "O=ossl-handshake tests,CN=localhost"
 """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_a_projects_own_client_context_and_memory_pair_do_not_collide_with_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    # The user's conftest has fixtures with the names the plugin used to take;
+    # its tests use them and the plugin's next to each other in one session.
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.fixture
+def client_context():
+    return "the project's client_context"
+
+@pytest.fixture
+def memory_pair(client_context):
+    return ("the project's memory_pair", client_context)
+"""
+    )
+    result = run_inner(
+        pytester,
+        """
+from ossl_handshake import Context, handshake
+
+def test_the_projects_fixtures_are_its_own(client_context, memory_pair):
+    assert client_context == "the project's client_context"
+    assert memory_pair == ("the project's memory_pair", "the project's client_context")
+
+def test_the_plugins_fixtures_next_to_them(
+    client_context, memory_pair, ossl_client_context, ossl_memory_pair
+):
+    assert isinstance(ossl_client_context, Context)
+    client, server = ossl_memory_pair
+    assert client.context is ossl_client_context  # not the project's client_context
+    assert handshake(client, server).ok
+    assert memory_pair[0] == "the project's memory_pair"
+
+def test_the_plugin_offers_no_unprefixed_names(server_context):
+    pass
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'server_context' not found*"])
 
 
 def test_expect_handshake_failure_reports_success_and_mismatches(
@@ -76,19 +120,19 @@ def test_expect_handshake_failure_reports_success_and_mismatches(
         """
 from ossl_handshake import CertificateVerifyError, Context, Role, handshake, memory_pair
 
-def test_no_failure(client_context, memory_pair, expect_handshake_failure):
-    client, server = memory_pair
-    with expect_handshake_failure():
+def test_no_failure(ossl_client_context, ossl_memory_pair, ossl_expect_handshake_failure):
+    client, server = ossl_memory_pair
+    with ossl_expect_handshake_failure():
         handshake(client, server)
 
-def test_wrong_alert(server_context, pki, expect_handshake_failure):
-    ctx = Context(Role.CLIENT, cafile=pki.UNTRUSTED_CA)
-    client, server = memory_pair(ctx, server_context, server_name="localhost")
-    with expect_handshake_failure(CertificateVerifyError, alert="bad_certificate"):
+def test_wrong_alert(ossl_server_context, ossl_pki, ossl_expect_handshake_failure):
+    ctx = Context(Role.CLIENT, cafile=ossl_pki.UNTRUSTED_CA)
+    client, server = memory_pair(ctx, ossl_server_context, server_name="localhost")
+    with ossl_expect_handshake_failure(CertificateVerifyError, alert="bad_certificate"):
         handshake(client, server)
 
-def test_other_exceptions_pass_through(expect_handshake_failure):
-    with expect_handshake_failure():
+def test_other_exceptions_pass_through(ossl_expect_handshake_failure):
+    with ossl_expect_handshake_failure():
         raise KeyError("not a TLS error")
 """,
     )
@@ -104,12 +148,12 @@ def test_other_exceptions_pass_through(expect_handshake_failure):
 
 
 def test_tls_server_serves_concurrent_clients_and_stops_cleanly(
-    tls_server: TLSServerFactory, client_context: Context
+    ossl_tls_server: TLSServerFactory, ossl_client_context: Context
 ) -> None:
     before = threading.active_count()
-    server: TLSServer = tls_server()
-    a = client_on(server.address, client_context)
-    b = client_on(server.address, client_context)
+    server: TLSServer = ossl_tls_server()
+    a = client_on(server.address, ossl_client_context)
+    b = client_on(server.address, ossl_client_context)
     b.do_handshake()  # the second client first: connections are served concurrently
     a.do_handshake()
     for conn, data in ((a, b"from a"), (b, b"from b")):
@@ -126,9 +170,9 @@ def test_tls_server_serves_concurrent_clients_and_stops_cleanly(
 
 
 def test_tls_server_with_mtls_config_records_the_failed_handshake(
-    tls_server: TLSServerFactory, client_context: Context, mtls_client_context: Context
+    ossl_tls_server: TLSServerFactory, ossl_client_context: Context, mtls_client_context: Context
 ) -> None:
-    server: TLSServer = tls_server(cafile=certs.CA, client_auth="require")
+    server: TLSServer = ossl_tls_server(cafile=certs.CA, client_auth="require")
     good = client_on(server.address, mtls_client_context)
     good.do_handshake()
     good.write(b"x")
@@ -139,7 +183,7 @@ def test_tls_server_with_mtls_config_records_the_failed_handshake(
     assert served.result is not None
     assert served.result.peer_subject == "O=ossl-handshake tests,CN=ossl-handshake test client"
 
-    bad = client_on(server.address, client_context)
+    bad = client_on(server.address, ossl_client_context)
     bad.do_handshake()  # TLS 1.3: the rejection comes after our side finished
     with expect_handshake_failure(ProtocolError, alert_received="certificate_required"):
         bad.read()
@@ -153,13 +197,13 @@ def test_tls_server_with_mtls_config_records_the_failed_handshake(
 
 
 def test_tls_server_handler_errors_are_recorded_not_lost(
-    tls_server: TLSServerFactory, client_context: Context
+    ossl_tls_server: TLSServerFactory, ossl_client_context: Context
 ) -> None:
     def handler(conn: Connection) -> None:
         raise RuntimeError("handler bug")
 
-    server: TLSServer = tls_server(handler=handler)
-    conn = client_on(server.address, client_context)
+    server: TLSServer = ossl_tls_server(handler=handler)
+    conn = client_on(server.address, ossl_client_context)
     conn.do_handshake()
     (served,) = server.wait(1)
     assert isinstance(served.error, RuntimeError)
@@ -168,9 +212,9 @@ def test_tls_server_handler_errors_are_recorded_not_lost(
 
 
 def test_expect_handshake_failure_matches_verify_code_and_reason(
-    tls_server: TLSServerFactory,
+    ossl_tls_server: TLSServerFactory,
 ) -> None:
-    server: TLSServer = tls_server(cert=certs.EXPIRED.cert, key=certs.EXPIRED.key)
+    server: TLSServer = ossl_tls_server(cert=certs.EXPIRED.cert, key=certs.EXPIRED.key)
     conn = client_on(server.address, Context(Role.CLIENT, cafile=certs.CA))
     with expect_handshake_failure(
         CertificateVerifyError,

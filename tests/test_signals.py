@@ -91,11 +91,11 @@ def test_sigint_during_a_fully_blocking_handshake_raises_keyboardinterrupt() -> 
     assert "KeyboardInterrupt after" in out
 
 
-def test_blocking_handshake_against_a_silent_peer_times_out(client_context: Context) -> None:
+def test_blocking_handshake_against_a_silent_peer_times_out(ossl_client_context: Context) -> None:
     a, b = socket.socketpair()
     with a, b:
         a.settimeout(0.3)
-        client = Connection(client_context, sock=a, server_name="localhost")
+        client = Connection(ossl_client_context, sock=a, server_name="localhost")
         with client, pytest.raises(TimeoutError, match="timed out"):
             client.do_handshake()
         assert b.recv(5)[:1] == b"\x16"  # the ClientHello did go out before the wait

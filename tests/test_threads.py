@@ -22,12 +22,12 @@ from ossl_handshake import (
     Connection,
     Context,
     ProtocolError,
-    Role,
     SSLError,
     certs,
     handshake,
     memory_pair,
 )
+from ossl_handshake.testing.plugin import make_client_context, make_server_context
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -66,12 +66,12 @@ def _old_version(err: SSLError | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def cases(client_context: Context) -> list[Case]:
-    untrusting = Context(Role.CLIENT, cafile=certs.UNTRUSTED_CA)
-    tls12_only = Context(Role.CLIENT, cafile=certs.CA, max_version="1.2")
+def cases(ossl_client_context: Context, tls12_client_context: Context) -> list[Case]:
+    untrusting = make_client_context(cafile=certs.UNTRUSTED_CA)
+    tls12_only = tls12_client_context
     return [
-        Case("ok", client_context, "localhost", _ok),
-        Case("wrong-host", client_context, "other.example", _wrong_host),
+        Case("ok", ossl_client_context, "localhost", _ok),
+        Case("wrong-host", ossl_client_context, "other.example", _wrong_host),
         Case("untrusted", untrusting, "localhost", _untrusted),
         Case("old-version", tls12_only, "localhost", _old_version),
     ]
@@ -79,9 +79,7 @@ def cases(client_context: Context) -> list[Case]:
 
 @pytest.fixture(scope="module")
 def tls13_server() -> Context:
-    return Context(
-        Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, min_version="1.3"
-    )
+    return make_server_context(min_version="1.3")
 
 
 def _run_threads(target: Callable[[int], None], n: int) -> list[BaseException]:
@@ -135,7 +133,7 @@ def test_threads_interleaving_failing_and_succeeding_handshakes_see_only_their_o
 
 
 def test_threads_handshake_over_loopback_sockets_sharing_contexts(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(20)
@@ -146,7 +144,7 @@ def test_threads_handshake_over_loopback_sockets_sharing_contexts(
         for _ in range(n_clients * per_client):
             sock, _ = listener.accept()
             sock.settimeout(20)
-            with sock, Connection(server_context, sock=sock) as server:
+            with sock, Connection(ossl_server_context, sock=sock) as server:
                 try:
                     server.do_handshake()
                     server.write(server.read())
@@ -157,7 +155,7 @@ def test_threads_handshake_over_loopback_sockets_sharing_contexts(
         for r in range(per_client):
             host = "localhost" if (i + r) % 2 == 0 else "wrong.example"
             with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-                conn = Connection(client_context, sock=sock, server_name=host)
+                conn = Connection(ossl_client_context, sock=sock, server_name=host)
                 with conn:
                     if host == "localhost":
                         conn.do_handshake()
@@ -180,12 +178,14 @@ def test_threads_handshake_over_loopback_sockets_sharing_contexts(
 
 
 def test_one_connection_raced_by_two_threads_raises_instead_of_crashing(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     """Two threads hammer one pair; every collision is a clean RuntimeError."""
     busy = 0
     for _ in range(20):
-        client, server = memory_pair(client_context, server_context, server_name="localhost")
+        client, server = memory_pair(
+            ossl_client_context, ossl_server_context, server_name="localhost"
+        )
         start = threading.Barrier(2)
 
         def hammer(conn: Connection, peer: Connection, start: threading.Barrier = start) -> None:
@@ -216,12 +216,12 @@ def test_one_connection_raced_by_two_threads_raises_instead_of_crashing(
 
 
 def test_close_from_another_thread_during_a_blocking_handshake_is_refused(
-    client_context: Context,
+    ossl_client_context: Context,
 ) -> None:
     """close() while a thread is inside SSL_do_handshake would free the SSL under it."""
     a, b = socket.socketpair()
     with a, b:
-        client = Connection(client_context, sock=a, server_name="localhost")
+        client = Connection(ossl_client_context, sock=a, server_name="localhost")
         started = threading.Event()
         outcome: list[BaseException] = []
 

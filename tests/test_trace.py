@@ -10,6 +10,7 @@ import pytest
 
 from ossl_handshake import Connection, Context, Role, certs, handshake, memory_pair
 from ossl_handshake.observe.trace import InfoEvent, MessageEvent, StepEvent, Trace, TransferEvent
+from ossl_handshake.testing.plugin import make_client_context
 from ossl_handshake.tls.names import HRR_RANDOM
 
 TLS13_SERVER_FLIGHT = [
@@ -21,28 +22,27 @@ TLS13_SERVER_FLIGHT = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server_ctx() -> Context:
-    return Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key)
+# The clients are this module's own, not the session's: the tests set a keylog
+# callback on them. The server is the plugin's ``ossl_server_context``.
 
 
 @pytest.fixture(scope="module")
 def client_ctx() -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA)
+    return make_client_context()
 
 
 @pytest.fixture(scope="module")
 def tls12_client_ctx() -> Context:
-    return Context(Role.CLIENT, cafile=certs.CA, max_version="1.2")
+    return make_client_context(max_version="1.2")
 
 
 def traced(
-    client_ctx: Context, server_ctx: Context, server_name: str = "localhost"
+    client_ctx: Context, ossl_server_context: Context, server_name: str = "localhost"
 ) -> tuple[Trace, Connection, Connection, Callable[[], None]]:
     trace = Trace()
     client_ctx.set_keylog(trace.keylog_line)
 
-    client, server = memory_pair(client_ctx, server_ctx, server_name=server_name)
+    client, server = memory_pair(client_ctx, ossl_server_context, server_name=server_name)
 
     def done() -> None:
         client_ctx.set_keylog(None)
@@ -64,9 +64,9 @@ def split_records(data: bytes) -> list[bytes]:
 
 
 def test_tls13_handshake_trace_lists_each_flight_message_by_name(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         result = handshake(client, server, trace=trace)
         assert result.trace is trace
@@ -84,9 +84,9 @@ def test_tls13_handshake_trace_lists_each_flight_message_by_name(
 
 
 def test_step_events_match_the_driver_steps_and_the_bytes_on_the_wire(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         result = handshake(client, server, trace=trace)
         steps = trace.steps
@@ -111,9 +111,9 @@ def test_step_events_match_the_driver_steps_and_the_bytes_on_the_wire(
 
 
 def test_record_header_events_are_the_headers_that_crossed_the_wire(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         handshake(client, server, trace=trace)
         for side in Role:
@@ -140,9 +140,9 @@ def test_record_header_events_are_the_headers_that_crossed_the_wire(
 
 
 def test_info_events_show_handshake_start_and_done_on_both_sides(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         handshake(client, server, trace=trace)
         for side in Role:
@@ -160,9 +160,9 @@ def test_info_events_show_handshake_start_and_done_on_both_sides(
 
 
 def test_client_keylog_lines_name_the_client_random_of_the_hello(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         handshake(client, server, trace=trace)
         hello = next(m for m in trace.messages if m.handshake_type == "ClientHello")
@@ -180,14 +180,17 @@ def test_client_keylog_lines_name_the_client_random_of_the_hello(
 
 
 def test_sslkeylogfile_is_ignored_unless_the_trace_opts_in(
-    client_ctx: Context, server_ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client_ctx: Context,
+    ossl_server_context: Context,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     keyfile = tmp_path / "env.keys"
     monkeypatch.setenv("SSLKEYLOGFILE", str(keyfile))
     for opt_in in (False, True):
         trace = Trace(keylog_env=opt_in)
         client_ctx.set_keylog(trace.keylog_line)
-        client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+        client, server = memory_pair(client_ctx, ossl_server_context, server_name="localhost")
         try:
             handshake(client, server, trace=trace)
         finally:
@@ -201,9 +204,9 @@ def test_sslkeylogfile_is_ignored_unless_the_trace_opts_in(
 
 
 def test_tls12_trace_shows_the_classic_flights(
-    tls12_client_ctx: Context, server_ctx: Context
+    tls12_client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(tls12_client_ctx, server_ctx)
+    trace, client, server, done = traced(tls12_client_ctx, ossl_server_context)
     try:
         handshake(client, server, trace=trace)
         assert trace.handshake_messages(Role.CLIENT) == [
@@ -226,7 +229,9 @@ def test_tls12_trace_shows_the_classic_flights(
         done()
 
 
-def test_hello_retry_request_is_named_from_the_server_hello_random(server_ctx: Context) -> None:
+def test_hello_retry_request_is_named_from_the_server_hello_random(
+    ossl_server_context: Context,
+) -> None:
     client_ctx = Context(Role.CLIENT, cafile=certs.CA, groups="X25519:P-256")
     p256_server = Context(
         Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, groups="P-256"
@@ -243,9 +248,11 @@ def test_hello_retry_request_is_named_from_the_server_hello_random(server_ctx: C
 
 
 def test_wrong_hostname_trace_shows_the_alert_the_client_sent(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx, server_name="wrong.example")
+    trace, client, server, done = traced(
+        client_ctx, ossl_server_context, server_name="wrong.example"
+    )
     try:
         result = handshake(client, server, trace=trace, check=False)
         assert result.failed_side is Role.CLIENT
@@ -273,11 +280,11 @@ def test_wrong_hostname_trace_shows_the_alert_the_client_sent(
 
 
 def test_trace_attaches_to_a_single_connection_driven_by_hand(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
     trace = Trace()
     client = trace.attach(Connection(client_ctx, server_name="localhost"))
-    server = Connection(server_ctx)
+    server = Connection(ossl_server_context)
     try:
         before = client.state
         step = client.step()
@@ -299,9 +306,9 @@ def test_trace_attaches_to_a_single_connection_driven_by_hand(
 
 
 def test_untraced_handshake_installs_no_python_observers(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    client, server = memory_pair(client_ctx, ossl_server_context, server_name="localhost")
     try:
         result = handshake(client, server)
         assert result.trace is None
@@ -313,9 +320,9 @@ def test_untraced_handshake_installs_no_python_observers(
 
 
 def test_application_data_flights_after_the_handshake_are_traced(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         handshake(client, server, trace=trace)
         n = len(trace.transfers)
@@ -350,9 +357,9 @@ class _TappedWire:
 
 
 def test_a_wire_with_a_tap_reports_its_deliveries_to_the_trace(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     wire = _TappedWire()
     try:
         result = handshake(client, server, trace=trace, wire=wire)
@@ -369,9 +376,9 @@ def test_a_wire_with_a_tap_reports_its_deliveries_to_the_trace(
 
 
 def test_trace_to_dict_is_json_with_every_event_kind(
-    client_ctx: Context, server_ctx: Context, tmp_path: Path
+    client_ctx: Context, ossl_server_context: Context, tmp_path: Path
 ) -> None:
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     try:
         handshake(client, server, trace=trace)
         path = tmp_path / "trace.json"
@@ -391,11 +398,11 @@ def test_trace_to_dict_is_json_with_every_event_kind(
 
 
 def test_the_record_aware_wire_feeds_its_deliveries_to_the_trace(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
     from ossl_handshake.wire import Wire
 
-    trace, client, server, done = traced(client_ctx, server_ctx)
+    trace, client, server, done = traced(client_ctx, ossl_server_context)
     wire = Wire()
     try:
         handshake(client, server, trace=trace, wire=wire)
@@ -406,13 +413,13 @@ def test_the_record_aware_wire_feeds_its_deliveries_to_the_trace(
 
 
 def test_a_traced_connection_is_freed_without_the_cycle_collector(
-    client_ctx: Context, server_ctx: Context
+    client_ctx: Context, ossl_server_context: Context
 ) -> None:
     import gc
     import weakref
 
     trace = Trace()
-    client, server = memory_pair(client_ctx, server_ctx, server_name="localhost")
+    client, server = memory_pair(client_ctx, ossl_server_context, server_name="localhost")
     handshake(client, server, trace=trace)
     ref = weakref.ref(client)
     gc.disable()

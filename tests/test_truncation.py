@@ -31,10 +31,10 @@ Outcome = tuple[str, int, str, str, str, str]
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_cutting_any_flight_at_any_byte_ends_in_a_typed_eof_error(
-    server_context: Context, version: str
+    ossl_server_context: Context, version: str
 ) -> None:
     client_ctx = Context(Role.CLIENT, cafile=certs.CA, max_version=version)
-    client, server = memory_pair(client_ctx, server_context, server_name="localhost")
+    client, server = memory_pair(client_ctx, ossl_server_context, server_name="localhost")
     reference = Wire()
     handshake(client, server, wire=reference)
     flights = [f for role in Role for f in reference.flights[role]]
@@ -46,7 +46,7 @@ def test_cutting_any_flight_at_any_byte_ends_in_a_typed_eof_error(
     for flight in flights:
         cut_dir, receiver = flight.direction, flight.direction.peer
         for offset in range(len(flight)):
-            client, server = memory_pair(client_ctx, server_context, server_name="localhost")
+            client, server = memory_pair(client_ctx, ossl_server_context, server_name="localhost")
             cut = CloseAfter(cut_dir, offset, flight=flight.index, optional=True)
             wire = Wire([cut])
             result = drive(client, server, wire=wire)

@@ -20,33 +20,14 @@ from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split
 VERSIONS = ["1.2", "1.3"]
 
 
-@pytest.fixture(scope="module")
-def clients() -> dict[str, Context]:
-    return {v: Context(Role.CLIENT, cafile=certs.CA, max_version=v) for v in VERSIONS}
-
-
-@pytest.fixture(scope="module")
-def mtls_clients() -> dict[str, Context]:
-    return {
-        v: Context(
-            Role.CLIENT,
-            cafile=certs.CA,
-            cert=certs.CLIENT.cert,
-            key=certs.CLIENT.key,
-            max_version=v,
-        )
-        for v in VERSIONS
-    }
-
-
 def _records(wire: Wire, role: Role) -> list[str]:
     return [r.describe().split(" ", 2)[1] for r in wire.records[role]]
 
 
 def test_wire_sees_tls13_flights_as_records(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     wire = Wire()
     handshake(client, server, wire=wire)
     assert _records(wire, Role.CLIENT) == [
@@ -69,9 +50,9 @@ def test_wire_sees_tls13_flights_as_records(
 
 
 def test_wire_names_plaintext_tls12_messages_and_the_encrypted_finished(
-    clients: dict[str, Context], server_context: Context
+    clients: dict[str, Context], ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(clients["1.2"], server_context, server_name="localhost")
+    client, server = memory_pair(clients["1.2"], ossl_server_context, server_name="localhost")
     wire = Wire()
     handshake(client, server, wire=wire)
     assert _records(wire, Role.SERVER) == [
@@ -146,14 +127,14 @@ def test_mtls_handshake_completes_under_every_delivery_policy(
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("policy", [RECORDS, BYTES], ids=["records", "bytes"])
 def test_resumption_completes_record_and_byte_at_a_time(
-    clients: dict[str, Context], server_context: Context, version: str, policy: Policy
+    clients: dict[str, Context], ossl_server_context: Context, version: str, policy: Policy
 ) -> None:
-    client, server = memory_pair(clients[version], server_context, server_name="localhost")
+    client, server = memory_pair(clients[version], ossl_server_context, server_name="localhost")
     handshake(client, server, wire=Wire(policy=policy))
     session = client.session
     assert session is not None and session.resumable
     client2, server2 = memory_pair(
-        clients[version], server_context, server_name="localhost", session=session
+        clients[version], ossl_server_context, server_name="localhost", session=session
     )
     wire = Wire(policy=policy)
     result = handshake(client2, server2, wire=wire)
@@ -164,9 +145,9 @@ def test_resumption_completes_record_and_byte_at_a_time(
 
 
 def test_split_policy_cuts_each_record_at_the_offsets(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     wire = Wire(policy=Split(2, 5))
     handshake(client, server, wire=wire)
     first = [d for who, d in wire.deliveries if who is Role.CLIENT][:3]
@@ -175,9 +156,9 @@ def test_split_policy_cuts_each_record_at_the_offsets(
 
 
 def test_client_and_server_policies_are_independent(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     wire = Wire(client_policy=BYTES)
     handshake(client, server, wire=wire).expect(ok=True)
     sizes = {who: {len(d) for w, d in wire.deliveries if w is who} for who in Role}
@@ -186,22 +167,22 @@ def test_client_and_server_policies_are_independent(
 
 
 def test_tap_sees_exactly_the_delivered_bytes(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     seen: list[tuple[Role, bytes]] = []
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     wire = Wire(policy=RECORDS, tap=lambda role, data: seen.append((role, data)))
     handshake(client, server, wire=wire)
     assert seen == wire.deliveries and len(seen) > 4
 
 
 def test_a_small_receive_buffer_holds_bytes_in_flight_until_the_peer_reads(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     # 256-byte BIO pairs: the server's ~1.4 KB flight cannot be delivered at once;
     # the wire keeps the rest queued and the driver counts it as in flight.
     client, server = memory_pair(
-        client_context, server_context, server_name="localhost", bio_size=256
+        ossl_client_context, ossl_server_context, server_name="localhost", bio_size=256
     )
     wire = Wire()
     result = handshake(client, server, wire=wire)
@@ -211,11 +192,13 @@ def test_a_small_receive_buffer_holds_bytes_in_flight_until_the_peer_reads(
 
 
 def test_same_scenario_moves_the_same_record_layout_every_run(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     layouts = []
     for _ in range(3):
-        client, server = memory_pair(client_context, server_context, server_name="localhost")
+        client, server = memory_pair(
+            ossl_client_context, ossl_server_context, server_name="localhost"
+        )
         wire = Wire(policy=RECORDS)
         handshake(client, server, wire=wire)
         layouts.append(
@@ -225,9 +208,9 @@ def test_same_scenario_moves_the_same_record_layout_every_run(
 
 
 def test_step_budget_stops_a_byte_at_a_time_handshake_that_needs_more(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     result = drive(client, server, wire=Wire(policy=BYTES), max_steps=50)
     result.expect(ok=False, error=NoProgressError)
     assert result.error is not None and "step budget of 50" in str(result.error)
@@ -252,7 +235,7 @@ def _flights_per_delivery(wire: Wire, role: Role) -> list[set[int]]:
 
 
 def test_coalesce_joins_flights_a_side_wrote_in_consecutive_steps(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     # A 300-byte BIO pair on the server makes it write its ~1.4 KB flight over
     # several steps (WANT_WRITE in between). Under the default policy each
@@ -260,8 +243,8 @@ def test_coalesce_joins_flights_a_side_wrote_in_consecutive_steps(
     # three writes and delivers their records together.
     joined = {}
     for policy in (FLIGHTS, Coalesce(3)):
-        client = Connection(client_context, Role.CLIENT, server_name="localhost")
-        server = Connection(server_context, Role.SERVER, bio_size=300)
+        client = Connection(ossl_client_context, Role.CLIENT, server_name="localhost")
+        server = Connection(ossl_server_context, Role.SERVER, bio_size=300)
         wire = Wire(policy=policy)
         handshake(client, server, wire=wire).expect(ok=True)
         assert len(wire.flights[Role.SERVER]) >= 5
@@ -283,23 +266,23 @@ def test_selectors_and_faults_refuse_nonsense() -> None:
 
 
 def test_corrupting_a_byte_past_the_record_end_is_a_loud_test_error(
-    client_context: Context, server_context: Context
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> None:
     from ossl_handshake.wire.faults import Corrupt, Select
 
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     with pytest.raises(IndexError, match="Corrupt offset 100000 outside a"):
         drive(client, server, wire=Wire([Corrupt(Select(record=0), offset=100_000)]))
 
 
 def test_hello_retry_request_is_named_and_the_second_hellos_stay_plaintext(
-    client_context: Context,
+    ossl_client_context: Context,
 ) -> None:
     # The client sends an X25519 key share; a P-256-only server asks again.
     server_ctx = Context(
         Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key, groups="P-256"
     )
-    client, server = memory_pair(client_context, server_ctx, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, server_ctx, server_name="localhost")
     wire = Wire(policy=RECORDS)
     handshake(client, server, wire=wire).expect(ok=True, version="TLSv1.3")
     assert _records(wire, Role.SERVER)[:3] == [
@@ -314,13 +297,19 @@ def test_hello_retry_request_is_named_and_the_second_hellos_stay_plaintext(
     ]
 
 
-def test_a_wire_carries_one_pair_only(client_context: Context, server_context: Context) -> None:
+def test_a_wire_carries_one_pair_only(
+    ossl_client_context: Context, ossl_server_context: Context
+) -> None:
     wire = Wire()
-    client, server = memory_pair(client_context, server_context, server_name="localhost")
+    client, server = memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     handshake(client, server, wire=wire)
-    client2, server2 = memory_pair(client_context, server_context, server_name="localhost")
+    client2, server2 = memory_pair(
+        ossl_client_context, ossl_server_context, server_name="localhost"
+    )
     with pytest.raises(ValueError, match="one connection pair"):
         handshake(client2, server2, wire=wire)
-    direct = memory_pair(client_context, server_context, server_name="localhost", direct=True)
+    direct = memory_pair(
+        ossl_client_context, ossl_server_context, server_name="localhost", direct=True
+    )
     with pytest.raises(ValueError, match="own BIO pairs"):
         handshake(*direct, wire=Wire())

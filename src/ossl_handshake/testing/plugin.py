@@ -1,19 +1,26 @@
 """pytest fixtures for handshake tests (registered through the ``pytest11`` entry point).
 
-Installing ``ossl-handshake`` makes these available in every test session:
+Installing ``ossl-handshake`` makes these available in every test session.
+Every name starts with ``ossl_``, so they do not collide with a project's own
+fixtures (a project's ``client_context`` or ``memory_pair`` simply wins in its
+own tests and the plugin's stay reachable under their prefixed names):
 
-- ``pki``: the bundled test PKI (:mod:`ossl_handshake.certs`);
-- ``client_context`` / ``server_context``: a client trusting the test CA and
-  an ECDSA P-256 server, built once per session;
-- ``memory_pair``: a fresh (client, server) pair on memory BIO pairs, closed
-  after the test;
-- ``tls_server``: a factory that starts a threaded TLS server on
+- ``ossl_pki``: the bundled test PKI (:mod:`ossl_handshake.certs`);
+- ``ossl_client_context`` / ``ossl_server_context``: a client trusting the
+  test CA and an ECDSA P-256 server, built once per session;
+- ``ossl_memory_pair``: a fresh (client, server) pair of those two contexts on
+  memory BIO pairs, closed after the test;
+- ``ossl_tls_server``: a factory that starts a threaded TLS server on
   ``127.0.0.1`` with an ephemeral port and the configuration you choose,
   returns a :class:`TLSServer` (``.address``, ``.served``), and stops it
   cleanly at the end of the test;
-- ``expect_handshake_failure``: the :func:`expect_handshake_failure` context
-  manager, which fails the test unless the block raises the expected
+- ``ossl_expect_handshake_failure``: the :func:`expect_handshake_failure`
+  context manager, which fails the test unless the block raises the expected
   :class:`~ossl_handshake.errors.SSLError` (class, alert, reason, verify code).
+
+The contexts come from :func:`make_client_context` and
+:func:`make_server_context`; call those for a context with other settings on
+the same bundled-PKI defaults.
 """
 
 from __future__ import annotations
@@ -40,30 +47,54 @@ from ossl_handshake.tls.roles import Role
 Handler = Callable[[Connection], None]
 
 
+# -- contexts -------------------------------------------------------------------------
+
+
+def make_server_context(identity: certs.Identity = certs.SERVER_ECDSA, **kw: Any) -> Context:
+    """A server :class:`Context` with ``identity``'s chain and key, plus ``kw``.
+
+    ``identity`` defaults to the bundled ECDSA P-256 server; when ``kw`` names a
+    ``cert`` or ``key`` of its own, ``identity`` is not used.
+    """
+    if "cert" not in kw and "key" not in kw:
+        kw["cert"], kw["key"] = identity.cert, identity.key
+    return Context(Role.SERVER, **kw)
+
+
+def make_client_context(**kw: Any) -> Context:
+    """A verifying client :class:`Context` that trusts the bundled test CA, plus ``kw``."""
+    kw.setdefault("cafile", certs.CA)
+    return Context(Role.CLIENT, **kw)
+
+
 @pytest.fixture(scope="session")
-def pki() -> ModuleType:
-    """The bundled test PKI (:mod:`ossl_handshake.certs`)."""
+def ossl_pki() -> ModuleType:
+    """The bundled test PKI, :mod:`ossl_handshake.certs` (``CA``, ``SERVER_ECDSA``, ...)."""
     return certs
 
 
 @pytest.fixture(scope="session")
-def server_context() -> Context:
-    """A server context with the bundled ECDSA P-256 certificate chain."""
-    return Context(Role.SERVER, cert=certs.SERVER_ECDSA.cert, key=certs.SERVER_ECDSA.key)
+def ossl_server_context() -> Context:
+    """A server :class:`Context` with the bundled ECDSA P-256 chain, built once per session."""
+    return make_server_context()
 
 
 @pytest.fixture(scope="session")
-def client_context() -> Context:
-    """A verifying client context that trusts the bundled test CA."""
-    return Context(Role.CLIENT, cafile=certs.CA)
+def ossl_client_context() -> Context:
+    """A verifying client :class:`Context` trusting the bundled test CA, built once per session."""
+    return make_client_context()
 
 
 @pytest.fixture
-def memory_pair(
-    client_context: Context, server_context: Context
+def ossl_memory_pair(
+    ossl_client_context: Context, ossl_server_context: Context
 ) -> Iterator[tuple[Connection, Connection]]:
-    """A fresh (client, server) pair on memory BIO pairs, SNI/host ``localhost``."""
-    client, server = _memory_pair(client_context, server_context, server_name="localhost")
+    """A fresh ``(client, server)`` pair of ``ossl_client_context`` / ``ossl_server_context``.
+
+    On memory BIO pairs, SNI and expected host ``localhost``, not yet
+    handshaken; both are closed after the test.
+    """
+    client, server = _memory_pair(ossl_client_context, ossl_server_context, server_name="localhost")
     yield client, server
     client.close()
     server.close()
@@ -104,7 +135,7 @@ class Served:
 
 @dataclass
 class TLSServer:
-    """A TLS server on a background thread; see the ``tls_server`` fixture.
+    """A TLS server on a background thread; see the ``ossl_tls_server`` fixture.
 
     Each accepted connection runs in its own thread: a :class:`Connection` on
     the socket with ``timeout`` (poll-based waiting), ``do_handshake()``,
@@ -213,13 +244,14 @@ TLSServerFactory = Callable[..., TLSServer]
 
 
 @pytest.fixture
-def tls_server(server_context: Context) -> Iterator[TLSServerFactory]:
-    """Start loopback TLS servers: ``tls_server(context=None, *, handler=echo, timeout=10, **kw)``.
+def ossl_tls_server(ossl_server_context: Context) -> Iterator[TLSServerFactory]:
+    """A factory of loopback TLS servers, each stopped when the test ends.
 
-    ``context`` defaults to a new server :class:`Context` built from ``kw``
-    (``Context(Role.SERVER, **kw)``, with the bundled ECDSA certificate unless
-    ``cert`` is given), or to ``server_context`` when there are no keywords.
-    Every server started is stopped when the test ends.
+    ``ossl_tls_server(context=None, *, handler=echo, timeout=10, **kw)`` starts
+    a :class:`TLSServer` on ``127.0.0.1`` and an ephemeral port. ``context``
+    defaults to ``ossl_server_context`` when there are no keywords, else to
+    ``make_server_context(**kw)`` (the bundled ECDSA certificate unless ``cert``
+    or ``key`` is given).
     """
     started: list[TLSServer] = []
 
@@ -231,12 +263,7 @@ def tls_server(server_context: Context) -> Iterator[TLSServerFactory]:
         **kw: Any,
     ) -> TLSServer:
         if context is None:
-            if kw:
-                if "cert" not in kw:
-                    kw["cert"], kw["key"] = certs.SERVER_ECDSA.cert, certs.SERVER_ECDSA.key
-                context = Context(Role.SERVER, **kw)
-            else:
-                context = server_context
+            context = make_server_context(**kw) if kw else ossl_server_context
         server = TLSServer(context, handler, timeout)
         started.append(server)
         return server
@@ -304,9 +331,9 @@ def expect_handshake_failure(
         pytest.fail(f"{type(got).__name__} ({got}) does not match: " + "; ".join(problems))
 
 
-@pytest.fixture(name="expect_handshake_failure")
+@pytest.fixture(name="ossl_expect_handshake_failure")
 def _expect_handshake_failure_fixture() -> Callable[..., Any]:
-    """:func:`expect_handshake_failure` as a fixture (no import needed in tests)."""
+    """The :func:`expect_handshake_failure` context manager (no import needed in tests)."""
     return expect_handshake_failure
 
 
@@ -314,6 +341,9 @@ __all__ = [
     "FailureInfo",
     "Served",
     "TLSServer",
+    "TLSServerFactory",
     "echo",
     "expect_handshake_failure",
+    "make_client_context",
+    "make_server_context",
 ]

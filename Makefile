@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,17 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The documentation site (mkdocs.yml) into site/. mkdocstrings imports the
+# package for the API reference, so it needs the built extension ($(STAMP));
+# the docs tools are the optional group `docs` in pyproject.toml.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 # ASan+UBSan build of the C extension in its own venv (.venv-asan), then the
 # lifecycle/thread/hostile-caller/callback tests against it; see the script.
 .PHONY: sanitize
@@ -44,4 +55,4 @@ sanitize:
 	PY=$(PY) bash scripts/sanitize.sh $(SANITIZE_ARGS)
 
 clean:
-	rm -rf build dist *.egg-info src/*.egg-info src/ossl_handshake/_ossl*.so
+	rm -rf build dist site *.egg-info src/*.egg-info src/ossl_handshake/_ossl*.so

@@ -273,15 +273,17 @@ def test_adopting_bad_pointers_raises_typed_errors(
 def test_readme_adopt_example_runs(
     maker: Maker, ossl_client_context: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "c-programs.md").read_text(
+        encoding="utf-8"
+    )
     match = re.search(r"<!-- adopt-example -->\n```python\n(.*?)```", text, re.DOTALL)
-    assert match is not None, "README lost its adopt example"
+    assert match is not None, "docs/guide/c-programs.md lost its adopt example"
     # The same file as `maker` (dlopen finds it loaded), so its counters are ours too.
     (tmp_path / "libsslmaker.so").symlink_to(maker.path)
     monkeypatch.chdir(tmp_path)
     before = maker.destroyed
     namespace: dict[str, Any] = {"client_ctx": ossl_client_context}
-    exec(compile(match.group(1), "README.md:adopt-example", "exec"), namespace)
+    exec(compile(match.group(1), "c-programs.md:adopt-example", "exec"), namespace)
     assert namespace["result"].ok
     assert namespace["result"].server.version == "TLSv1.3"
     assert maker.destroyed == before + 1  # freed once, by its creator

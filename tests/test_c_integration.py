@@ -264,17 +264,19 @@ def test_c_client_with_wrong_trust_anchor_fails_and_cli_server_reports_the_alert
     assert line["error"]["reasons"] == ["tlsv1 alert unknown ca"]
 
 
-# ---- the README's shell example ----------------------------------------------------------
+# ---- the shell example of docs/guide/c-programs.md ----------------------------------------------------------
 
 
 def test_readme_shell_example_runs_the_c_client_against_the_cli_server(
     tls_client_exe: Path, tmp_path: Path
 ) -> None:
     if shutil.which("bash") is None:
-        pytest.skip("no bash to run the README's shell example")
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+        pytest.skip("no bash to run the documented shell example")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "c-programs.md").read_text(
+        encoding="utf-8"
+    )
     match = re.search(r"<!-- shell-example -->\n```sh\n(.*?)```", text, re.DOTALL)
-    assert match is not None, "README lost its shell example"
+    assert match is not None, "docs/guide/c-programs.md lost its shell example"
     (tmp_path / "certs").symlink_to(certs.DIR)
     (tmp_path / "tls_client").symlink_to(tls_client_exe)
     bindir = tmp_path / "bin"

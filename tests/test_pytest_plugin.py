@@ -2,7 +2,7 @@
 
 Inner test files run under ``pytester`` with the plugin loaded from its
 ``pytest11`` entry point (the package is installed), including the example
-test file from the README. The ``ossl_tls_server`` fixture is also used directly.
+test file from docs/guide/pytest-plugin.md. The ``ossl_tls_server`` fixture is also used directly.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ossl_handshake.testing.plugin import TLSServer, TLSServerFactory, expect_ha
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.timeout(30)
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PLUGIN_PAGE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "pytest-plugin.md"
 
 
 def client_on(address: tuple[str, int], ctx: Context) -> Connection:
@@ -43,12 +43,12 @@ def run_inner(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
     return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q")
 
 
-def test_readme_example_test_file_passes(pytester: pytest.Pytester) -> None:
-    text = README.read_text(encoding="utf-8")
-    match = re.search(r"<!-- plugin-example -->\n```python\n(.*?)```", text, re.DOTALL)
-    assert match is not None, "README lost its pytest plugin example"
+def test_the_documented_example_test_file_passes(pytester: pytest.Pytester) -> None:
+    text = PLUGIN_PAGE.read_text(encoding="utf-8")
+    match = re.search(r"<!-- pytest-file -->\n```python\n(.*?)```", text, re.DOTALL)
+    assert match is not None, "docs/guide/pytest-plugin.md lost its example test file"
     result = run_inner(pytester, match.group(1))
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=len(re.findall(r"^def test_", match.group(1), re.M)))
 
 
 def test_plugin_fixtures_give_pki_contexts_and_a_memory_pair(pytester: pytest.Pytester) -> None:

@@ -264,7 +264,7 @@ def test_c_client_with_wrong_trust_anchor_fails_and_cli_server_reports_the_alert
     assert line["error"]["reasons"] == ["tlsv1 alert unknown ca"]
 
 
-# ---- the shell example of docs/guide/c-programs.md ----------------------------------------------------------
+# ---- the shell example of docs/guide/c-programs.md ----------------------------------
 
 
 def test_readme_shell_example_runs_the_c_client_against_the_cli_server(

@@ -254,6 +254,7 @@ class Connection:
     _peer: Connection | None = None
     _owned = True
     _borrowed = False
+    _counted = False
     _buf: Any = None
     _bufsize = 0
 
@@ -291,6 +292,8 @@ class Connection:
         if ssl == _NULL:
             raise SSLError("SSL_new failed", errors=drain(), operation="SSL_new")
         self._ssl = ssl
+        self._counted = True  # wt-ctx stand-in: _close_locked calls context._ssl_closed()
+        self._hooks = context._hooks(state)  # the callbacks this connection keeps
         if options:
             lib.SSL_set_options(ssl, int(options))
         if server_name is not None:
@@ -403,6 +406,7 @@ class Connection:
                 lib.SSL_free(ptr)  # our up_ref only
             raise SSLError("SSL_set_ex_data failed", errors=drain(), operation="SSL_set_ex_data")
         self._ssl = ptr
+        self._hooks = self.context._hooks(self._state)  # the callbacks this connection keeps
         return self
 
     def set_bio_pair(self, size: int = 0) -> None:
@@ -451,6 +455,8 @@ class Connection:
             return
         # SSL_SENT_SHUTDOWN if finished (not on a borrowed SSL), ossl_detach, SSL_free.
         lib.ossl_close_ssl(ssl, not self._borrowed, self._owned)
+        if self._counted:  # wt-ctx stand-in for the lead's Guard-based close
+            self.context._ssl_closed()
         if self._net != _NULL:
             lib.BIO_free(self._net)
             self._net = _NULL

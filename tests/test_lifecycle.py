@@ -222,7 +222,7 @@ def test_not_a_certificate_is_configuration_error_naming_the_file() -> None:
     with pytest.raises(ConfigurationError) as info:
         Context(Role.SERVER, cert=certs.NOT_A_CERT, key=certs.SERVER_ECDSA.key)
     assert str(certs.NOT_A_CERT) in str(info.value)
-    assert "SSL_CTX_use_certificate_chain_file: cannot load" in str(info.value)
+    assert "SSL_CTX_use_certificate_chain_file failed: cannot load" in str(info.value)
     assert "no start line" in info.value.reasons
     assert isinstance(info.value, ValueError) and isinstance(info.value, SSLError)
     with pytest.raises(ConfigurationError, match=r"not-a-cert\.pem"):

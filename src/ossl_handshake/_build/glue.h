@@ -56,7 +56,17 @@ typedef struct {
     int want_msg;       /* forward message callbacks to Python */
     void *handle;       /* ffi.new_handle of a weakref to the Python Connection */
     int cb_error;       /* a Python callback parked an exception (callbacks.park) */
+    int want_keylog;    /* the connection's hooks have a key log writer: call Python */
 } ossl_conn_state;
+
+/* ---- A password for one key load (glue/callbacks.c, ossl_pem_password_cb) */
+
+typedef struct {
+    const char *pw;     /* NULL: none was given (the callback fails at once) */
+    int len;
+    int asked;          /* times OpenSSL asked: the key is encrypted */
+    int too_long;       /* the password did not fit OpenSSL's buffer */
+} ossl_password;
 
 /* ---- The direct-mode driver (glue/drive.c) ------------------------------ */
 
@@ -127,6 +137,8 @@ static int ossl_attach_state_only(SSL *ssl, ossl_conn_state *st);
 static int ossl_attach_adopted(SSL *ssl, ossl_conn_state *st);
 static void ossl_detach(SSL *ssl);
 static void ossl_enable_keylog(SSL_CTX *ctx, int on);
+static void ossl_ctx_init(SSL_CTX *ctx);
+static int ossl_ctx_use_key_file(SSL_CTX *ctx, const char *file, ossl_password *pw);
 
 /* glue/step.c: one call per step, the error queue captured into *r */
 static int ossl_do_handshake(SSL *ssl, ossl_result *r);

@@ -18,11 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.handles import connection_of, context_of
+from ossl_handshake.tls.alpn import alpn_entries
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection
-    from ossl_handshake.core.context import Context
+    from ossl_handshake.core.context import Hooks
+
+
+def hooks_of(ssl: Any, conn: Connection | None) -> Hooks | None:
+    """The callbacks that apply to ``ssl``: the snapshot its :class:`Connection`
+    was created with (``conn._hooks``), else (an SSL made by C code, or a
+    connection that has none) the current ones of its context."""
+    hooks: Hooks | None = getattr(conn, "_hooks", None) if conn is not None else None
+    if hooks is not None:
+        return hooks
+    ctx = conn.context if conn is not None else context_of(lib.SSL_get_SSL_CTX(ssl))
+    return ctx._hooks() if ctx is not None else None
 
 
 def park(conn: Connection | None, exc: BaseException) -> None:
@@ -62,24 +74,29 @@ def py_msg_cb(
 
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_keylog_cb(ssl: Any, line: Any) -> None:
+    # Reached through the C trampoline on whichever SSL_CTX the SSL uses now
+    # (after an SNI switch, the new one): the writer is the connection's own.
     conn = connection_of(ssl)
-    ctx = conn.context if conn is not None else context_of(lib.SSL_get_SSL_CTX(ssl))
-    if ctx is None or ctx._keylog is None:
+    hooks = hooks_of(ssl, conn)
+    writer = hooks.keylog if hooks is not None else None
+    if writer is None:
         return
     try:
-        ctx._keylog(ffi.string(line).decode("ascii", "replace"))
+        writer(ffi.string(line).decode("ascii", "replace"))
     except BaseException as exc:
         park(conn, exc)
 
 
 # -- configuration callbacks (issue 3) ------------------------------------------
 #
-# Each finds the Python callable on the Context it belongs to. The connection
-# is looked up first: it keeps its contexts alive, and it is where an
-# exception is parked. Which context holds the callable follows OpenSSL: the
-# verify and servername callbacks and the session callback are the ones of
-# the SSL_CTX the SSL was created from (copied at SSL_new / session_ctx); the
-# ALPN callback is read from the current SSL_CTX, i.e. after an SNI switch.
+# Each finds the Python callable in the hooks the connection was created
+# with (hooks_of). The connection is looked up first: it keeps its contexts
+# alive, and it is where an exception is parked. Which context's callable
+# applies follows OpenSSL: the verify and servername callbacks and the
+# session callback are the ones of the SSL_CTX the SSL was created from
+# (copied at SSL_new / session_ctx); the ALPN callback is read from the
+# current SSL_CTX, i.e. after an SNI switch the selection of the context
+# switched to.
 
 _TLSEXT_OK = int(lib.SSL_TLSEXT_ERR_OK)
 _TLSEXT_FATAL = int(lib.SSL_TLSEXT_ERR_ALERT_FATAL)
@@ -87,12 +104,6 @@ _TLSEXT_NOACK = int(lib.SSL_TLSEXT_ERR_NOACK)
 _X509_V_OK = int(lib.X509_V_OK)
 _APP_VERIFY = int(lib.X509_V_ERR_APPLICATION_VERIFICATION)
 _AD_INTERNAL_ERROR = 80
-
-
-def _origin_context(ssl: Any, conn: Connection | None) -> Context | None:
-    if conn is not None:
-        return conn.context
-    return context_of(lib.SSL_get_SSL_CTX(ssl))
 
 
 def _cert_der(x509: Any) -> bytes:
@@ -113,8 +124,8 @@ def py_verify_cb(preverify_ok: int, store: Any) -> int:
         return 0
     ssl = ffi.cast("SSL *", ptr)
     conn = connection_of(ssl)
-    ctx = _origin_context(ssl, conn)
-    fn = ctx._verify_callback if ctx is not None else None
+    hooks = hooks_of(ssl, conn)
+    fn = hooks.verify if hooks is not None else None
     if fn is None or conn is None:
         # The callable is unreachable (an SSL made by C code, or a context
         # gone): rejecting is the only safe answer.
@@ -145,8 +156,8 @@ def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
     from ossl_handshake.core.context import Context, SNIRejected
 
     conn = connection_of(ssl)
-    ctx = _origin_context(ssl, conn)
-    fn = ctx._servername_callback if ctx is not None else None
+    hooks = hooks_of(ssl, conn)
+    fn = hooks.servername if hooks is not None else None
     if fn is None or conn is None:
         alert[0] = _AD_INTERNAL_ERROR
         return _TLSEXT_FATAL
@@ -160,7 +171,7 @@ def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
                     f"servername_callback must return a server Context or None, not {chosen!r}"
                 )
             if chosen is not conn.context and chosen is not conn._sni_context:
-                lib.SSL_set_SSL_CTX(ssl, chosen._live())
+                chosen._switch_to(ssl, conn)  # under its guard; counts conn as its user
                 conn._sni_context = chosen  # the SSL now uses it: keep it alive
     except SNIRejected as rej:
         alert[0] = rej.alert_code
@@ -172,26 +183,17 @@ def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
     return _TLSEXT_OK
 
 
-def _alpn_offered(data: bytes) -> list[tuple[int, bytes]]:
-    """(offset, protocol) for each entry of a wire-format ALPN list."""
-    out = []
-    i = 0
-    while i < len(data):
-        n = data[i]
-        out.append((i + 1, data[i + 1 : i + 1 + n]))
-        i += 1 + n
-    return out
-
-
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_alpn_select_cb(ssl: Any, out: Any, outlen: Any, in_: Any, inlen: int, arg: Any) -> int:
     """``SSL_CTX_set_alpn_select_cb``: pick from a preference list or ask a callable."""
     conn = connection_of(ssl)
-    ctx = conn.active_context if conn is not None else context_of(lib.SSL_get_SSL_CTX(ssl))
-    if ctx is None or ctx._alpn_select is None:
+    switched = conn._sni_context if conn is not None else None
+    # After an SNI switch OpenSSL calls the new context's callback: its selection.
+    hooks = switched._hooks() if switched is not None else hooks_of(ssl, conn)
+    if hooks is None or hooks.alpn_select is None:
         return _TLSEXT_NOACK
-    offered = _alpn_offered(bytes(ffi.buffer(in_, inlen)))
-    select = ctx._alpn_select
+    offered = alpn_entries(bytes(ffi.buffer(in_, inlen)))
+    select = hooks.alpn_select
     choice: bytes | None = None
     try:
         if callable(select):
@@ -209,7 +211,7 @@ def py_alpn_select_cb(ssl: Any, out: Any, outlen: Any, in_: Any, inlen: int, arg
         park(conn, exc)
         return _TLSEXT_FATAL
     if choice is None:
-        return _TLSEXT_FATAL if ctx._alpn_required else _TLSEXT_NOACK
+        return _TLSEXT_FATAL if hooks.alpn_required else _TLSEXT_NOACK
     for offset, proto in offered:
         if proto == choice:
             out[0] = in_ + offset  # points into the ClientHello, valid for the handshake
@@ -231,8 +233,8 @@ def py_new_session_cb(ssl: Any, session: Any) -> int:
     from ossl_handshake.core.session import Session
 
     conn = connection_of(ssl)
-    ctx = _origin_context(ssl, conn)
-    fn = ctx._on_new_session if ctx is not None else None
+    hooks = hooks_of(ssl, conn)
+    fn = hooks.new_session if hooks is not None else None
     if fn is None or conn is None:
         return 0  # OpenSSL keeps its reference
     sess = Session(session)  # returning 1 below hands OpenSSL's reference to this object

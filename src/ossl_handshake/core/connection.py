@@ -186,6 +186,7 @@ class Connection(NegotiatedValues):
             raise SSLError("SSL_new failed", errors=drain(), operation="SSL_new")
         self._owned = owned
         self._guard = Guard(ssl, f"{r.value} Connection", owned)
+        self._hooks = context._hooks(self._state)  # the callbacks this connection keeps
         try:
             self._guard.run(
                 self._configure,
@@ -289,6 +290,7 @@ class Connection(NegotiatedValues):
         self._init_fields(context, r)
         self._adopted = True
         take_reference(ptr, self._state, owned)
+        self._hooks = context._hooks(self._state)  # the callbacks this connection keeps
         # We always hold exactly one reference and drop it once; a borrowed
         # SSL's shutdown flags stay its creator's business.
         keep = _Owned(context, counted=False)

@@ -17,11 +17,26 @@ class TLSVersion(enum.IntEnum):
 
     @classmethod
     def parse(cls, value: str | int | TLSVersion) -> TLSVersion:
-        """Accept ``TLSVersion``, the wire number, or ``"1.2"``/``"TLSv1.2"``/``"tls1.3"``."""
+        """Accept ``TLSVersion``, the wire number, or ``"1.2"``/``"TLSv1.2"``/``"tls1.3"``.
+
+        ``TypeError`` for anything else (a float such as ``1.3`` included:
+        write ``"1.3"``); ``ValueError`` for an unknown version.
+        """
         if isinstance(value, TLSVersion):
             return value
-        if isinstance(value, int):
-            return cls(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                raise ValueError(
+                    f"unknown TLS version number {value:#x}: use 0x0301..0x0304 "
+                    "or TLSVersion.TLSv1_2 ..."
+                ) from None
+        if not isinstance(value, str):
+            raise TypeError(
+                "a TLS version is a TLSVersion, a wire number (0x0303) or a string "
+                f"('1.2', 'TLSv1.3'), not {type(value).__name__} {value!r}"
+            )
         key = value.strip().lower().replace("tlsv", "").replace("tls", "").lstrip("v")
         table = {"1": cls.TLSv1, "1.0": cls.TLSv1, "1.1": cls.TLSv1_1, "1.2": cls.TLSv1_2}
         table["1.3"] = cls.TLSv1_3

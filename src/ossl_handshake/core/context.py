@@ -8,15 +8,27 @@ than a handshake (DESIGN.md rule 7). Every keyword maps to one documented
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import threading
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.constants import ClientAuth, Mode, Options, SessionCacheMode, TLSVersion
-from ossl_handshake.core.errors import ConfigurationError, ErrorRecord, drain
+from ossl_handshake.core.errors import (
+    ClosedError,
+    ConfigurationError,
+    ContextInUseError,
+    drain,
+    ensure,
+)
+from ossl_handshake.core.handles import SharedGuard
+from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
 from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
 
@@ -26,6 +38,7 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike[str]
 _ERR_LIB_X509 = 11
+_X509_R_KEY_VALUES_MISMATCH = 116
 KeylogTarget = PathLike | Callable[[str], None] | TextIO
 #: ``(offered protocols) -> chosen protocol or None`` (server ALPN selection).
 AlpnSelector = Callable[[list[str]], "str | bytes | None"]
@@ -35,6 +48,11 @@ ServernameCallback = Callable[["Connection", "str | None"], "Context | None"]
 VerifyCallback = Callable[["Connection", bool, int, int, bytes], bool]
 #: ``(connection, session)``: a new session was established (``SSL_CTX_sess_set_new_cb``).
 NewSessionCallback = Callable[["Connection", "Session"], None]
+#: A key's password: str (UTF-8), bytes, or a callable returning one.
+Password = str | bytes | Callable[[], "str | bytes"]
+T = TypeVar("T")
+
+__all__ = ["Context", "Hooks", "SNIRejected", "encode_alpn", "keylog_from_env"]
 
 
 class SNIRejected(Exception):
@@ -57,10 +75,52 @@ class SNIRejected(Exception):
         self.alert_code = ALERT_CODES[alert]
 
 
-def _path(value: PathLike, what: str) -> bytes:
+def _no_nul(value: str, what: str) -> None:
+    if "\x00" in value:
+        raise ValueError(f"{what} contains a NUL character (C would cut it there): {value!r}")
+
+
+def _c_string(value: object, what: str) -> bytes:
+    """The one conversion of a str for C: ``TypeError`` unless a str, ``ValueError``
+    for a NUL anywhere (the C string would end there) or non-ASCII text."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    _no_nul(value, what)
+    try:
+        return value.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} must be ASCII: {value!r}") from None
+
+
+def _c_list(value: object, what: str) -> bytes:
+    """A colon-separated OpenSSL list from a str or an iterable of str."""
+    if isinstance(value, str):
+        return _c_string(value, what)
+    if isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what} must be a str or a list of str, not {type(value).__name__}")
+    items = list(value)
+    for item in items:
+        _c_string(item, what)
+    return _c_string(":".join(items), what)
+
+
+def _c_int(value: object, what: str, low: int, high: int) -> int:
+    """An int for C, checked here instead of by cffi (a bare ``OverflowError``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be in {low}..{high}, not {value!r}")
+    return int(value)
+
+
+def _path(value: object, what: str) -> bytes:
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
-    p = Path(value)
+    raw = os.fspath(value)
+    if not isinstance(raw, str):
+        raise TypeError(f"{what} must be a str path, not {type(raw).__name__}")
+    _no_nul(raw, what)
+    p = Path(raw)
     if not p.exists():
         raise FileNotFoundError(f"{what}: no such file: {p}")
     if not p.is_file() and what != "capath":
@@ -68,24 +128,41 @@ def _path(value: PathLike, what: str) -> bytes:
     return os.fsencode(p)
 
 
-def _fail(message: str, errors: tuple[ErrorRecord, ...]) -> ConfigurationError:
-    return ConfigurationError(message, errors=errors, operation=message.split(":")[0])
+def _password_bytes(value: object) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"password must be str or bytes (or a callable returning one), not {value!r}")
 
 
-def encode_alpn(protocols: Iterable[str | bytes]) -> bytes:
-    """The ALPN wire list: each protocol as a length-prefixed byte string."""
-    if isinstance(protocols, (str, bytes)):
-        raise TypeError("ALPN protocols must be a list of names, not one string")
-    out = bytearray()
-    for proto in protocols:
-        raw = proto.encode("ascii") if isinstance(proto, str) else bytes(proto)
-        if not 0 < len(raw) < 256:
-            raise ValueError(f"ALPN protocol names are 1..255 bytes: {proto!r}")
-        out.append(len(raw))
-        out += raw
-    if not out:
-        raise ValueError("ALPN protocol list is empty")
-    return bytes(out)
+_SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
+_U64_MAX = (1 << 64) - 1
+_LONG_MAX = (1 << (8 * ffi.sizeof("long") - 1)) - 1
+_NULL = ffi.NULL
+
+
+def _ptr(p: Any) -> Any:
+    return p
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The Python callables a connection uses, fixed when it is created.
+
+    :meth:`Context._hooks` returns the context's current set; a
+    :class:`Connection` keeps the one it was created with (``conn._hooks``),
+    so changing a context's callbacks never changes an existing
+    connection's. After an SNI switch the ALPN selection is the one of the
+    context switched to (OpenSSL calls that context's callback).
+    """
+
+    verify: VerifyCallback | None = None
+    keylog: Callable[[str], None] | None = None
+    servername: ServernameCallback | None = None
+    alpn_select: tuple[bytes, ...] | AlpnSelector | None = None
+    alpn_required: bool = False
+    new_session: NewSessionCallback | None = None
 
 
 class Context:
@@ -95,6 +172,10 @@ class Context:
 
     - ``cert`` / ``key``: ``SSL_CTX_use_certificate_chain_file`` (PEM leaf then
       chain) / ``SSL_CTX_use_PrivateKey_file``, then ``SSL_CTX_check_private_key``.
+    - ``password`` (with ``key``): the password of an encrypted key: str,
+      bytes, or a callable returning one (called only when the key is
+      encrypted). OpenSSL never prompts on a terminal: without ``password``
+      an encrypted key is a :class:`ConfigurationError` at once.
     - ``cafile`` / ``capath``: ``SSL_CTX_load_verify_locations`` (trust anchors).
     - ``verify``: ``SSL_CTX_set_verify``; on by default for clients, off for
       servers. On a server, ``verify=True`` requires a client certificate
@@ -127,8 +208,21 @@ class Context:
     - ``session_cache``: ``SSL_CTX_set_session_cache_mode``.
     - ``release_buffers``: ``SSL_MODE_RELEASE_BUFFERS`` (default on: halves
       the memory of an idle connection; no effect on the protocol).
-    - ``keylog``: ``SSL_CTX_set_keylog_callback``: a path (NSS key log lines
-      appended), a text file, or a callable taking each line.
+    - ``keylog``: NSS key log lines (``SSL_CTX_set_keylog_callback``) to a
+      path (appended), a text file, or a callable taking each line.
+
+    **Sharing and changing.** The ``SSL_CTX`` lives in a guard
+    (:class:`~ossl_handshake.core.handles.SharedGuard`): threads may create
+    connections from one context at once (each waits its turn for
+    ``SSL_new``), and :meth:`close` never frees the ``SSL_CTX`` under a
+    call. OpenSSL forbids changing an ``SSL_CTX`` that connections use, so
+    every setting that libssl copies at ``SSL_new`` or reads during a
+    handshake is *refused* with :class:`ContextInUseError` while a
+    connection made from this context (or switched to it by a servername
+    callback) is open; closing those connections allows it again. The
+    setters that say "safe while in use" change only what new connections
+    get: each connection keeps the callbacks it was created with (a
+    :class:`Hooks` snapshot).
 
     Python callables handed to OpenSSL live on this object; OpenSSL reaches
     them through an ex_data handle holding only a weak reference, so a
@@ -136,18 +230,13 @@ class Context:
     the garbage collector frees.
     """
 
-    _alpn_select: list[bytes] | AlpnSelector | None = None
-    _alpn_required: bool = False
-    _servername_callback: ServernameCallback | None = None
-    _verify_callback: VerifyCallback | None = None
-    _on_new_session: NewSessionCallback | None = None
-
     def __init__(
         self,
         role: Role | str = Role.CLIENT,
         *,
         cert: PathLike | None = None,
         key: PathLike | None = None,
+        password: Password | None = None,
         cafile: PathLike | None = None,
         capath: PathLike | None = None,
         verify: bool | None = None,
@@ -172,26 +261,25 @@ class Context:
         on_new_session: NewSessionCallback | None = None,
     ) -> None:
         self.role = Role(role)
-        self._ctx: Any = ffi.NULL
-        self._keylog: Callable[[str], None] | None = None
-        self._keylog_file: TextIO | None = None
-        self._owned = True
+        self._init_state()
         method = lib.TLS_client_method() if self.role is Role.CLIENT else lib.TLS_server_method()
-        ctx = lib.SSL_CTX_new(method)
-        if ctx == ffi.NULL:
-            raise _fail("SSL_CTX_new: failed", drain())
-        self._ctx = ctx
-        self._handle = ffi.new_handle(weakref.ref(self))
-        lib.ossl_set_ctx_handle(ctx, self._handle)
+        ctx = ensure(lib.SSL_CTX_new, method, ok=lambda p: p != _NULL)
+        # Before any connection exists: the key log trampoline (never removed)
+        # and the password callback (never prompts).
+        lib.ossl_init()
+        lib.ossl_ctx_init(ctx)
+        self._adopt_pointer(ctx)
         self.cert = Path(cert) if cert is not None else None
         self.cafile = Path(cafile) if cafile is not None else None
 
         if release_buffers:
-            lib.SSL_CTX_set_mode(ctx, lib.SSL_MODE_RELEASE_BUFFERS)
+            self._run(lib.SSL_CTX_set_mode, lib.SSL_MODE_RELEASE_BUFFERS)
         if cert is not None:
-            self.load_cert_chain(cert, key)
+            self.load_cert_chain(cert, key, password=password)
         elif key is not None:
             raise ValueError("key given without cert")
+        elif password is not None:
+            raise ValueError("password given without cert and key")
         if cafile is not None or capath is not None:
             self.load_verify_locations(cafile, capath)
         if min_version is not None:
@@ -209,7 +297,7 @@ class Context:
         if security_level is not None:
             self.security_level = security_level
         if options:
-            self.set_options(Options(options))
+            self.set_options(options)
         if alpn is not None and alpn_select is not None:
             raise ValueError("give a server either alpn (a preference list) or alpn_select")
         if self.role is Role.SERVER and (alpn is not None or alpn_select is not None):
@@ -225,55 +313,155 @@ class Context:
         if num_tickets is not None:
             self.num_tickets = num_tickets
         if session_cache is not None:
-            lib.SSL_CTX_set_session_cache_mode(ctx, int(session_cache))
+            self.session_cache = session_cache
         if keylog is not None:
             self.set_keylog(keylog)
         if self.role is Role.SERVER:
             # Server-side session cache needs an id context or resumption fails
             # once client certificates are in play (SSL_CTX_set_session_id_context(3)).
             sid = b"ossl-handshake"
-            lib.SSL_CTX_set_session_id_context(ctx, sid, len(sid))
+            self._run(partial(ensure, lib.SSL_CTX_set_session_id_context), sid, len(sid))
         auth = ClientAuth(client_auth) if client_auth is not None else None
-        if verify_callback is not None and not callable(verify_callback):
-            raise TypeError(f"verify_callback must be callable, not {verify_callback!r}")
-        self._verify_callback = verify_callback
+        if verify_callback is not None:
+            self.set_verify_callback(verify_callback)
         self.set_verify(verify, auth)
+
+    def _init_state(self) -> None:
+        self._guard: SharedGuard | None = None
+        self._current = Hooks()
+        self._keylog_file: TextIO | None = None
+        self._opened = 0  # live SSLs made by _open_ssl (_ssl_closed counts them down)
+        self._count_lock = threading.RLock()  # re-entrant: Connection.__del__ may run anywhere
+        self._switched: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self.verify_mode = 0
+
+    def _adopt_pointer(self, ctx: Any) -> None:
+        self._handle = ffi.new_handle(weakref.ref(self))
+        lib.ossl_set_ctx_handle(ctx, self._handle)
+        self._guard = SharedGuard(ctx, "Context", _free_ctx)
+
+    # -- the guard ------------------------------------------------------------
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(SSL_CTX *, *args)`` under the guard (threads take turns)."""
+        guard = self._guard
+        if guard is None:
+            raise ClosedError("Context is not initialised")
+        return guard.run(fn, *args)
+
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read: like :meth:`_run`, and also allowed from a callback of a context call."""
+        guard = self._guard
+        if guard is None:
+            raise ClosedError("Context is not initialised")
+        return guard.read(fn, *args)
+
+    def _configure(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """A setting OpenSSL forbids changing in use: refused while connections are open."""
+
+        def body(ctx: Any) -> T:
+            self._refuse_in_use(what)
+            return fn(ctx, *args)
+
+        return self._run(body)
+
+    def _in_use(self) -> int:
+        """Open connections made from this context or switched to it (SNI)."""
+        switched = sum(1 for c in list(self._switched) if not c.closed)
+        return self._opened + switched
+
+    def _refuse_in_use(self, what: str) -> None:
+        n = self._in_use()
+        if n:
+            raise ContextInUseError(
+                f"{what}: refused while {n} connection(s) using this Context are open "
+                "(OpenSSL forbids changing an SSL_CTX in use): close them first, "
+                "or build another Context",
+                operation=what,
+            )
 
     # -- lifetime ---------------------------------------------------------
 
     @property
     def ptr(self) -> Any:
-        """The raw ``SSL_CTX *`` for C code in the same process (still owned here)."""
-        return self._live()
+        """The raw ``SSL_CTX *`` for C code in the same process (still owned here).
+
+        The escape hatch: what C code does with it is outside the guard, and
+        nothing keeps it alive once :meth:`close` runs (take ``SSL_CTX_up_ref``).
+        """
+        return self._read(_ptr)
 
     # -- the interface Connection uses (docs/architecture.md, "Ownership and guards") --
 
     def _open_ssl(self, state: Any, server: bool) -> Any:
-        """``SSL_new`` from this context (``ossl_new_ssl``) for a new :class:`Connection`."""
-        return lib.ossl_new_ssl(self._live(), state, server)
+        """``SSL_new`` from this context (``ossl_new_ssl``) for a new :class:`Connection`.
+
+        Runs under the guard, so :meth:`close` on another thread cannot free
+        the ``SSL_CTX`` during ``SSL_new``; afterwards the SSL holds its own
+        reference. Counts the connection as live until :meth:`_ssl_closed`.
+        """
+
+        def new(ctx: Any) -> Any:
+            state.want_keylog = 1 if self._current.keylog is not None else 0
+            ssl = lib.ossl_new_ssl(ctx, state, server)
+            if ssl != _NULL:
+                with self._count_lock:
+                    self._opened += 1
+            return ssl
+
+        return self._run(new)
 
     def _ssl_closed(self) -> None:
-        """A connection made by :meth:`_open_ssl` freed its ``SSL``."""
+        """A connection made by :meth:`_open_ssl` freed its ``SSL`` (called once per SSL)."""
+        with self._count_lock:
+            if self._opened > 0:
+                self._opened -= 1
 
-    def _live(self) -> Any:
-        if self._ctx == ffi.NULL:
-            raise ValueError("Context is closed")
-        return self._ctx
+    def _hooks(self, state: Any = None) -> Hooks:
+        """The callbacks a connection created now keeps (``conn._hooks``).
+
+        With the connection's ``ossl_conn_state``, also sets its
+        ``want_keylog`` flag to match (the C key log trampoline calls Python
+        only when the snapshot has a writer).
+        """
+        hooks = self._current  # one attribute read: a consistent set
+        if state is not None:
+            state.want_keylog = 1 if hooks.keylog is not None else 0
+        return hooks
+
+    def _set_hooks(self, **changes: Any) -> None:
+        with self._count_lock:
+            self._current = dataclasses.replace(self._current, **changes)
+
+    def _switch_to(self, ssl: Any, conn: Connection) -> None:
+        """``SSL_set_SSL_CTX(ssl, this)`` for a servername callback, under this guard.
+
+        The connection then counts as using this context (its settings are
+        refused while it is open) and keeps this context alive.
+        """
+
+        def switch(ctx: Any) -> None:
+            if lib.SSL_set_SSL_CTX(ssl, ctx) == _NULL:
+                raise ConfigurationError(
+                    "SSL_set_SSL_CTX failed", errors=drain(), operation="SSL_set_SSL_CTX"
+                )
+            self._switched.add(conn)
+
+        self._run(switch)
 
     @property
     def closed(self) -> bool:
-        return bool(self._ctx == ffi.NULL)
+        return self._guard is None or self._guard.closed
 
     def close(self) -> None:
-        """Drop our reference (``SSL_CTX_free``); connections keep their own. Idempotent."""
-        ctx, self._ctx = self._ctx, ffi.NULL
-        if ctx != ffi.NULL:
-            lib.ossl_set_ctx_handle(ctx, ffi.NULL)
-            if self._owned:
-                lib.SSL_CTX_free(ctx)
-        if self._keylog_file is not None:
-            self._keylog_file.close()
-            self._keylog_file = None
+        """Drop our reference (``SSL_CTX_free``); connections keep their own. Idempotent.
+
+        Waits for a call in progress on another thread (``SSL_new`` of a
+        connection being created): the ``SSL_CTX`` is never freed under it.
+        Connections already made go on working, key logging included.
+        """
+        if self._guard is not None:
+            self._guard.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown
@@ -298,7 +486,10 @@ class Context:
         the caller hands its reference over and we free it once. Our Python
         callbacks (keylog, verify...) find the adopted object through the
         ``SSL_CTX``'s ex_data, so a context already owned by a live
-        :class:`Context` is refused (use that object).
+        :class:`Context` is refused (use that object). The creator's key log
+        and password callbacks stay until :meth:`set_keylog` or a key load
+        installs ours. Connections the creator made from it are not counted
+        as in use.
         """
         from ossl_handshake.core.handles import context_of
 
@@ -307,68 +498,85 @@ class Context:
             raise ValueError("this SSL_CTX * already belongs to a live Context: use that object")
         self = cls.__new__(cls)
         self.role = Role(role)
-        self._ctx = ffi.NULL
-        self._keylog = None
-        self._keylog_file = None
-        self._owned = True
+        self._init_state()
         self.cert = None
         self.cafile = None
-        if not owned and lib.SSL_CTX_up_ref(ptr) != 1:
-            raise _fail("SSL_CTX_up_ref: failed", drain())
-        self._ctx = ptr
-        self._handle = ffi.new_handle(weakref.ref(self))
-        lib.ossl_set_ctx_handle(ptr, self._handle)
+        if not owned:
+            ensure(lib.SSL_CTX_up_ref, ptr)
+        self._adopt_pointer(ptr)
         return self
 
     # -- certificates -----------------------------------------------------
 
-    def load_cert_chain(self, cert: PathLike, key: PathLike | None = None) -> None:
+    def load_cert_chain(
+        self, cert: PathLike, key: PathLike | None = None, *, password: Password | None = None
+    ) -> None:
         """``SSL_CTX_use_certificate_chain_file`` + ``SSL_CTX_use_PrivateKey_file``.
 
-        ``key`` defaults to ``cert`` (a PEM holding both). Raises
-        :class:`ConfigurationError` naming the file when it is not a PEM
-        chain, not a key, or the key does not match the certificate.
+        ``key`` defaults to ``cert`` (a PEM holding both). ``password`` opens
+        an encrypted key: str (UTF-8), bytes, or a callable returning one,
+        called only when the key turns out to be encrypted. OpenSSL never
+        prompts: an encrypted key without ``password`` and a wrong password
+        are :class:`ConfigurationError`, as are a file that is not a PEM
+        chain, not a key, or a key that does not match the certificate.
+
+        Refused while in use (:class:`ContextInUseError`): the certificate
+        and key are copied into each connection at ``SSL_new`` and read
+        while it handshakes.
         """
-        ctx = self._live()
         cert_b = _path(cert, "cert")
-        key_b = _path(key if key is not None else cert, "key")
-        lib.ERR_clear_error()
-        if lib.SSL_CTX_use_certificate_chain_file(ctx, cert_b) != 1:
-            raise _fail(f"SSL_CTX_use_certificate_chain_file: cannot load {cert}", drain())
-        if lib.SSL_CTX_use_PrivateKey_file(ctx, key_b, lib.SSL_FILETYPE_PEM) != 1:
-            errors = drain()
-            # 3.0 checks the key against the certificate inside this call
-            # (X509_check_private_key): X509 "key values mismatch".
-            if any(e.library_code == _ERR_LIB_X509 and e.reason_code == 116 for e in errors):
-                raise _fail(
-                    f"SSL_CTX_use_PrivateKey_file: key {key or cert} does not match "
-                    f"certificate {cert}",
-                    errors,
-                )
-            raise _fail(f"SSL_CTX_use_PrivateKey_file: cannot load {key or cert}", errors)
-        if lib.SSL_CTX_check_private_key(ctx) != 1:
-            raise _fail(
-                f"SSL_CTX_check_private_key: key {key or cert} does not match certificate {cert}",
-                drain(),
+        key_name = key if key is not None else cert
+        key_b = _path(key_name, "key")
+        if password is not None and not callable(password):
+            _password_bytes(password)  # type errors before anything is loaded
+
+        def load(ctx: Any) -> None:
+            self._refuse_in_use("load_cert_chain")
+            ensure(lib.SSL_CTX_use_certificate_chain_file, ctx, cert_b, what=f"cannot load {cert}")
+            given = None if callable(password) else password
+            ret, pw, errors = _load_key(ctx, key_b, given)
+            if ret != 1 and pw.asked and not pw.too_long and callable(password):
+                given = password()  # the key is encrypted: now ask
+                ret, pw, errors = _load_key(ctx, key_b, _password_bytes(given))
+            if ret != 1:
+                raise _key_error(pw, errors, given is not None, key_name, cert)
+            ensure(
+                lib.SSL_CTX_check_private_key,
+                ctx,
+                what=f"key {key_name} does not match certificate {cert}",
             )
+
+        self._run(load)
         self.cert = Path(cert)
 
     def load_verify_locations(
         self, cafile: PathLike | None = None, capath: PathLike | None = None
     ) -> None:
-        """``SSL_CTX_load_verify_locations``: trust anchors from a PEM file and/or a hashed dir."""
-        ctx = self._live()
-        f = _path(cafile, "cafile") if cafile is not None else ffi.NULL
-        d = _path(capath, "capath") if capath is not None else ffi.NULL
-        lib.ERR_clear_error()
-        if lib.SSL_CTX_load_verify_locations(ctx, f, d) != 1:
-            raise _fail(f"SSL_CTX_load_verify_locations: cannot load {cafile or capath}", drain())
+        """``SSL_CTX_load_verify_locations``: trust anchors from a PEM file and/or a hashed dir.
+
+        Refused while in use (the trust store is read during handshakes).
+        """
+        f = _path(cafile, "cafile") if cafile is not None else _NULL
+        d = _path(capath, "capath") if capath is not None else _NULL
+        self._configure(
+            "load_verify_locations",
+            partial(
+                ensure, lib.SSL_CTX_load_verify_locations, what=f"cannot load {cafile or capath}"
+            ),
+            f,
+            d,
+        )
         if cafile is not None:
             self.cafile = Path(cafile)
 
     def set_verify(self, verify: bool | None = None, client_auth: ClientAuth | None = None) -> None:
-        """``SSL_CTX_set_verify``: clients verify by default; servers ask per ``client_auth``."""
-        ctx = self._live()
+        """``SSL_CTX_set_verify``: clients verify by default; servers ask per ``client_auth``.
+
+        Refused while in use (the verify mode is copied at ``SSL_new``; the
+        CA list is read during handshakes).
+        """
+        if client_auth is not None and not isinstance(client_auth, ClientAuth):
+            client_auth = ClientAuth(client_auth)
         if self.role is Role.CLIENT:
             on = True if verify is None else bool(verify)
             mode = lib.SSL_VERIFY_PEER if on else lib.SSL_VERIFY_NONE
@@ -380,13 +588,25 @@ class Context:
                 ClientAuth.REQUEST: lib.SSL_VERIFY_PEER,
                 ClientAuth.REQUIRE: lib.SSL_VERIFY_PEER | lib.SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
             }[client_auth]
-            if client_auth is not ClientAuth.NONE and self.cafile is not None:
-                names = lib.SSL_load_client_CA_file(os.fsencode(self.cafile))
-                if names != ffi.NULL:
+        ca_list = (
+            os.fsencode(self.cafile)
+            if self.role is Role.SERVER
+            and client_auth is not ClientAuth.NONE
+            and self.cafile is not None
+            else None
+        )
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_verify")
+            if ca_list is not None:
+                names = lib.SSL_load_client_CA_file(ca_list)
+                if names != _NULL:
                     lib.SSL_CTX_set_client_CA_list(ctx, names)
-                lib.ERR_clear_error()
-        cb = lib.py_verify_cb if self._verify_callback is not None else ffi.NULL
-        lib.SSL_CTX_set_verify(ctx, mode, cb)
+                lib.ossl_clear_errors()
+            cb = lib.py_verify_cb if self._current.verify is not None else _NULL
+            lib.SSL_CTX_set_verify(ctx, mode, cb)
+
+        self._run(apply)
         self.verify_mode = mode
 
     def set_verify_callback(self, callback: VerifyCallback | None) -> None:
@@ -404,103 +624,165 @@ class Context:
         :class:`~ossl_handshake.CallbackError`. The callback also runs with
         ``verify=False``: the handshake then goes on whatever it answers, but
         a rejection still ends the chain walk and lands in ``verify_result``.
-        Connections made from this context keep the callback they were
-        created with.
+
+        Safe while in use: connections made from this context keep the
+        callback they were created with (libssl copies the C callback at
+        ``SSL_new``, and the Python one is in the connection's hooks); only
+        connections created afterwards get ``callback``.
         """
         if callback is not None and not callable(callback):
             raise TypeError(f"verify_callback must be callable, not {callback!r}")
-        ctx = self._live()
-        self._verify_callback = callback
-        cb = lib.py_verify_cb if callback is not None else ffi.NULL
-        lib.SSL_CTX_set_verify(ctx, lib.SSL_CTX_get_verify_mode(ctx), cb)
+
+        def apply(ctx: Any) -> None:
+            self._set_hooks(verify=callback)
+            cb = lib.py_verify_cb if callback is not None else _NULL
+            lib.SSL_CTX_set_verify(ctx, lib.SSL_CTX_get_verify_mode(ctx), cb)
+
+        self._run(apply)
 
     @property
     def verify(self) -> bool:
         """True when the peer's certificate is verified (``SSL_CTX_get_verify_mode``)."""
-        return bool(lib.SSL_CTX_get_verify_mode(self._live()) & lib.SSL_VERIFY_PEER)
+        return bool(self._read(lib.SSL_CTX_get_verify_mode) & lib.SSL_VERIFY_PEER)
 
     # -- protocol ---------------------------------------------------------
 
     @property
     def min_version(self) -> TLSVersion | None:
-        """``SSL_CTX_get/set_min_proto_version``; None means the library's lowest."""
-        v = lib.SSL_CTX_get_min_proto_version(self._live())
+        """``SSL_CTX_get/set_min_proto_version``; None means the library's lowest.
+
+        Setting it is refused while in use (copied at ``SSL_new``).
+        """
+        v = self._read(lib.SSL_CTX_get_min_proto_version)
         return TLSVersion(v) if v else None
 
     @min_version.setter
     def min_version(self, value: TLSVersion | str | int | None) -> None:
         v = 0 if value is None else int(TLSVersion.parse(value))
-        if lib.SSL_CTX_set_min_proto_version(self._live(), v) != 1:
-            raise _fail(f"SSL_CTX_set_min_proto_version: refused {value}", drain())
+        self._configure(
+            "min_version",
+            partial(ensure, lib.SSL_CTX_set_min_proto_version, what=f"refused {value}"),
+            v,
+        )
 
     @property
     def max_version(self) -> TLSVersion | None:
-        """``SSL_CTX_get/set_max_proto_version``; None means the library's highest."""
-        v = lib.SSL_CTX_get_max_proto_version(self._live())
+        """``SSL_CTX_get/set_max_proto_version``; None means the library's highest.
+
+        Setting it is refused while in use (copied at ``SSL_new``).
+        """
+        v = self._read(lib.SSL_CTX_get_max_proto_version)
         return TLSVersion(v) if v else None
 
     @max_version.setter
     def max_version(self, value: TLSVersion | str | int | None) -> None:
         v = 0 if value is None else int(TLSVersion.parse(value))
-        if lib.SSL_CTX_set_max_proto_version(self._live(), v) != 1:
-            raise _fail(f"SSL_CTX_set_max_proto_version: refused {value}", drain())
+        self._configure(
+            "max_version",
+            partial(ensure, lib.SSL_CTX_set_max_proto_version, what=f"refused {value}"),
+            v,
+        )
 
     def set_ciphers(self, ciphers: str) -> None:
-        """``SSL_CTX_set_cipher_list`` (TLS ≤ 1.2): ``ECDHE-ECDSA-AES128-GCM-SHA256``."""
-        if lib.SSL_CTX_set_cipher_list(self._live(), _ascii(ciphers, "ciphers")) != 1:
-            raise _fail(f"SSL_CTX_set_cipher_list: no cipher matches {ciphers!r}", drain())
+        """``SSL_CTX_set_cipher_list`` (TLS ≤ 1.2): ``ECDHE-ECDSA-AES128-GCM-SHA256``.
+
+        Refused while in use (the list is copied at ``SSL_new``).
+        """
+        raw = _c_string(ciphers, "ciphers")
+        self._configure(
+            "set_ciphers",
+            partial(ensure, lib.SSL_CTX_set_cipher_list, what=f"no cipher matches {ciphers!r}"),
+            raw,
+        )
 
     def set_ciphersuites(self, suites: str) -> None:
-        """``SSL_CTX_set_ciphersuites`` (TLS 1.3), e.g. ``TLS_AES_128_GCM_SHA256``."""
-        if lib.SSL_CTX_set_ciphersuites(self._live(), _ascii(suites, "ciphersuites")) != 1:
-            raise _fail(f"SSL_CTX_set_ciphersuites: refused {suites!r}", drain())
+        """``SSL_CTX_set_ciphersuites`` (TLS 1.3), e.g. ``TLS_AES_128_GCM_SHA256``.
+
+        Refused while in use (copied at ``SSL_new``).
+        """
+        raw = _c_string(suites, "ciphersuites")
+        self._configure(
+            "set_ciphersuites",
+            partial(ensure, lib.SSL_CTX_set_ciphersuites, what=f"refused {suites!r}"),
+            raw,
+        )
 
     def set_groups(self, groups: str | Iterable[str]) -> None:
-        """``SSL_CTX_set1_groups_list``: key exchange groups by preference (``X25519:P-256``)."""
-        text_ = groups if isinstance(groups, str) else ":".join(groups)
-        if lib.SSL_CTX_set1_groups_list(self._live(), _ascii(text_, "groups")) != 1:
-            raise _fail(f"SSL_CTX_set1_groups_list: refused {text_!r}", drain())
+        """``SSL_CTX_set1_groups_list``: key exchange groups by preference (``X25519:P-256``).
+
+        Refused while in use (copied at ``SSL_new``).
+        """
+        raw = _c_list(groups, "groups")
+        self._configure(
+            "set_groups",
+            partial(ensure, lib.SSL_CTX_set1_groups_list, what=f"refused {raw.decode()!r}"),
+            raw,
+        )
 
     def set_sigalgs(self, sigalgs: str | Iterable[str]) -> None:
-        """``SSL_CTX_set1_sigalgs_list``: signature algorithms (``ECDSA+SHA256:ed25519``)."""
-        text_ = sigalgs if isinstance(sigalgs, str) else ":".join(sigalgs)
-        if lib.SSL_CTX_set1_sigalgs_list(self._live(), _ascii(text_, "sigalgs")) != 1:
-            raise _fail(f"SSL_CTX_set1_sigalgs_list: refused {text_!r}", drain())
+        """``SSL_CTX_set1_sigalgs_list``: signature algorithms (``ECDSA+SHA256:ed25519``).
+
+        Refused while in use (copied at ``SSL_new``).
+        """
+        raw = _c_list(sigalgs, "sigalgs")
+        self._configure(
+            "set_sigalgs",
+            partial(ensure, lib.SSL_CTX_set1_sigalgs_list, what=f"refused {raw.decode()!r}"),
+            raw,
+        )
 
     @property
     def security_level(self) -> int:
-        """``SSL_CTX_get/set_security_level`` (0..5)."""
-        return int(lib.SSL_CTX_get_security_level(self._live()))
+        """``SSL_CTX_get/set_security_level`` (0..5).
+
+        Setting it is refused while in use (copied at ``SSL_new``).
+        """
+        return int(self._read(lib.SSL_CTX_get_security_level))
 
     @security_level.setter
     def security_level(self, level: int) -> None:
-        if not isinstance(level, int) or not 0 <= level <= 5:
-            raise ValueError(f"security level is an int 0..5, not {level!r}")
-        lib.SSL_CTX_set_security_level(self._live(), level)
+        n = _c_int(level, "security_level", 0, 5)
+        self._configure("security_level", lib.SSL_CTX_set_security_level, n)
 
     @property
     def options(self) -> Options:
         """``SSL_CTX_get_options`` as an :class:`Options` flag."""
-        return Options(int(lib.SSL_CTX_get_options(self._live())))
+        return Options(int(self._read(lib.SSL_CTX_get_options)))
 
     def set_options(self, options: Options | int) -> Options:
-        """``SSL_CTX_set_options`` (adds bits); returns the new set."""
-        return Options(int(lib.SSL_CTX_set_options(self._live(), int(options))))
+        """``SSL_CTX_set_options`` (adds bits); returns the new set.
+
+        Refused while in use (copied at ``SSL_new``).
+        """
+        bits = _c_int(
+            int(options) if isinstance(options, Options) else options, "options", 0, _U64_MAX
+        )
+        return Options(int(self._configure("set_options", lib.SSL_CTX_set_options, bits)))
 
     def clear_options(self, options: Options | int) -> Options:
-        """``SSL_CTX_clear_options``; returns the new set."""
-        return Options(int(lib.SSL_CTX_clear_options(self._live(), int(options))))
+        """``SSL_CTX_clear_options``; returns the new set. Refused while in use."""
+        bits = _c_int(
+            int(options) if isinstance(options, Options) else options, "options", 0, _U64_MAX
+        )
+        return Options(int(self._configure("clear_options", lib.SSL_CTX_clear_options, bits)))
 
     @property
     def mode(self) -> Mode:
         """``SSL_CTX_get_mode``."""
-        return Mode(int(lib.SSL_CTX_get_mode(self._live())))
+        return Mode(int(self._read(lib.SSL_CTX_get_mode)))
 
     def set_alpn_protocols(self, protocols: Iterable[str | bytes]) -> None:
-        """``SSL_CTX_set_alpn_protos``: the list a client offers, in preference order."""
+        """``SSL_CTX_set_alpn_protos``: the list a client offers, in preference order.
+
+        Refused while in use (copied at ``SSL_new``).
+        """
         wire = encode_alpn(protocols)
-        if lib.SSL_CTX_set_alpn_protos(self._live(), wire, len(wire)) != 0:
-            raise _fail("SSL_CTX_set_alpn_protos: refused", drain())
+        self._configure(
+            "set_alpn_protocols",
+            partial(ensure, lib.SSL_CTX_set_alpn_protos, ok=0, what="refused"),
+            wire,
+            len(wire),
+        )
 
     def set_alpn_select(
         self,
@@ -517,31 +799,37 @@ class Context:
         ``SSL_TLSEXT_ERR_NOACK`` (no ALPN), or ``SSL_TLSEXT_ERR_ALERT_FATAL``
         (``no_application_protocol``) when ``required`` is True. ``required``
         None keeps the current setting.
+
+        Refused while in use: libssl reads the callback from the ``SSL_CTX``
+        during each handshake. After a servername callback switched a
+        connection to another context, that context's selection applies
+        (what OpenSSL does).
         """
-        ctx = self._live()
         if self.role is not Role.SERVER:
             raise ValueError("ALPN selection is for server contexts; clients use alpn=[...]")
-        if required is not None:
-            self._alpn_required = bool(required)
+        select: tuple[bytes, ...] | AlpnSelector | None
         if choice is None:
-            self._alpn_select = None
-            lib.SSL_CTX_set_alpn_select_cb(ctx, ffi.NULL, ffi.NULL)
-            return
-        if callable(choice):
-            self._alpn_select = choice
+            select = None
+        elif callable(choice):
+            select = choice
         else:
-            wire = encode_alpn(choice)  # validates names
-            prefs, i = [], 0
-            while i < len(wire):
-                prefs.append(wire[i + 1 : i + 1 + wire[i]])
-                i += 1 + wire[i]
-            self._alpn_select = prefs
-        lib.SSL_CTX_set_alpn_select_cb(ctx, lib.py_alpn_select_cb, ffi.NULL)
+            select = tuple(p for _, p in alpn_entries(encode_alpn(choice)))  # validates names
+        req = self._current.alpn_required if required is None else bool(required)
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_alpn_select")
+            self._set_hooks(alpn_select=select, alpn_required=req)
+            if select is None:
+                lib.SSL_CTX_set_alpn_select_cb(ctx, _NULL, _NULL)
+            else:
+                lib.SSL_CTX_set_alpn_select_cb(ctx, lib.py_alpn_select_cb, _NULL)
+
+        self._run(apply)
 
     @property
     def alpn_required(self) -> bool:
         """True when a server without a common ALPN protocol fails the handshake."""
-        return self._alpn_required
+        return self._current.alpn_required
 
     def set_servername_callback(self, callback: ServernameCallback | None) -> None:
         """``SSL_CTX_set_tlsext_servername_callback`` with a Python callable.
@@ -550,26 +838,35 @@ class Context:
         ClientHello; ``name`` is the SNI host name or None when the client
         sent none. Return a server :class:`Context` to switch the connection
         to it (``SSL_set_SSL_CTX``: its certificate and key are used; the
-        connection keeps that context alive) or None to go on with this one.
-        Raise :class:`SNIRejected` to refuse with an alert; any other
-        exception fails the handshake with ``internal_error`` and is
-        re-raised as :class:`~ossl_handshake.CallbackError`.
+        connection keeps that context alive, and counts as using it) or None
+        to go on with this one. Raise :class:`SNIRejected` to refuse with an
+        alert; any other exception fails the handshake with
+        ``internal_error`` and is re-raised as
+        :class:`~ossl_handshake.CallbackError`.
 
         After a switch OpenSSL takes the certificate, the trust store (used
         to verify a client certificate) and the ALPN selection from the new
         context, while the verify mode, verify callback, session cache and
         tickets stay those of this one: give the new context the same
-        ``cafile`` when client certificates are in play.
+        ``cafile`` when client certificates are in play. Key log lines keep
+        going to the writer of the connection's own context.
+
+        Refused while in use: libssl reads the callback from the ``SSL_CTX``
+        during each handshake.
         """
         if self.role is not Role.SERVER:
             raise ValueError("the servername callback is for server contexts")
         if callback is not None and not callable(callback):
             raise TypeError(f"servername_callback must be callable, not {callback!r}")
-        ctx = self._live()
-        self._servername_callback = callback
-        lib.SSL_CTX_set_tlsext_servername_callback(
-            ctx, lib.py_servername_cb if callback is not None else ffi.NULL
-        )
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_servername_callback")
+            self._set_hooks(servername=callback)
+            lib.SSL_CTX_set_tlsext_servername_callback(
+                ctx, lib.py_servername_cb if callback is not None else _NULL
+            )
+
+        self._run(apply)
 
     def set_new_session_callback(self, callback: NewSessionCallback | None) -> None:
         """``SSL_CTX_sess_set_new_cb``: ``callback(conn, session)`` for each new session.
@@ -582,87 +879,169 @@ class Context:
         caching is on; the internal store would only grow). On a server it
         runs when a session enters the server cache. The :class:`Session`
         owns its reference; keep it to resume later.
+
+        Refused while in use: libssl reads the callback and the cache mode
+        from the ``SSL_CTX`` whenever a session is made.
         """
         if callback is not None and not callable(callback):
             raise TypeError(f"on_new_session must be callable, not {callback!r}")
-        ctx = self._live()
-        self._on_new_session = callback
-        if callback is not None and self.role is Role.CLIENT:
-            mode = lib.SSL_CTX_get_session_cache_mode(ctx)
-            mode |= lib.SSL_SESS_CACHE_CLIENT | lib.SSL_SESS_CACHE_NO_INTERNAL
-            lib.SSL_CTX_set_session_cache_mode(ctx, mode)
-        lib.SSL_CTX_sess_set_new_cb(
-            ctx, lib.py_new_session_cb if callback is not None else ffi.NULL
-        )
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_new_session_callback")
+            self._set_hooks(new_session=callback)
+            if callback is not None and self.role is Role.CLIENT:
+                mode = lib.SSL_CTX_get_session_cache_mode(ctx)
+                mode |= lib.SSL_SESS_CACHE_CLIENT | lib.SSL_SESS_CACHE_NO_INTERNAL
+                lib.SSL_CTX_set_session_cache_mode(ctx, mode)
+            lib.SSL_CTX_sess_set_new_cb(
+                ctx, lib.py_new_session_cb if callback is not None else _NULL
+            )
+
+        self._run(apply)
 
     @property
     def session_cache(self) -> SessionCacheMode:
-        """``SSL_CTX_get/set_session_cache_mode``."""
-        return SessionCacheMode(int(lib.SSL_CTX_get_session_cache_mode(self._live())))
+        """``SSL_CTX_get/set_session_cache_mode``.
+
+        Setting it is refused while in use (read whenever a session is made).
+        """
+        return SessionCacheMode(int(self._read(lib.SSL_CTX_get_session_cache_mode)))
 
     @session_cache.setter
     def session_cache(self, mode: SessionCacheMode | int) -> None:
-        lib.SSL_CTX_set_session_cache_mode(self._live(), int(mode))
+        bits = _c_int(
+            int(mode) if isinstance(mode, SessionCacheMode) else mode, "session_cache", 0, _LONG_MAX
+        )
+        self._configure("session_cache", lib.SSL_CTX_set_session_cache_mode, bits)
 
     @property
     def num_tickets(self) -> int:
-        """``SSL_CTX_get/set_num_tickets``: TLS 1.3 tickets sent after a handshake."""
-        return int(lib.SSL_CTX_get_num_tickets(self._live()))
+        """``SSL_CTX_get/set_num_tickets``: TLS 1.3 tickets sent after a handshake.
+
+        Setting it is refused while in use (copied at ``SSL_new``).
+        """
+        return int(self._read(lib.SSL_CTX_get_num_tickets))
 
     @num_tickets.setter
     def num_tickets(self, n: int) -> None:
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"num_tickets is a non-negative int, not {n!r}")
-        lib.SSL_CTX_set_num_tickets(self._live(), n)
+        count = _c_int(n, "num_tickets", 0, _SIZE_MAX)
+        self._configure("num_tickets", partial(ensure, lib.SSL_CTX_set_num_tickets), count)
 
     # -- keys -------------------------------------------------------------
 
     def set_keylog(self, target: KeylogTarget | None) -> None:
-        """``SSL_CTX_set_keylog_callback``: NSS key log lines to a path, file or callable."""
-        ctx = self._live()
-        if self._keylog_file is not None:
-            self._keylog_file.close()
-            self._keylog_file = None
+        """NSS key log lines to a path (appended), a text file or a callable; None stops.
+
+        Safe while in use: every connection writes to the target of the
+        context at the time it was created, whatever happens to this
+        context later (closing it included). A path is opened for each line
+        in append mode, so nothing depends on this context staying open.
+        The C callback (``SSL_CTX_set_keylog_callback``) is installed once
+        when the context is made and never removed: it calls Python only
+        for connections created with a target.
+        """
+        writer: Callable[[str], None] | None
         if target is None:
-            self._keylog = None
-            lib.ossl_enable_keylog(ctx, 0)
-            return
-        if callable(target):
-            self._keylog = target
+            writer = None
+        elif callable(target):
+            writer = target
         elif isinstance(target, (str, os.PathLike)):
-            f = open(target, "a", encoding="ascii")  # noqa: SIM115 - closed by close()
-            self._keylog_file = f
-
-            def write(line: str, f: TextIO = f) -> None:
-                f.write(line + "\n")
-                f.flush()
-
-            self._keylog = write
+            raw = os.fspath(target)
+            if not isinstance(raw, str):
+                raise TypeError(f"keylog path must be a str path, not {type(raw).__name__}")
+            _no_nul(raw, "keylog path")
+            with open(raw, "a", encoding="ascii"):  # errors now, not in a handshake
+                pass
+            writer = _AppendLines(raw)
         elif hasattr(target, "write"):
-            stream = target
-
-            def write_stream(line: str) -> None:
-                stream.write(line + "\n")
-                stream.flush()
-
-            self._keylog = write_stream
+            writer = _StreamLines(target)
         else:
             raise TypeError(f"keylog must be a path, a text file or a callable, not {target!r}")
-        lib.ossl_enable_keylog(ctx, 1)
+
+        def apply(ctx: Any) -> None:
+            self._set_hooks(keylog=writer)
+            if writer is not None:
+                lib.ossl_enable_keylog(ctx, 1)  # ours already, unless adopted
+
+        self._run(apply)
+
+
+class _AppendLines:
+    """Key log writer for a path: each line appended with its own open/close."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, line: str) -> None:
+        with open(self.path, "a", encoding="ascii") as f:
+            f.write(line + "\n")
+
+
+class _StreamLines:
+    """Key log writer for a text stream the caller owns."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _free_ctx(ctx: Any) -> None:
+    """The guard's free: forget our ex_data handle, drop our reference."""
+    lib.ossl_set_ctx_handle(ctx, _NULL)
+    lib.SSL_CTX_free(ctx)
+
+
+def _load_key(ctx: Any, key_b: bytes, password: object) -> tuple[int, Any, tuple[Any, ...]]:
+    """``ossl_ctx_use_key_file`` with ``password`` for this load only:
+    (return value, the ``ossl_password`` OpenSSL was handed, drained errors)."""
+    pw = ffi.new("ossl_password *")
+    buf = None
+    if password is not None:
+        raw = _password_bytes(password)
+        buf = ffi.new("char[]", raw)
+        pw.pw, pw.len = buf, len(raw)
+    lib.ossl_clear_errors()
+    try:
+        ret = int(lib.ossl_ctx_use_key_file(ctx, key_b, pw))
+    finally:
+        if buf is not None:
+            ffi.memmove(buf, b"\x00" * len(buf), len(buf))  # do not keep it around
+    errors = drain() if ret != 1 else ()
+    return ret, pw, errors
+
+
+def _key_error(
+    pw: Any, errors: tuple[Any, ...], given: bool, key: object, cert: object
+) -> ConfigurationError:
+    op = "SSL_CTX_use_PrivateKey_file"
+    if pw.too_long:
+        why = f"the password for {key} is longer than OpenSSL accepts"
+    elif pw.asked and not given:
+        why = f"key {key} is encrypted: pass password= to load it"
+    elif pw.asked:
+        why = f"wrong password for key {key} (or the key is damaged)"
+    elif any(
+        # 3.0 checks the key against the certificate inside this call
+        # (X509_check_private_key): X509 "key values mismatch".
+        e.library_code == _ERR_LIB_X509 and e.reason_code == _X509_R_KEY_VALUES_MISMATCH
+        for e in errors
+    ):
+        why = f"key {key} does not match certificate {cert}"
+    else:
+        why = f"cannot load {key}"
+    return ConfigurationError(f"{op} failed: {why}", errors=errors, operation=op)
 
 
 def keylog_from_env(opt_in: bool) -> str | None:
     """The ``SSLKEYLOGFILE`` path, honoured only when the caller opts in."""
     return os.environ.get("SSLKEYLOGFILE") if opt_in else None
-
-
-def _ascii(value: str, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    try:
-        return value.encode("ascii")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} must be ASCII: {value!r}") from None
 
 
 #: cdata pointer types :func:`_as_pointer` accepts for each target type (a

@@ -86,9 +86,60 @@ static void ossl_msg_cb(int write_p, int version, int content_type, const void *
         py_msg_cb(write_p, version, content_type, buf, len, ssl, arg);
 }
 
+/* Installed once on every SSL_CTX (ossl_ctx_init) and never removed, so
+ * libssl never reads a callback pointer that another thread is changing. It
+ * calls Python only for a connection whose hooks have a writer (want_keylog,
+ * set when the Connection is made), and for an SSL without our state (made
+ * by C code: Python falls back to the context's current writer). After an
+ * SNI switch libssl calls the new SSL_CTX's callback: this same function. */
 static void ossl_keylog_cb(const SSL *ssl, const char *line)
 {
+    ossl_conn_state *st = ossl_state(ssl);
+    if (st != NULL && !st->want_keylog)
+        return;
     py_keylog_cb(ssl, line);
+}
+
+/* The SSL_CTX's pem_password_cb: hands OpenSSL the password given for this
+ * one load (userdata, set only for the duration of ossl_ctx_use_key_file)
+ * and, without one, fails at once: OpenSSL's default would prompt on the
+ * terminal (PEM_def_callback). */
+static int ossl_pem_password_cb(char *buf, int size, int rwflag, void *u)
+{
+    ossl_password *pw = (ossl_password *)u;
+    (void)rwflag;
+    if (pw == NULL)
+        return -1;
+    pw->asked++;
+    if (pw->pw == NULL || pw->len < 0)
+        return -1;
+    if (pw->len > size) {
+        pw->too_long = 1;
+        return -1;
+    }
+    memcpy(buf, pw->pw, (size_t)pw->len);
+    return pw->len;
+}
+
+/* Every SSL_CTX a Context creates: the key log trampoline and the password
+ * callback, installed before any connection exists. */
+static void ossl_ctx_init(SSL_CTX *ctx)
+{
+    SSL_CTX_set_keylog_callback(ctx, ossl_keylog_cb);
+    SSL_CTX_set_default_passwd_cb(ctx, ossl_pem_password_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+}
+
+/* SSL_CTX_use_PrivateKey_file (PEM) with `pw` as the password of this load
+ * only; the userdata is NULL again before returning. */
+static int ossl_ctx_use_key_file(SSL_CTX *ctx, const char *file, ossl_password *pw)
+{
+    int ret;
+    SSL_CTX_set_default_passwd_cb(ctx, ossl_pem_password_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, pw);
+    ret = SSL_CTX_use_PrivateKey_file(ctx, file, SSL_FILETYPE_PEM);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    return ret;
 }
 
 /* Attach our state to an SSL and install the C observers. */
@@ -115,9 +166,13 @@ static void ossl_detach(SSL *ssl)
     SSL_set_ex_data(ssl, ossl_ssl_idx, NULL);
 }
 
+/* For an adopted SSL_CTX (Context.adopt), whose creator's key log callback
+ * stays until set_keylog asks for ours. Our own contexts have it from
+ * ossl_ctx_init; nothing removes it once installed (on=0 is a no-op). */
 static void ossl_enable_keylog(SSL_CTX *ctx, int on)
 {
-    SSL_CTX_set_keylog_callback(ctx, on ? ossl_keylog_cb : NULL);
+    if (on && SSL_CTX_get_keylog_callback(ctx) != ossl_keylog_cb)
+        SSL_CTX_set_keylog_callback(ctx, ossl_keylog_cb);
 }
 
 /* Attach our state to an SSL made by other code (Connection.adopt). Our info

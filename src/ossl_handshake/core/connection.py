@@ -164,7 +164,7 @@ class Step:
             sent, received = self._alerts
             cls = _WANT_CLASSES.get(self.error_code, WantError)
             err = cls(
-                code=self.error_code,
+                error_code=self.error_code,
                 ret=self.ret,
                 errors=(),
                 state=self.state,
@@ -572,28 +572,23 @@ class Connection:
         state = self._state_str(self._ssl)
         exc = CallbackError(
             f"{self.role.value} callback raised {type(cause).__name__}: {cause}",
-            code=ErrorCode(int(self._res.err)) if ret != 1 else ErrorCode.SSL,
+            error_code=ErrorCode(int(self._res.err)) if ret != 1 else ErrorCode.SSL,
             ret=ret,
             errors=(),
             state=state,
             role=self.role,
         )
         exc.__cause__ = cause
-        self._failed = Step(self.role, ret, ReturnCode.of(ret), exc.code, state, exc)
+        self._failed = Step(self.role, ret, ReturnCode.of(ret), exc.error_code, state, exc)
         raise exc
 
     def _error(self, res: Any, state: str, operation: str) -> SSLError | None:
-        verify = 0
-        if res.err == lib.SSL_ERROR_SSL:
-            v = int(lib.SSL_get_verify_result(self._ssl))
-            verify = v if v != lib.X509_V_OK else 0
+        # errors.error_for reads the state and verify result from the capture.
         return error_for(
             res,
-            state=state,
             role=self.role,
             alert_sent=self.alert_sent,
             alert_received=self.alert_received,
-            verify_code=verify,
             operation=operation,
         )
 

@@ -19,17 +19,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.connection import (
-    _BUSY,
-    _ERROR_CODES,
-    _RETRYABLE,
-    Connection,
-    Step,
-    _thread_result,
-    join,
-)
+from ossl_handshake.core.connection import _BUSY, Connection, Step, _thread_result, join
 from ossl_handshake.core.context import Context
-from ossl_handshake.core.errors import ErrorCode, NoProgressError, ReturnCode, SSLError
+from ossl_handshake.core.errors import (
+    ErrorCode,
+    ErrorRecord,
+    NoProgressError,
+    ReturnCode,
+    SSLError,
+    error_for_step,
+    records,
+)
 from ossl_handshake.core.session import Session
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.tls.roles import Role
@@ -99,7 +99,9 @@ def _stuck(
             if n:
                 msg += f"; the wire holds back {n} bytes from the {role.value}"
 
-    return NoProgressError(msg, code=ErrorCode.WANT_READ, state=client.state, operation="handshake")
+    return NoProgressError(
+        msg, error_code=ErrorCode.WANT_READ, state=client.state, operation="handshake"
+    )
 
 
 def drive(
@@ -186,6 +188,9 @@ def drive(
         wire=wire,
     )
     if lazy is not None:
+        # Measured: building the steps of a handshake nobody inspects costs
+        # more than 1 % of it, so a direct drive that ended well builds them
+        # on first read of result.steps (through the same _step_of).
         del result.__dict__["steps"]
         result.__dict__["_raw_steps"] = lazy
     if error is not None:
@@ -315,11 +320,12 @@ def _drive_direct(
 ]:
     """The direct-mode loop in C (``ossl_drive_pair``): same steps, same rules, one call.
 
-    Python only turns the records into :class:`Step` objects (WANT steps
-    without a queue get their error lazily) and handles the endings exactly
-    as :func:`_drive_python` does: the failing step's error from the captured
-    queue, then the peer's reaction in Python; a parked callback exception
-    raised from the step it happened in; the no-progress and budget errors.
+    Python only turns the records into :class:`Step` objects (through
+    :func:`~ossl_handshake.core.errors.error_for_step`, the same mapping as
+    every other step) and handles the endings exactly as :func:`_drive_python`
+    does: the failing step's error from the captured queue, then the peer's
+    reaction in Python; a parked callback exception raised from the step it
+    happened in; the no-progress and budget errors.
     """
     cssl = client._live()
     sssl = server._live()
@@ -351,40 +357,22 @@ def _drive_direct(
                 clock.release()
             nrec = d.nrec
             if code == _D_DONE and first:
-                # Nothing failed, no queue, no callback: every record maps to
-                # a Step without looking at the connections again, so the
-                # list is built only if someone reads result.steps.
+                # Nothing failed, no queue, no callback: the records map to
+                # Steps without the connections (only when steps is read).
                 lazy = partial(_steps_of, recs, nrec)
                 nrec = 0
             first = False
             for j in range(nrec):
                 r = recs[j]
                 side = r.side
-                ret = r.ret
-                err = r.err
-                state = _string(r.state).decode()
                 if j == nrec - 1 and code == _D_CALLBACK:
-                    conns[side]._raise_callback_error(ret)  # raises, as step() does
-                if err == 0:
-                    st = Step(_ROLES[side], ret, _SUCCESS, _NONE, state)
-                elif err in _RETRYABLE and not r.nerr:
-                    st = Step._want(
-                        _ROLES[side], ret, _ERROR_CODES[err], state, r.alert_sent, r.alert_received
-                    )
-                else:  # the last record: its queue is the one in res
-                    conn = conns[side]
-                    exc = conn._error(res, state, "SSL_do_handshake")
-                    ec = _ERROR_CODES.get(err)
-                    st = Step(
-                        _ROLES[side],
-                        ret,
-                        ReturnCode.of(ret),
-                        ec if ec is not None else ErrorCode(err),
-                        state,
-                        exc,
-                    )
-                    if err not in _RETRYABLE:
-                        conn._failed = st
+                    conns[side]._raise_callback_error(r.ret)  # raises, as step() does
+                # The driver stops after a step that left a queue, so only
+                # the last record can have one, and it is the one in res.
+                errs = records(res) if j == nrec - 1 and r.nerr else ()
+                st = _step_of(r, _ROLES[side], errs)
+                if st.failed:
+                    conns[side]._failed = st
                 last[side] = st
                 steps.append(StepRecord(len(steps), st, 0))
             if code == _D_DONE:
@@ -426,24 +414,19 @@ def _drive_direct(
     return steps, error, failed_side, settled, lazy
 
 
-def _steps_of(recs: Any, n: int) -> list[StepRecord]:
-    """StepRecords of C records with no failure and no error queue among them.
+def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:
+    """The :class:`Step` of one C driver record (``ossl_step_rec``)."""
+    ret = int(rec.ret)
+    exc = error_for_step(rec, role=role, errors=errors)
+    if exc is None:
+        return Step(role, ret, _SUCCESS, _NONE, _string(rec.state).decode())
+    return Step(role, ret, ReturnCode.of(ret), exc.error_code, exc.state, exc)
 
-    The state strings are libssl's static ones, valid after the SSLs are freed.
-    """
-    out: list[StepRecord] = []
-    for j in range(n):
-        r = recs[j]
-        side = r.side
-        err = r.err
-        state = _string(r.state).decode()
-        if err == 0:
-            st = Step(_ROLES[side], r.ret, _SUCCESS, _NONE, state)
-        else:
-            code = _ERROR_CODES[err]
-            st = Step._want(_ROLES[side], r.ret, code, state, r.alert_sent, r.alert_received)
-        out.append(StepRecord(j, st, 0))
-    return out
+
+def _steps_of(recs: Any, n: int) -> list[StepRecord]:
+    """StepRecords of C records with no failure and no error queue among them
+    (their state strings are libssl's static ones, valid after SSL_free)."""
+    return [StepRecord(j, _step_of(recs[j], _ROLES[recs[j].side], ()), 0) for j in range(n)]
 
 
 def _waiting_side(client: Connection, server: Connection) -> Role:

@@ -39,9 +39,9 @@ from ossl_handshake import (
 )
 from ossl_handshake.core import errors
 
-ERR_LIB_SSL = 20
-SSL_R_UNEXPECTED_EOF_WHILE_READING = 294
-SSL_R_CERTIFICATE_VERIFY_FAILED = 134
+ERR_LIB_SSL = int(lib.ERR_LIB_SSL)
+SSL_R_UNEXPECTED_EOF_WHILE_READING = int(lib.SSL_R_UNEXPECTED_EOF_WHILE_READING)
+SSL_R_CERTIFICATE_VERIFY_FAILED = int(lib.SSL_R_CERTIFICATE_VERIFY_FAILED)
 SSL_R_WRONG_VERSION_NUMBER = 267
 
 
@@ -56,19 +56,28 @@ def ssl_strings_loaded() -> None:
 
 
 def err_code(library: int, reason: int) -> int:
-    """``ERR_PACK(lib, 0, reason)`` as OpenSSL 3.0 lays it out (checked against lib below)."""
-    return (library << 23) | reason
+    """``ERR_PACK(lib, 0, reason)`` for the linked OpenSSL (checked against lib below)."""
+    return (library << int(lib.ERR_LIB_OFFSET)) | reason
 
 
-def make_result(ret: int, err: int, *, sys_errno: int = 0, reasons: tuple[int, ...] = ()) -> Any:
+def make_result(
+    ret: int,
+    err: int,
+    *,
+    sys_errno: int = 0,
+    reasons: tuple[int, ...] = (),
+    verify: int = 0,
+    library: int = ERR_LIB_SSL,
+) -> Any:
     res = ffi.new("ossl_result *")
     res.ret = ret
     res.err = err
     res.sys_errno = sys_errno
+    res.verify = verify
     res.nerr = len(reasons)
     for i, reason in enumerate(reasons):
         entry = res.entries[i]
-        entry.code = err_code(ERR_LIB_SSL, reason)
+        entry.code = err_code(library, reason)
         entry.line = 100 + i
         entry.file = b"ssl/test.c"
         entry.func = b"unit_test"
@@ -119,7 +128,7 @@ def test_ret_zero_from_do_handshake_with_ssl_error_is_a_shutdown_protocol_error(
 def test_syscall_with_ret_zero_and_empty_queue_is_unexpected_eof_as_on_111() -> None:
     exc = errors.error_for(make_result(0, lib.SSL_ERROR_SYSCALL))
     assert type(exc) is UnexpectedEOFError
-    assert exc.code is ErrorCode.SYSCALL and exc.ret == 0
+    assert exc.error_code is ErrorCode.SYSCALL and exc.ret == 0
 
 
 def test_syscall_with_errno_is_syscall_error_carrying_errno() -> None:
@@ -149,9 +158,9 @@ def test_certificate_verify_failed_reason_or_verify_code_is_certificate_verify_e
         make_result(-1, lib.SSL_ERROR_SSL, reasons=(SSL_R_CERTIFICATE_VERIFY_FAILED,))
     )
     assert type(by_reason) is CertificateVerifyError
-    by_code = errors.error_for(make_result(-1, lib.SSL_ERROR_SSL), verify_code=62)
+    by_code = errors.error_for(make_result(-1, lib.SSL_ERROR_SSL, verify=62))
     assert type(by_code) is CertificateVerifyError
-    assert (by_code.verify_code, by_code.verify_message) == (62, "hostname mismatch")
+    assert (by_code.verify_result, by_code.verify_message) == (62, "hostname mismatch")
 
 
 @pytest.mark.parametrize(
@@ -171,7 +180,7 @@ def test_certificate_verify_failed_reason_or_verify_code_is_certificate_verify_e
 def test_other_codes_map_to_their_classes(code: ErrorCode, cls: type[SSLError]) -> None:
     exc = errors.error_for(make_result(-1, int(code)))
     assert type(exc) is cls
-    assert exc.code is code
+    assert exc.error_code is code
 
 
 def test_unrequested_want_retry_verify_is_fatal() -> None:
@@ -182,7 +191,7 @@ def test_unrequested_want_retry_verify_is_fatal() -> None:
 
 
 def test_received_alert_is_read_from_queue_when_callback_saw_none() -> None:
-    res = make_result(-1, lib.SSL_ERROR_SSL, reasons=(1000 + 48,))
+    res = make_result(-1, lib.SSL_ERROR_SSL, reasons=(int(lib.SSL_AD_REASON_OFFSET) + 48,))
     exc = errors.error_for(res)
     assert exc is not None
     assert exc.alert_received == "unknown_ca"
@@ -302,3 +311,113 @@ def test_feature_flags_match_the_linked_openssl() -> None:
     } == FEATURES
     assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
     assert bool(Options.IGNORE_UNEXPECTED_EOF) is FEATURES["ignore_unexpected_eof"]
+
+
+# -- alerts, unclassified calls, EOF across versions, retryable -------------
+
+
+def test_internal_error_reason_with_flags_is_not_an_alert() -> None:
+    # ERR_R_INTERNAL_ERROR carries ERR_RFLAG_FATAL|ERR_RFLAG_COMMON on 3.0:
+    # 786691 as ERR_GET_REASON returns it, which is > 1000 and was reported
+    # as "alert_785691".
+    exc = errors.error_for(make_result(-1, lib.SSL_ERROR_SSL, reasons=(lib.ERR_R_INTERNAL_ERROR,)))
+    assert type(exc) is ProtocolError
+    assert exc.errors[0].alert is None
+    assert exc.alert_received is None
+    assert "alert_" not in str(exc)
+
+
+def test_only_ssl_reasons_1001_to_1255_are_received_alerts() -> None:
+    offset = int(lib.SSL_AD_REASON_OFFSET)
+    for reason, alert in (
+        (offset + 1, "alert_1"),
+        (offset + 20, "bad_record_mac"),
+        (offset + 255, "alert_255"),
+    ):
+        assert errors.alert_number(err_code(ERR_LIB_SSL, reason)) == reason - offset
+        exc = errors.error_for(make_result(-1, lib.SSL_ERROR_SSL, reasons=(reason,)))
+        assert exc is not None and exc.alert_received == alert
+    for reason in (offset, offset + 256):
+        assert errors.alert_number(err_code(ERR_LIB_SSL, reason)) is None
+    # The same number from another library, or as a system error, is no alert.
+    assert errors.alert_number(err_code(int(lib.ERR_LIB_SYS), offset + 48)) is None
+    if lib.ERR_SYSTEM_FLAG:
+        assert errors.alert_number(int(lib.ERR_SYSTEM_FLAG) | (offset + 48)) is None
+
+
+def test_key_update_before_the_handshake_is_a_protocol_error_still_in_init(
+    client_ctx: Context,
+) -> None:
+    conn = Connection(client_ctx, server_name="localhost")
+    with pytest.raises(ProtocolError) as info:
+        conn.key_update()
+    exc = info.value
+    assert type(exc) is ProtocolError
+    assert exc.error_code is ErrorCode.SSL and exc.operation == "SSL_key_update"
+    # 3.0 refuses before any version is negotiated, later versions "still in init".
+    assert exc.reasons in (["wrong ssl version"], ["still in init"])
+    assert exc.errors[0].library_code == ERR_LIB_SSL
+    conn.close()
+
+
+def test_key_update_refused_is_a_protocol_error_when_ssl_get_error_says_syscall() -> None:
+    # OpenSSL 4.0's SSL_get_error no longer reads the queue for SSL_key_update:
+    # the code comes from ret and the queue, not from SSL_get_error.
+    queued = make_result(0, lib.SSL_ERROR_SYSCALL, reasons=(int(lib.SSL_R_STILL_IN_INIT),))
+    exc = errors.error_for(queued, operation="SSL_key_update")
+    assert type(exc) is ProtocolError and exc.error_code is ErrorCode.SSL
+    empty = errors.error_for(make_result(0, lib.SSL_ERROR_SSL), operation="SSL_key_update")
+    assert type(empty) is SyscallError and empty.error_code is ErrorCode.SYSCALL
+    assert (
+        errors.error_for(make_result(1, lib.SSL_ERROR_SYSCALL), operation="SSL_key_update") is None
+    )
+    assert "SSL_key_update" in errors.UNCLASSIFIED_OPERATIONS
+
+
+def test_eof_during_handshake_as_on_111_is_unexpected_eof() -> None:
+    # 1.1.1: SSL_do_handshake returns -1, SSL_ERROR_SYSCALL, errno 0, no queue.
+    exc = errors.error_for(make_result(-1, lib.SSL_ERROR_SYSCALL), role=Role.CLIENT)
+    assert type(exc) is UnexpectedEOFError
+    assert exc.error_code is ErrorCode.SYSCALL and exc.ret == -1
+
+
+def test_unexpected_eof_reason_is_the_linked_openssls() -> None:
+    from ossl_handshake import BUILD_VERSION
+
+    want = 294 if BUILD_VERSION >= 0x3000000 else -1  # SSL_R_UNEXPECTED_EOF_WHILE_READING
+    assert errors.REASON_UNEXPECTED_EOF == int(lib.SSL_R_UNEXPECTED_EOF_WHILE_READING) == want
+
+
+def test_retryable_agrees_between_c_and_python_for_every_error_code() -> None:
+    for code in ErrorCode:
+        assert code.retryable is bool(lib.ossl_retryable(int(code))), code
+    assert not ErrorCode.WANT_RETRY_VERIFY.retryable  # CVE-2021-4044
+    assert not ErrorCode.NONE.retryable and not ErrorCode.SSL.retryable
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c_driver", "python_loop"])
+def test_binding_calls_inside_on_info_keep_the_hostname_mismatch_a_verify_error(
+    client_ctx: Context, server_ctx: Context, fast: bool
+) -> None:
+    """Glue calls made from a callback set the outer call's queue aside (glue/step.c)."""
+    other = Connection(client_ctx, server_name="localhost")
+    other.step()
+    seen: list[str] = []
+
+    def on_info(conn: Connection, where: int, ret: int) -> None:
+        seen.append(other.state)  # a read of another connection
+        errors.ensure(lib.ERR_peek_error, ok=0)  # a setup call: clear, call, drain
+        with pytest.raises(ProtocolError):
+            other.key_update()  # a failing glue call with a queue of its own
+
+    client, server = memory_pair(client_ctx, server_ctx, server_name="wrong.example", direct=True)
+    client.on_info = on_info
+    result = drive(client, server, _fast=fast)
+    assert seen
+    exc = result.error
+    assert type(exc) is CertificateVerifyError, result.explain()
+    assert exc.verify_result == 62 and exc.verify_message == "hostname mismatch"
+    assert exc.reasons == ["certificate verify failed"]
+    assert result.failed_side is Role.CLIENT
+    for conn in (client, server, other):
+        conn.close()

@@ -166,14 +166,14 @@ def _error_view(e: BaseException | None) -> Any:
     return (
         type(e).__name__,
         str(e),
-        e.code,
+        e.error_code,
         e.ret,
         e.errors,
         e.state,
         e.role,
         e.alert_sent,
         e.alert_received,
-        e.verify_code,
+        e.verify_result,
         e.verify_message,
         e.operation,
         getattr(e, "errno", None),
@@ -250,8 +250,8 @@ def test_scenarios_reach_the_outcomes_they_name(scenarios: dict[str, Scenario]) 
     assert out["tls12_resumed"].server.session_reused
     assert out["hello_retry_request"].ok and out["hello_retry_request"].client.hello_retry_request
     assert out["alpn_agreed"].client.alpn_protocol == "http/1.1"
-    out["wrong_host"].expect(ok=False, failed_side=Role.CLIENT, verify_code=62)
-    out["expired_server_cert"].expect(ok=False, failed_side=Role.CLIENT, verify_code=10)
+    out["wrong_host"].expect(ok=False, failed_side=Role.CLIENT, verify_result=62)
+    out["expired_server_cert"].expect(ok=False, failed_side=Role.CLIENT, verify_result=10)
     out["mtls_without_client_cert"].expect(ok=False, failed_side=Role.SERVER)
     out["no_shared_cipher"].expect(ok=False, failed_side=Role.SERVER)
     out["tls12_no_shared_cipher"].expect(ok=False, failed_side=Role.SERVER)
@@ -294,19 +294,33 @@ def test_a_second_drive_of_a_finished_pair_matches(scenarios: dict[str, Scenario
     assert results[1].ok and results[1].steps == []
 
 
-def test_want_read_step_builds_its_error_lazily_with_the_same_value() -> None:
+def test_c_driver_want_steps_carry_the_error_error_for_step_maps() -> None:
+    """Every C-driver step's error comes from the one mapping, built with the step."""
     ctx_c = Context(Role.CLIENT, verify=False)
     client, server = memory_pair(ctx_c, _server(), direct=True)
     result = drive(client, server)
     want = [r.step for r in result.steps if r.step.wants]
     assert want, result.explain()
-    st = want[0]
-    err = st.error
-    assert type(err).__name__ == "WantReadError"
-    assert err is st.error  # built once
-    assert err.role is st.role and err.state == st.state and err.errors == ()
+    for st in want:
+        err = st.error
+        assert type(err).__name__ == "WantReadError"
+        assert err.error_code is st.error_code and err.ret == st.ret
+        assert err.role is st.role and err.state == st.state and err.errors == ()
     client.close()
     server.close()
+
+
+def test_step_records_are_plain_frozen_slotted_dataclasses() -> None:
+    import dataclasses
+
+    from ossl_handshake.pair.result import StepRecord
+
+    ctx_c = Context(Role.CLIENT, verify=False)
+    client, server = memory_pair(ctx_c, _server(), direct=True)
+    rec = drive(client, server).steps[0]
+    assert type(rec) is StepRecord and not hasattr(rec, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(rec, "sent", 1)  # noqa: B010 - the frozen check is the point
 
 
 SNAPSHOT_FIELDS = (

@@ -79,6 +79,8 @@ typedef struct {
     int alert_received;
     const char *state;  /* SSL_state_string_long after the step (static strings) */
     const char *state_before;
+    int sys_errno;      /* errno right after the step (ossl_result.sys_errno) */
+    long verify;        /* SSL_get_verify_result right after the step (ossl_result.verify) */
 } ossl_step_rec;
 
 typedef struct {
@@ -159,6 +161,9 @@ static int ossl_join(SSL *a, SSL *b, size_t size);
 static long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max);
 
 /* glue/drive.c */
+/* The one definition of "retry the same call": ErrorCode.retryable is read
+ * from it at import. WANT_RETRY_VERIFY is not (CVE-2021-4044). */
+static int ossl_retryable(int err);
 static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                            ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
 

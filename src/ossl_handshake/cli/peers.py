@@ -143,10 +143,11 @@ class Outcome:
                 "message": str(err),
                 "phase": self.phase,
                 "reasons": err.reasons if isinstance(err, SSLError) else [],
-                "ssl_error": err.code.name if isinstance(err, SSLError) else None,
+                "error_code": err.error_code.name if isinstance(err, SSLError) else None,
             }
+            d["error"]["ssl_error"] = d["error"]["error_code"]  # schema 1 name, kept
             if isinstance(err, CertificateVerifyError):
-                d["verify_result"] = err.verify_code or d["verify_result"]
+                d["verify_result"] = err.verify_result or d["verify_result"]
                 d["verify_message"] = err.verify_message or d["verify_message"]
         elif self.mismatch:
             d["error"] = {
@@ -154,6 +155,7 @@ class Outcome:
                 "message": f"expected data not received (got {self.received!r})",
                 "phase": "data",
                 "reasons": [],
+                "error_code": None,
                 "ssl_error": None,
             }
         if trace and self.trace is not None:

@@ -18,7 +18,6 @@ import contextlib
 import ipaddress
 import socket
 import threading
-import types
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +40,7 @@ from ossl_handshake.core.errors import (
 from ossl_handshake.core.guard import Guard, run_both
 from ossl_handshake.core.negotiated import NegotiatedValues
 from ossl_handshake.core.session import Session
-from ossl_handshake.core.step import Step, alert_text, step_from
+from ossl_handshake.core.step import Step, step_from
 from ossl_handshake.core.transports import (
     MAX_BIO_SIZE,
     MemoryTransport,
@@ -442,17 +441,22 @@ class Connection(NegotiatedValues):
         state = text(res.state)
         exc = CallbackError(
             f"{self.role.value} callback raised {type(cause).__name__}: {cause}",
-            code=ErrorCode(int(res.err)) if ret != 1 else ErrorCode.SSL,
+            error_code=ErrorCode(int(res.err)) if ret != 1 else ErrorCode.SSL,
             ret=ret,
             errors=(),
             state=state,
             role=self.role,
         )
         exc.__cause__ = cause
-        self._failed = Step(self.role, ret, ReturnCode.of(ret), exc.code, state, exc)
+        self._failed = Step(self.role, ret, ReturnCode.of(ret), exc.error_code, state, exc)
         raise exc
 
-    def _retrying(self, what: str, once: Callable[[Any], tuple[Any, SSLError | None]]) -> Any:
+    def _retrying(
+        self,
+        what: str,
+        once: Callable[[Any], tuple[Any, SSLError | None]],
+        after: Callable[[Any], None] | None = None,
+    ) -> Any:
         """Run ``once`` under the guard until it succeeds, waiting on a socket as its mode says.
 
         The one retry loop (trio's ``_retry``): memory BIOs and non-blocking
@@ -460,19 +464,21 @@ class Connection(NegotiatedValues):
         call that a signal interrupted (PEP 475: a handler that raises
         propagates, with the connection still usable); a socket with a
         timeout waits with poll between calls (``TimeoutError`` at the end).
+        ``after(value)`` runs after each call, outside the guard.
         """
         deadline = self._transport.deadline()
         while True:
             value, exc = self._guard.run(once)
+            if after is not None:
+                after(value)
             if exc is None:
                 return value
-            if exc.code.retryable:
+            if exc.error_code.retryable:
                 if self._transport.interrupted(self._last_errno):
                     continue
                 if deadline is not None:
-                    self._transport.wait(
-                        exc.code, deadline, f"{self.role.value} {what}", lambda: self.closed
-                    )
+                    label = f"{self.role.value} {what}"
+                    self._transport.wait(exc.error_code, deadline, label, lambda: self.closed)
                     continue
             raise exc
 
@@ -517,32 +523,16 @@ class Connection(NegotiatedValues):
         ``on_step(step, state_before)`` sees every ``SSL_do_handshake`` call.
         """
 
-        def once(ssl: Any) -> tuple[None, SSLError | None]:
+        def once(ssl: Any) -> tuple[tuple[Step, str], SSLError | None]:
             before = text(lib.SSL_state_string_long(ssl)) if on_step is not None else ""
             step = self._step_locked(ssl)
-            if on_step is not None:
-                steps.append((step, before))
-            return None, step.error
+            return (step, before), step.error
 
-        steps: list[tuple[Step, str]] = []
-        deadline = self._transport.deadline()
-        while True:
-            steps.clear()
-            _, exc = self._guard.run(once)
+        def report(value: tuple[Step, str]) -> None:
             if on_step is not None:
-                for step, before in steps:
-                    on_step(step, before)
-            if exc is None:
-                return
-            if exc.code.retryable:
-                if self._transport.interrupted(self._last_errno):
-                    continue
-                if deadline is not None:
-                    self._transport.wait(
-                        exc.code, deadline, f"{self.role.value} handshake", lambda: self.closed
-                    )
-                    continue
-            raise exc
+                on_step(*value)
+
+        self._retrying("handshake", once, report)
 
     # -- data ------------------------------------------------------------------
 
@@ -623,7 +613,7 @@ class Connection(NegotiatedValues):
         if res.ret == 1:
             return int(lib.SSL_pending(ssl))
         exc = self._mapped(res, "SSL_peek_ex")
-        if exc is None or exc.code.retryable or isinstance(exc, ZeroReturnError):
+        if exc is None or exc.error_code.retryable or isinstance(exc, ZeroReturnError):
             return 0
         raise exc
 
@@ -788,20 +778,10 @@ def join(a: Connection, b: Connection, *, size: int = 0) -> None:
     a._peer, b._peer = b, a
 
 
-def want_step(
-    role: Role, ret: int, err: int, state: str, alert_sent: int, alert_received: int
-) -> Step:
-    """The Step of a C-driver record that left no error queue (a ``WANT_*`` or success)."""
-    res = types.SimpleNamespace(err=err, ret=ret, nerr=0, sys_errno=0, state=_NULL, verify=0)
-    return step_from(role, res, alert_sent, alert_received, state=state)
-
-
 __all__ = [
     "Connection",
     "PeerCertificates",
     "Step",
-    "alert_text",
     "join",
-    "want_step",
     "x509_name",
 ]

@@ -16,18 +16,44 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib, text
-from ossl_handshake.tls.names import alert_name
+from ossl_handshake.tls.names import alert_name, packed_alert_name
 
 if TYPE_CHECKING:
     from ossl_handshake.tls.roles import Role
 
-#: ``ERR_GET_REASON`` values of received alerts are 1000 + the alert number.
-ALERT_REASON_OFFSET = 1000
-#: ``SSL_R_UNEXPECTED_EOF_WHILE_READING`` (OpenSSL 3.0+).
-REASON_UNEXPECTED_EOF = 294
-#: ``SSL_R_CERTIFICATE_VERIFY_FAILED``.
-REASON_CERTIFICATE_VERIFY_FAILED = 134
-ERR_LIB_SSL = 20
+#: Error-code layout and the reasons the mapping looks for, from the linked
+#: OpenSSL's headers (glue/compat.c gives 1.1.1 values that match nothing).
+ERR_LIB_SSL = int(lib.ERR_LIB_SSL)
+_SYSTEM_FLAG = int(lib.ERR_SYSTEM_FLAG)
+#: ``ERR_GET_REASON`` keeps the reason flags (ERR_RFLAG_FATAL, ERR_RFLAG_COMMON)
+#: of OpenSSL 3; this mask drops them.
+_REASON_NUMBER = ((1 << int(lib.ERR_RFLAGS_OFFSET)) - 1) & int(lib.ERR_REASON_MASK)
+#: Received alerts are queued as SSL reasons ``SSL_AD_REASON_OFFSET`` + the alert number.
+ALERT_REASON_OFFSET = int(lib.SSL_AD_REASON_OFFSET)
+#: ``SSL_R_UNEXPECTED_EOF_WHILE_READING`` (OpenSSL 3.0+; -1 before, where EOF is SYSCALL).
+REASON_UNEXPECTED_EOF = int(lib.SSL_R_UNEXPECTED_EOF_WHILE_READING)
+REASON_CERTIFICATE_VERIFY_FAILED = int(lib.SSL_R_CERTIFICATE_VERIFY_FAILED)
+
+
+def ssl_reason(code: int) -> int | None:
+    """The ``SSL_R_*`` reason number of a packed error code, flags masked off;
+    None unless the entry is from libssl (system errors never are)."""
+    if code & _SYSTEM_FLAG or lib.ERR_GET_LIB(code) != ERR_LIB_SSL:
+        return None
+    return int(lib.ERR_GET_REASON(code)) & _REASON_NUMBER
+
+
+def alert_number(code: int) -> int | None:
+    """The alert a packed error code reports as received from the peer, else None.
+
+    Only libssl reasons ``SSL_AD_REASON_OFFSET`` + 1..255 are alerts
+    (``SSL_R_SSLV3_ALERT_BAD_RECORD_MAC`` is 1020); ``ERR_R_INTERNAL_ERROR``
+    with its flags is a large number, not ``alert_785691``.
+    """
+    reason = ssl_reason(code)
+    if reason is None or not 0 < reason - ALERT_REASON_OFFSET <= 255:
+        return None
+    return reason - ALERT_REASON_OFFSET
 
 
 class ReturnCode(enum.IntEnum):
@@ -69,12 +95,18 @@ class ErrorCode(enum.IntEnum):
 
     @property
     def retryable(self) -> bool:
-        """True for the ``WANT_*`` codes a caller answers by retrying the same call.
+        """True for the codes a caller answers by retrying the same call.
 
-        ``WANT_RETRY_VERIFY`` is excluded: it is only legitimate when a verify
-        callback asked for it, which this binding never does (CVE-2021-4044).
+        Read from the C driver's ``ossl_retryable`` (glue/drive.c), the one
+        definition: ``WANT_RETRY_VERIFY`` is not retryable, it is only
+        legitimate when a verify callback asked for it, which this binding
+        never does (CVE-2021-4044).
         """
-        return self.name.startswith("WANT_") and self is not ErrorCode.WANT_RETRY_VERIFY
+        return self in _RETRYABLE
+
+
+#: The ErrorCodes ``ossl_retryable`` says yes to, read once at import.
+_RETRYABLE: frozenset[ErrorCode] = frozenset(c for c in ErrorCode if lib.ossl_retryable(c))
 
 
 @dataclass(frozen=True)
@@ -93,10 +125,10 @@ class ErrorRecord:
 
     @property
     def alert(self) -> str | None:
-        """Name of the alert received from the peer when this entry reports one."""
-        if self.library_code == ERR_LIB_SSL and self.reason_code > ALERT_REASON_OFFSET:
-            return alert_name(self.reason_code - ALERT_REASON_OFFSET)
-        return None
+        """Name of the alert received from the peer when this entry reports one
+        (see :func:`alert_number`)."""
+        n = alert_number(self.code)
+        return alert_name(n) if n is not None else None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.file else ""
@@ -154,21 +186,24 @@ def drain() -> tuple[ErrorRecord, ...]:
 class SSLError(Exception):
     """A libssl call failed. Base of every error this binding raises for TLS.
 
-    ``code`` is the ``SSL_get_error`` result, ``ret`` the raw return value,
-    ``errors`` the drained error queue, ``state`` ``SSL_state_string_long`` at
-    the time, ``role`` the side that failed (when known), ``alert_sent`` and
-    ``alert_received`` the names of the last alerts that crossed the wire
-    (from the info callback), ``verify_code`` ``SSL_get_verify_result``.
+    ``error_code`` is the ``SSL_get_error`` result (the same word as
+    :attr:`Step.error_code <ossl_handshake.Step.error_code>`), ``ret`` the raw
+    return value, ``errors`` the drained error queue, ``state``
+    ``SSL_state_string_long`` at the time, ``role`` the side that failed (when
+    known), ``alert_sent`` and ``alert_received`` the names of the last alerts
+    that crossed the wire (from the info callback), ``verify_result``
+    ``SSL_get_verify_result`` (as :attr:`SideResult.verify_result`) when the
+    failure is a verification failure, ``verify_message`` its text.
     """
 
-    code: ErrorCode
+    error_code: ErrorCode
     ret: int
     errors: tuple[ErrorRecord, ...]
     state: str
     role: Role | None
     alert_sent: str | None
     alert_received: str | None
-    verify_code: int
+    verify_result: int
     verify_message: str
     operation: str
     result: Any
@@ -177,30 +212,40 @@ class SSLError(Exception):
         self,
         message: str = "",
         *,
-        code: ErrorCode = ErrorCode.SSL,
+        error_code: ErrorCode = ErrorCode.SSL,
         ret: int = -1,
         errors: Sequence[ErrorRecord] = (),
         state: str = "",
         role: Role | None = None,
         alert_sent: str | None = None,
         alert_received: str | None = None,
-        verify_code: int = 0,
+        verify_result: int = 0,
         verify_message: str = "",
         operation: str = "SSL_do_handshake",
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code
+        self.error_code = error_code
         self.ret = ret
         self.errors = tuple(errors)
         self.state = state
         self.role = role
         self.alert_sent = alert_sent
         self.alert_received = alert_received
-        self.verify_code = verify_code
+        self.verify_result = verify_result
         self.verify_message = verify_message
         self.operation = operation
         self.result = None
+
+    @property
+    def code(self) -> ErrorCode:
+        """Old name of :attr:`error_code` (read-only alias)."""
+        return self.error_code
+
+    @property
+    def verify_code(self) -> int:
+        """Old name of :attr:`verify_result` (read-only alias)."""
+        return self.verify_result
 
     @property
     def reasons(self) -> list[str]:
@@ -219,14 +264,14 @@ class SSLError(Exception):
     def __str__(self) -> str:
         who = f"{self.role.value} " if self.role is not None else ""
         head = self.message or f"{who}{self.operation} failed"
-        parts = [f"{head}: SSL_ERROR_{self.code.name} (ret={self.ret})"]
+        parts = [f"{head}: SSL_ERROR_{self.error_code.name} (ret={self.ret})"]
         if self.state:
             parts.append(f"in state {self.state!r}")
         text_ = " ".join(parts)
         if self.errors:
             text_ += ": " + "; ".join(str(r) for r in self.errors)
-        if self.verify_code:
-            text_ += f"; verify error {self.verify_code}: {self.verify_message}"
+        if self.verify_result:
+            text_ += f"; verify error {self.verify_result}: {self.verify_message}"
         if self.alert_sent:
             text_ += f"; sent alert {self.alert_sent}"
         if self.alert_received:
@@ -273,14 +318,15 @@ class ProtocolError(SSLError):
 
 
 class CertificateVerifyError(ProtocolError):
-    """Certificate verification failed (``verify_code``/``verify_message`` say why)."""
+    """Certificate verification failed (``verify_result``/``verify_message`` say why)."""
 
 
 class UnexpectedEOFError(ProtocolError):
     """The peer closed the transport without close_notify.
 
-    OpenSSL 3.0 reports it as SSL_ERROR_SSL "unexpected eof while reading";
-    1.1.1 as SSL_ERROR_SYSCALL with ret 0 and errno 0. Both map here.
+    OpenSSL 3.0 reports it as SSL_ERROR_SSL with the libssl reason
+    ``SSL_R_UNEXPECTED_EOF_WHILE_READING``; 1.1.1 as SSL_ERROR_SYSCALL with
+    ret -1 (or 0), errno 0 and an empty queue. Both map here.
     """
 
 
@@ -327,31 +373,118 @@ _WANT_CLASSES: dict[ErrorCode, type[SSLError]] = {
     ErrorCode.WANT_WRITE: WantWriteError,
 }
 
-
 _ERROR_BY_VALUE = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__
+
+#: Calls ``SSL_get_error`` does not classify: it is documented for the I/O and
+#: handshake calls only, and OpenSSL 4.0 no longer reads the queue for others
+#: (so a refused ``SSL_key_update`` would look like SSL_ERROR_SYSCALL).
+#: :func:`error_code_for` classifies them from ``ret`` and the queue instead.
+UNCLASSIFIED_OPERATIONS = frozenset(
+    {
+        "SSL_key_update",
+        "SSL_renegotiate",
+        "SSL_renegotiate_abbreviated",
+        "SSL_verify_client_post_handshake",
+    }
+)
+
+
+def error_code_for(operation: str, ret: int, err: int, errors: Sequence[ErrorRecord]) -> ErrorCode:
+    """The :class:`ErrorCode` of one captured call.
+
+    ``err`` (``SSL_get_error``) for the calls it is defined for; for the
+    :data:`UNCLASSIFIED_OPERATIONS`: ret 1 is NONE, a non-empty queue SSL,
+    anything else SYSCALL.
+    """
+    if operation in UNCLASSIFIED_OPERATIONS:
+        if ret == 1:
+            return ErrorCode.NONE
+        return ErrorCode.SSL if errors else ErrorCode.SYSCALL
+    known = _ERROR_BY_VALUE.get(err)
+    return known if known is not None else ErrorCode(err)
+
+
+def _text_or_empty(p: Any) -> str:
+    return text(p) if p != ffi.NULL else ""
 
 
 def error_for(
     result: Any,
     *,
-    state: str = "",
     role: Role | None = None,
+    operation: str = "SSL_do_handshake",
     alert_sent: str | None = None,
     alert_received: str | None = None,
-    verify_code: int = 0,
-    operation: str = "SSL_do_handshake",
     errors: tuple[ErrorRecord, ...] | None = None,
 ) -> SSLError | None:
-    """Build the exception for a captured ``ossl_result``; None for SSL_ERROR_NONE."""
-    err = int(result.err)
-    known = _ERROR_BY_VALUE.get(err)
-    code = known if known is not None else ErrorCode(err)  # NONE is 0: test for None
+    """The exception for a captured ``ossl_result``; None for success.
+
+    The one mapping from a C capture to an exception. Everything it needs is in
+    the capture (ret, ``SSL_get_error``, errno, the queue, the state and the
+    verify result, read in the same C call); the caller adds who (``role``),
+    what (``operation``) and the alerts its info callback saw. ``errors``
+    passes records already decoded from this capture.
+    """
+    recs = records(result) if errors is None else errors
+    return _map(
+        int(result.ret),
+        int(result.err),
+        int(result.sys_errno),
+        recs,
+        _text_or_empty(result.state),
+        int(result.verify),
+        role,
+        operation,
+        alert_sent,
+        alert_received,
+    )
+
+
+def error_for_step(
+    rec: Any, *, role: Role | None = None, errors: tuple[ErrorRecord, ...] = ()
+) -> SSLError | None:
+    """The exception for a C driver record (``ossl_step_rec``); None for success.
+
+    The same mapping as :func:`error_for` (one ``SSL_do_handshake`` call); the
+    record carries the alerts too. Its queue is only kept for the driver's
+    last record (the ``ossl_result`` it stopped with): pass it as ``errors``.
+    """
+    return _map(
+        int(rec.ret),
+        int(rec.err),
+        int(rec.sys_errno),
+        errors,
+        _text_or_empty(rec.state),
+        int(rec.verify),
+        role,
+        "SSL_do_handshake",
+        packed_alert_name(int(rec.alert_sent)),
+        packed_alert_name(int(rec.alert_received)),
+    )
+
+
+def _map(
+    ret: int,
+    err: int,
+    sys_errno: int,
+    recs: tuple[ErrorRecord, ...],
+    state: str,
+    verify: int,
+    role: Role | None,
+    operation: str,
+    alert_sent: str | None,
+    alert_received: str | None,
+) -> SSLError | None:
+    code = error_code_for(operation, ret, err, recs)
     if code is ErrorCode.NONE:
         return None
-    recs = records(result) if errors is None else errors
-    ret = int(result.ret)
+    if alert_received is None:
+        for rec in recs:
+            if rec.alert:
+                alert_received = rec.alert
+                break
     kw: dict[str, Any] = {
-        "code": code,
+        "error_code": code,
         "ret": ret,
         "errors": recs,
         "state": state,
@@ -360,40 +493,40 @@ def error_for(
         "alert_received": alert_received,
         "operation": operation,
     }
-    if alert_received is None:
-        for rec in recs:
-            if rec.alert:
-                kw["alert_received"] = rec.alert
-                break
-    if verify_code:
-        kw["verify_code"] = verify_code
-        kw["verify_message"] = verify_message(verify_code)
+    # The verify result only explains an SSL_ERROR_SSL failure.
+    if code is ErrorCode.SSL and verify != X509_V_OK:
+        kw["verify_result"] = verify
+        kw["verify_message"] = verify_message(verify)
     cls: type[SSLError]
     if code in _WANT_CLASSES:
         cls = _WANT_CLASSES[code]
     elif code is ErrorCode.WANT_RETRY_VERIFY:
-        cls = ProtocolError
-        kw["errors"] = recs
-        return cls("unrequested SSL_ERROR_WANT_RETRY_VERIFY (treated as fatal)", **kw)
+        return ProtocolError("unrequested SSL_ERROR_WANT_RETRY_VERIFY (treated as fatal)", **kw)
     elif code.retryable:
         cls = WantError
     elif code is ErrorCode.ZERO_RETURN:
         cls = ZeroReturnError
     elif code is ErrorCode.SYSCALL:
-        sys_errno = int(result.sys_errno)
-        if ret == 0 and not sys_errno and not recs:
+        # OpenSSL 1.1.1's EOF: ret -1 from SSL_do_handshake (0 from the _ex
+        # calls and SSL_shutdown), no errno, nothing queued. Not for calls
+        # that do no I/O (their SYSCALL only means "refused, nothing queued").
+        eof_possible = operation not in UNCLASSIFIED_OPERATIONS
+        if eof_possible and ret <= 0 and not sys_errno and not recs:
             cls = UnexpectedEOFError
         else:
             return SyscallError(errno=sys_errno, **kw)
     else:
-        reason_codes = {r.reason_code for r in recs if r.library_code == ERR_LIB_SSL}
-        if REASON_UNEXPECTED_EOF in reason_codes:
+        reasons = {ssl_reason(r.code) for r in recs}
+        if REASON_UNEXPECTED_EOF in reasons:
             cls = UnexpectedEOFError
-        elif REASON_CERTIFICATE_VERIFY_FAILED in reason_codes or verify_code:
+        elif REASON_CERTIFICATE_VERIFY_FAILED in reasons or "verify_result" in kw:
             cls = CertificateVerifyError
         else:
             cls = ProtocolError
     return cls(**kw)
+
+
+X509_V_OK = int(lib.X509_V_OK)
 
 
 def verify_message(code: int) -> str:
@@ -418,11 +551,15 @@ def ensure(
     ``ok`` is the success value, or a predicate on the return value.
     """
     lib.ossl_clear_errors()
-    ret = fn(*args)
-    passed = ok(ret) if callable(ok) else ret == ok
+    try:
+        ret = fn(*args)
+        passed = ok(ret) if callable(ok) else ret == ok
+    finally:
+        # Take what the call queued, which also puts back the entries of an
+        # outer call that ossl_clear_errors set aside (a callback's setup call).
+        errors = drain()
     if passed:
         return ret
-    errors = drain()
     name = operation or getattr(fn, "__name__", "libssl call")
     head = f"{name} failed" + (f": {what}" if what else "")
     raise raising(head, errors=errors, operation=name, ret=int(ret) if isinstance(ret, int) else -1)

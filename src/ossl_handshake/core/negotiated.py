@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core.errors import verify_message
-from ossl_handshake.core.step import alert_text
 from ossl_handshake.core.x509 import PeerCertificates, der, x509_name
+from ossl_handshake.tls.names import packed_alert_name
 
 if TYPE_CHECKING:
     from ossl_handshake.core.context import Context
@@ -139,12 +139,12 @@ class NegotiatedValues:
     @property
     def alert_sent(self) -> str | None:
         """Name of the last alert this side sent (info callback), e.g. ``"bad_certificate"``."""
-        return alert_text(self._guard.read(lambda _ssl: int(self._state.alert_sent)))
+        return packed_alert_name(self._guard.read(lambda _ssl: int(self._state.alert_sent)))
 
     @property
     def alert_received(self) -> str | None:
         """Name of the last alert the peer sent us (info callback)."""
-        return alert_text(self._guard.read(lambda _ssl: int(self._state.alert_received)))
+        return packed_alert_name(self._guard.read(lambda _ssl: int(self._state.alert_received)))
 
     def peer_certificates(self) -> PeerCertificates:
         """The peer's leaf and chain by reference, decoded later (:class:`PeerCertificates`)."""

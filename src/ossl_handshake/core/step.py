@@ -14,7 +14,7 @@ from typing import Any
 
 from ossl_handshake._native import text
 from ossl_handshake.core.errors import ErrorCode, ReturnCode, SSLError, error_for
-from ossl_handshake.tls.names import alert_name
+from ossl_handshake.tls.names import packed_alert_name
 from ossl_handshake.tls.roles import Role
 
 
@@ -49,35 +49,25 @@ class Step:
         return self.ret != 1 and not self.error_code.retryable
 
 
-def alert_text(value: int) -> str | None:
-    """The name of an alert recorded by the C info callback (``(level << 8) | code``, -1 none)."""
-    return alert_name(value & 0xFF) if value >= 0 else None
-
-
 def step_from(
     role: Role,
     res: Any,
     alert_sent: int,
     alert_received: int,
     operation: str = "SSL_do_handshake",
-    state: str | None = None,
 ) -> Step:
     """The :class:`Step` of a captured ``ossl_result`` (``res``) of ``operation``.
 
-    ``state`` overrides the capture's own (records of the C driver keep theirs).
+    ``alert_sent``/``alert_received`` are the C info callback's packed values
+    (``(level << 8) | code``, -1 for none).
     """
     ret = int(res.ret)
-    if state is None:
-        state = text(res.state)
-    verify = int(res.verify) if int(res.err) == int(ErrorCode.SSL) else 0
     error = error_for(
         res,
-        state=state,
         role=role,
-        alert_sent=alert_text(alert_sent),
-        alert_received=alert_text(alert_received),
-        verify_code=verify,
         operation=operation,
+        alert_sent=packed_alert_name(alert_sent),
+        alert_received=packed_alert_name(alert_received),
     )
-    code = error.code if error is not None else ErrorCode.NONE
-    return Step(role, ret, ReturnCode.of(ret), code, state, error)
+    code = error.error_code if error is not None else ErrorCode.NONE
+    return Step(role, ret, ReturnCode.of(ret), code, text(res.state), error)

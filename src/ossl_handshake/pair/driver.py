@@ -19,12 +19,20 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.connection import Connection, _thread_result, join, want_step
+from ossl_handshake.core.connection import Connection, _thread_result, join
 from ossl_handshake.core.context import Context
-from ossl_handshake.core.errors import ErrorCode, NoProgressError, ReturnCode, SSLError
+from ossl_handshake.core.errors import (
+    ErrorCode,
+    ErrorRecord,
+    NoProgressError,
+    ReturnCode,
+    SSLError,
+    error_for_step,
+    records,
+)
 from ossl_handshake.core.guard import run_both
 from ossl_handshake.core.session import Session
-from ossl_handshake.core.step import Step, step_from
+from ossl_handshake.core.step import Step
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.tls.roles import Role
 
@@ -93,7 +101,9 @@ def _stuck(
             if n:
                 msg += f"; the wire holds back {n} bytes from the {role.value}"
 
-    return NoProgressError(msg, code=ErrorCode.WANT_READ, state=client.state, operation="handshake")
+    return NoProgressError(
+        msg, error_code=ErrorCode.WANT_READ, state=client.state, operation="handshake"
+    )
 
 
 def drive(
@@ -180,6 +190,9 @@ def drive(
         wire=wire,
     )
     if lazy is not None:
+        # Measured: building the steps of a handshake nobody inspects costs
+        # more than 1 % of it, so a direct drive that ended well builds them
+        # on first read of result.steps (through the same _step_of).
         del result.__dict__["steps"]
         result.__dict__["_raw_steps"] = lazy
     if error is not None:
@@ -309,11 +322,12 @@ def _drive_direct(
 ]:
     """The direct-mode loop in C (``ossl_drive_pair``): same steps, same rules, one call.
 
-    Python only turns the records into :class:`Step` objects (WANT steps
-    without a queue get their error lazily) and handles the endings exactly
-    as :func:`_drive_python` does: the failing step's error from the captured
-    queue, then the peer's reaction in Python; a parked callback exception
-    raised from the step it happened in; the no-progress and budget errors.
+    Python only turns the records into :class:`Step` objects (through
+    :func:`~ossl_handshake.core.errors.error_for_step`, the same mapping as
+    every other step) and handles the endings exactly as :func:`_drive_python`
+    does: the failing step's error from the captured queue, then the peer's
+    reaction in Python; a parked callback exception raised from the step it
+    happened in; the no-progress and budget errors.
     """
     scratch = _drive_scratch()
     d, _one = scratch
@@ -334,18 +348,16 @@ def _drive_direct(
         record's queue and callback exception are in ``res``)."""
         for j in range(nrec):
             r = recs[j]
-            side = r.side
-            state = _string(r.state).decode()
-            conn = conns[side]
+            conn = conns[r.side]
             if j == nrec - 1 and code == _D_CALLBACK:
                 conn._raise_callback_error(res)  # raises, as step() does
-            if j == nrec - 1 and r.err != 0 and r.nerr:
-                st = step_from(_ROLES[side], res, r.alert_sent, r.alert_received, state=state)
-            else:
-                st = want_step(_ROLES[side], r.ret, r.err, state, r.alert_sent, r.alert_received)
+            # The driver stops after a step that left a queue, so only the
+            # last record can have one, and it is the one in res.
+            errs = records(res) if j == nrec - 1 and r.nerr else ()
+            st = _step_of(r, _ROLES[r.side], errs)
             if st.failed:
                 conn._failed = st
-            last[side] = st
+            last[r.side] = st
             steps.append(StepRecord(len(steps), st, 0))
 
     try:
@@ -399,20 +411,19 @@ def _drive_direct(
     return steps, error, failed_side, settled, lazy
 
 
-def _steps_of(recs: Any, n: int) -> list[StepRecord]:
-    """StepRecords of C records with no failure and no error queue among them.
+def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:
+    """The :class:`Step` of one C driver record (``ossl_step_rec``)."""
+    ret = int(rec.ret)
+    exc = error_for_step(rec, role=role, errors=errors)
+    if exc is None:
+        return Step(role, ret, _SUCCESS, _NONE, _string(rec.state).decode())
+    return Step(role, ret, ReturnCode.of(ret), exc.error_code, exc.state, exc)
 
-    The state strings are libssl's static ones, valid after the SSLs are freed.
-    """
-    out: list[StepRecord] = []
-    for j in range(n):
-        r = recs[j]
-        side = r.side
-        err = r.err
-        state = _string(r.state).decode()
-        st = want_step(_ROLES[side], r.ret, err, state, r.alert_sent, r.alert_received)
-        out.append(StepRecord(j, st, 0))
-    return out
+
+def _steps_of(recs: Any, n: int) -> list[StepRecord]:
+    """StepRecords of C records with no failure and no error queue among them
+    (their state strings are libssl's static ones, valid after SSL_free)."""
+    return [StepRecord(j, _step_of(recs[j], _ROLES[recs[j].side], ()), 0) for j in range(n)]
 
 
 def _waiting_side(client: Connection, server: Connection) -> Role:

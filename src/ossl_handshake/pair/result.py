@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.errors import SSLError, verify_message
 from ossl_handshake.core.x509 import PeerCertificates
-from ossl_handshake.tls.names import alert_name
+from ossl_handshake.tls.names import packed_alert_name
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ def _decode(snap: Any) -> dict[str, Any]:
         "verify_result": vr,
         "verify_message": _verify_message(vr),
         "peer_signature_algorithm": _text(snap.peer_sig) or None,
-        "alert_sent": alert_name(sent & 0xFF) if sent >= 0 else None,
-        "alert_received": alert_name(received & 0xFF) if received >= 0 else None,
+        "alert_sent": packed_alert_name(sent),
+        "alert_received": packed_alert_name(received),
     }
 
 
@@ -209,7 +209,7 @@ class SideResult:
         return d
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     """A :class:`Step` in the driver's order, with the bytes it put on the wire."""
 
@@ -299,9 +299,10 @@ class HandshakeResult:
         reason: str | None = None,
         client_reason: str | None = None,
         server_reason: str | None = None,
-        verify_code: int | None = None,
+        verify_result: int | None = None,
         version: str | None = None,
         session_reused: bool | None = None,
+        verify_code: int | None = None,
     ) -> HandshakeResult:
         """Assert the outcome; raise ``AssertionError`` listing every mismatch, then the ladder.
 
@@ -319,8 +320,9 @@ class HandshakeResult:
         - ``reason``: a reason text of the first failure's error queue
           (``"decryption failed or bad record mac"``); ``client_reason``/
           ``server_reason``: one of that side's own error reasons.
-        - ``verify_code``: ``X509_V_ERR_*`` of the failure (or of the client's
-          ``SSL_get_verify_result`` when nothing failed), e.g. 62.
+        - ``verify_result``: ``X509_V_ERR_*`` of the failure (or of the client's
+          ``SSL_get_verify_result`` when nothing failed), e.g. 62;
+          ``verify_code`` is its old name.
         - ``version``: both sides negotiated this (``"TLSv1.3"``).
         - ``session_reused``: both sides agree it was (not) resumed.
 
@@ -371,9 +373,11 @@ class HandshakeResult:
                 reasons = err.reasons if err is not None else []
                 if want_reason not in reasons:
                     bad.append(f"{role.value}_reason: expected {want_reason!r} among {reasons!r}")
-        if verify_code is not None:
-            got_code = self.error.verify_code if self.error is not None else None
-            check("verify_code", verify_code, got_code or self.client.verify_result)
+        if verify_result is None:
+            verify_result = verify_code
+        if verify_result is not None:
+            got_code = self.error.verify_result if self.error is not None else None
+            check("verify_result", verify_result, got_code or self.client.verify_result)
         if version is not None:
             check("version", (version, version), (self.client.version, self.server.version))
         if session_reused is not None:

@@ -117,3 +117,9 @@ def alert_code(name: str) -> int:
 def version_name(value: int) -> str:
     """``TLSv1.3`` for 0x0304; ``0x....`` for anything else."""
     return PROTOCOL_VERSIONS.get(value, f"0x{value:04x}")
+
+
+def packed_alert_name(packed: int) -> str | None:
+    """The description name of an alert kept as ``(level << 8) | description``
+    (the C info callback's bookkeeping); None for -1 (no alert)."""
+    return alert_name(packed & 0xFF) if packed >= 0 else None

@@ -35,6 +35,22 @@
 #ifndef SSL_OP_ENABLE_KTLS_TX_ZEROCOPY_SENDFILE
 #define SSL_OP_ENABLE_KTLS_TX_ZEROCOPY_SENDFILE 0
 #endif
+/* Error codes (cdef/errors.h). Before 3.0 there is no unexpected-EOF reason
+ * (EOF is SSL_ERROR_SYSCALL with an empty queue), no system-error flag bit
+ * (system errors are ERR_LIB_SYS) and no reason flags (reasons are 12 bits,
+ * the library starts at bit 24). -1 is a reason no entry carries. */
+#ifndef SSL_R_UNEXPECTED_EOF_WHILE_READING
+#define SSL_R_UNEXPECTED_EOF_WHILE_READING (-1)
+#endif
+#ifndef ERR_SYSTEM_FLAG
+#define ERR_SYSTEM_FLAG 0
+#endif
+#ifndef ERR_RFLAGS_OFFSET
+#define ERR_RFLAGS_OFFSET 24L
+#endif
+#ifndef ERR_LIB_OFFSET
+#define ERR_LIB_OFFSET 24L
+#endif
 
 static const int OSSL_BUILD_VERSION_NUMBER = (int)(OPENSSL_VERSION_NUMBER >> 4);
 static const int OSSL_HAVE_NEGOTIATED_GROUP = (OPENSSL_VERSION_NUMBER >= 0x30000000L);

@@ -65,6 +65,8 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
             rec->alert_received = st != NULL ? st->alert_received : -1;
             rec->state = SSL_state_string_long(ssl[i]);
             rec->state_before = before;
+            rec->sys_errno = r->sys_errno;
+            rec->verify = r->verify;
             d->n++;
             d->prev[i] = rec->state;
             d->pos = i + 1;

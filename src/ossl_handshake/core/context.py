@@ -445,6 +445,8 @@ class Context:
                 raise ConfigurationError(
                     "SSL_set_SSL_CTX failed", errors=drain(), operation="SSL_set_SSL_CTX"
                 )
+            if conn._hooks.keylog is not None:  # libssl now calls this context's callback
+                lib.ossl_enable_keylog(ctx, 1)
             self._switched.add(conn)
 
         self._run(switch)
@@ -936,8 +938,8 @@ class Context:
         context at the time it was created, whatever happens to this
         context later (closing it included). A path is opened for each line
         in append mode, so nothing depends on this context staying open.
-        The C callback (``SSL_CTX_set_keylog_callback``) is installed once
-        when the context is made and never removed: it calls Python only
+        The C callback (``SSL_CTX_set_keylog_callback``) is installed the
+        first time a key log is set and never removed: it calls Python only
         for connections created with a target.
         """
         writer: Callable[[str], None] | None
@@ -961,7 +963,7 @@ class Context:
         def apply(ctx: Any) -> None:
             self._set_hooks(keylog=writer)
             if writer is not None:
-                lib.ossl_enable_keylog(ctx, 1)  # ours already, unless adopted
+                lib.ossl_enable_keylog(ctx, 1)  # stays installed: see glue/callbacks.c
 
         self._run(apply)
 

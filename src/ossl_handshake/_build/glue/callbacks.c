@@ -86,8 +86,11 @@ static void ossl_msg_cb(int write_p, int version, int content_type, const void *
         py_msg_cb(write_p, version, content_type, buf, len, ssl, arg);
 }
 
-/* Installed once on every SSL_CTX (ossl_ctx_init) and never removed, so
- * libssl never reads a callback pointer that another thread is changing. It
+/* Installed on an SSL_CTX the first time a key log is asked of it
+ * (set_keylog, or an SNI switch of a connection that logs keys) and never
+ * removed, so libssl never reads a callback pointer that another thread is
+ * changing to NULL. Not installed before: with a keylog callback, libssl
+ * formats every secret as hex text (~100 k instructions per handshake). It
  * calls Python only for a connection whose hooks have a writer (want_keylog,
  * set when the Connection is made), and for an SSL without our state (made
  * by C code: Python falls back to the context's current writer). After an
@@ -125,7 +128,6 @@ static int ossl_pem_password_cb(char *buf, int size, int rwflag, void *u)
  * callback, installed before any connection exists. */
 static void ossl_ctx_init(SSL_CTX *ctx)
 {
-    SSL_CTX_set_keylog_callback(ctx, ossl_keylog_cb);
     SSL_CTX_set_default_passwd_cb(ctx, ossl_pem_password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 }
@@ -166,9 +168,8 @@ static void ossl_detach(SSL *ssl)
     SSL_set_ex_data(ssl, ossl_ssl_idx, NULL);
 }
 
-/* For an adopted SSL_CTX (Context.adopt), whose creator's key log callback
- * stays until set_keylog asks for ours. Our own contexts have it from
- * ossl_ctx_init; nothing removes it once installed (on=0 is a no-op). */
+/* Our key log callback on ctx (see ossl_keylog_cb); on an adopted SSL_CTX it
+ * replaces the creator's. Nothing removes it once installed (on=0 is a no-op). */
 static void ossl_enable_keylog(SSL_CTX *ctx, int on)
 {
     if (on && SSL_CTX_get_keylog_callback(ctx) != ossl_keylog_cb)

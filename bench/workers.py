@@ -402,7 +402,7 @@ class PyOpenSSL(Variant):
         return bool(self.lib.SSL_session_reused(pair[0]._ssl))
 
     def close(self, pair: tuple[Any, Any]) -> None:
-        # A client freed without shutdown spoils its session (DESIGN.md rule 7).
+        # A client freed without shutdown spoils its session (docs/architecture.md, rule 11).
         pair[0].set_shutdown(self.SSL.SENT_SHUTDOWN)
 
     def send_bulk(self, pair: tuple[Any, Any], data: bytes) -> int:

@@ -15,7 +15,7 @@ Modes (``--mode``):
   length field or the handshake message length field, truncate.
 - ``all``: the first byte picks one of the three (one corpus, one process).
 
-Every run checks the binding's contract (DESIGN.md rule 9): a step never
+Every run checks the binding's contract (docs/architecture.md, rule 9): a step never
 raises; a failure is a typed :class:`SSLError` with a retry-safe repeat; the
 driver ends within its step budget; every accessor works on whatever state
 the connection was left in. Anything else raises out of :func:`fuzz_one`,

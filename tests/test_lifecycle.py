@@ -1,6 +1,6 @@
 """Ownership and lifetime: close(), use after close, context managers, gc, bad input.
 
-DESIGN.md rules 4 and 9: a Connection keeps its Context (and socket) alive;
+docs/architecture.md, rules 4 and 9: a Connection keeps its Context (and socket) alive;
 close() is idempotent; a closed object raises ValueError, never crashes;
 wrong types and bad files give typed errors that name what was wrong.
 """

@@ -1,7 +1,7 @@
 """Interrupting a blocking socket handshake: timeouts and Ctrl-C.
 
-A socket with a timeout is driven non-blocking with ``poll`` (DESIGN.md rule
-3), so a silent peer ends in ``TimeoutError`` and a SIGINT arriving while we
+A socket with a timeout is driven non-blocking with ``poll`` (docs/architecture.md,
+rule 10), so a silent peer ends in ``TimeoutError`` and a SIGINT arriving while we
 wait interrupts ``poll`` and surfaces as ``KeyboardInterrupt`` right away. The
 SIGINT cases run in a child process that reports when it is waiting; the
 parent interrupts it and reads how it ended. No wall-clock assertion: the

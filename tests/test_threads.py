@@ -1,6 +1,6 @@
 """Threads: many handshakes at once on shared contexts, and one connection raced by two threads.
 
-Every ``SSL_do_handshake`` runs without the GIL (DESIGN.md rule 2) and each
+Every ``SSL_do_handshake`` runs without the GIL (docs/architecture.md, rule 10) and each
 thread has its own OpenSSL error queue; the glue clears and drains that queue
 around each call, so one thread's failure must never show up in another
 thread's result. A :class:`Connection` itself is single-caller: libssl has

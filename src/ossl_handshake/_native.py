@@ -86,7 +86,7 @@ def text(ptr: Any) -> str:
 
 
 #: What the OpenSSL we were compiled against can do, for symbols newer than
-#: 1.1.1 (``_glue.c`` stubs them out on older headers instead of failing the build):
+#: 1.1.1 (``_build/glue/compat.c`` stubs them out on older headers instead of failing the build):
 #: ``negotiated_group`` (``SSL_get_negotiated_group``), ``want_retry_verify``
 #: (``SSL_ERROR_WANT_RETRY_VERIFY``), ``ignore_unexpected_eof``
 #: (``SSL_OP_IGNORE_UNEXPECTED_EOF``), ``error_function_names`` (``ERR_get_error_all``).

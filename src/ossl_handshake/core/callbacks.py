@@ -4,7 +4,7 @@ Each callback finds its Python object through an ex_data handle (an
 ``ffi.new_handle`` of a *weak* reference, so the handle never keeps its owner
 alive), runs the Python callable, and never lets an exception unwind through
 C: the exception is parked on the connection and re-raised by the ``step()``
-or ``do_handshake()`` that triggered it (DESIGN.md rule 5). Where OpenSSL lets
+or ``do_handshake()`` that triggered it (docs/architecture.md, rule 7). Where OpenSSL lets
 the callback fail the handshake, it does.
 
 Every ``extern "Python"`` declared in ``ossl_build.py`` has its

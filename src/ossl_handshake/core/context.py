@@ -1,7 +1,7 @@
 """``Context``: owns an ``SSL_CTX`` and its configuration.
 
 Build a context once and share it: loading a certificate chain costs more
-than a handshake (DESIGN.md rule 7). Every keyword maps to one documented
+than a handshake (docs/architecture.md, rule 11). Every keyword maps to one documented
 ``SSL_CTX_*`` call, named in :class:`Context`'s docstring.
 """
 
@@ -27,7 +27,7 @@ from ossl_handshake.core.errors import (
     drain,
     ensure,
 )
-from ossl_handshake.core.handles import SharedGuard
+from ossl_handshake.core.guard import SharedGuard
 from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
 from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role

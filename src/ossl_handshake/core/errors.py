@@ -1,11 +1,13 @@
 """Return codes, ``SSL_get_error`` codes, the exception tree and error-queue capture.
 
-Every libssl call that can fail goes through one C helper (``_glue.c``) that
-clears the queue and ``errno``, makes the call, then captures the return
-value, ``SSL_get_error``, ``errno`` and the whole error queue before anything
-else can run (DESIGN.md rule 1). :func:`error_for` turns that capture into the
-exception a caller sees, in the spirit of CPython's ``PySSL_SetError``: the
-``SSL_get_error`` code picks the class, the queue supplies the reasons.
+Every libssl call that can fail goes through one C helper
+(``_build/glue/step.c``) that clears the queue and ``errno``, makes the call,
+then captures the return value, ``SSL_get_error``, ``errno``, the state, the
+verify result and the whole error queue before anything else can run
+(docs/architecture.md, "The error mapping"). :func:`error_for` turns that
+capture into the exception a caller sees, in the spirit of CPython's
+``PySSL_SetError``: the ``SSL_get_error`` code picks the class, the queue
+supplies the reasons.
 """
 
 from __future__ import annotations

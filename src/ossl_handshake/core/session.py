@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.handles import SharedGuard
+from ossl_handshake.core.guard import SharedGuard
 
 T = TypeVar("T")
 
@@ -22,7 +22,7 @@ class Session:
     Holds one reference (``SSL_SESSION_up_ref``/``SSL_SESSION_free``). Hand it
     to a new :class:`~ossl_handshake.connection.Connection` (``session=``) or
     ``Connection.set_session`` to offer resumption: ``SSL_set_session`` takes
-    its own reference, so no i2d/d2i copy is made (DESIGN.md rule 7).
+    its own reference, so no i2d/d2i copy is made (docs/architecture.md, rule 11).
 
     The pointer lives in a guard (:class:`~ossl_handshake.core.handles.SharedGuard`):
     threads may share a session (each waits its turn for the short calls

@@ -6,7 +6,8 @@ two :class:`Connection` objects and moves the bytes between their BIO pairs
 both finished, when one failed (after delivering that side's last flight so
 the peer sees the alert), or when neither can move: one side blocked while
 the other is done, or a full round with no step finishing and no byte moved
-(DESIGN.md rule 8; a rule, not an iteration cap, though ``max_steps`` still
+(docs/architecture.md, "How the C and Python drivers are kept equal";
+a rule, not an iteration cap, though ``max_steps`` still
 guards against a peer that loops).
 """
 

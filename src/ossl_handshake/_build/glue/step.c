@@ -1,6 +1,6 @@
 /* One call per handshake step, with the error capture.
  *
- * Why C and not Python: DESIGN.md rule 1. Between SSL_do_handshake and
+ * Why C and not Python: docs/architecture.md, rule 5. Between SSL_do_handshake and
  * SSL_get_error nothing may touch errno or the error queue, and reading them
  * from Python costs several cffi calls per step. One call here clears the
  * queue and errno, makes the libssl call, and captures ret, SSL_get_error,

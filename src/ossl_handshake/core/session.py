@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.errors import drain
 from ossl_handshake.core.guard import SharedGuard
 
 T = TypeVar("T")
@@ -124,6 +125,6 @@ class Session:
         pp = ffi.new("unsigned char **", ffi.cast("unsigned char *", buf))
         ptr = lib.d2i_SSL_SESSION(ffi.NULL, ffi.cast("const unsigned char **", pp), len(data))
         if ptr == ffi.NULL:
-            lib.ERR_clear_error()
-            raise ValueError("bytes are not a DER SSL_SESSION")
+            why = "; ".join(str(r) for r in drain())
+            raise ValueError(f"bytes are not a DER SSL_SESSION ({why})")
         return cls(ptr)

@@ -294,10 +294,6 @@ _SUCCESS = ReturnCode.SUCCESS
 _NONE = ErrorCode.NONE
 _ROLES = (Role.CLIENT, Role.SERVER)
 _NULL = ffi.NULL
-_string = ffi.string
-_drive_pair = lib.ossl_drive_pair
-_new_recs = ffi.new
-_peek = lib.ossl_peek
 _D_DONE = int(lib.OSSL_DRIVE_DONE)
 _D_FAILED = int(lib.OSSL_DRIVE_FAILED)
 _D_CALLBACK = int(lib.OSSL_DRIVE_CALLBACK)
@@ -332,7 +328,7 @@ def _drive_direct(
     """
     scratch = _drive_scratch()
     d, _one = scratch
-    recs = _new_recs("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
+    recs = ffi.new("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
     first = True
     lazy: Callable[[], list[StepRecord]] | None = None
     d.started = 0
@@ -365,7 +361,7 @@ def _drive_direct(
         while True:
 
             def drive_once(cssl: Any, sssl: Any, first: bool = first) -> tuple[int, int]:
-                code = int(_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+                code = int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
                 nrec = int(d.nrec)
                 if code == _D_DONE and first:
                     # Nothing failed, no queue, no callback: every record maps
@@ -417,7 +413,7 @@ def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:
     ret = int(rec.ret)
     exc = error_for_step(rec, role=role, errors=errors)
     if exc is None:
-        return Step(role, ret, _SUCCESS, _NONE, _string(rec.state).decode())
+        return Step(role, ret, _SUCCESS, _NONE, ffi.string(rec.state).decode())
     return Step(role, ret, ReturnCode.of(ret), exc.error_code, exc.state, exc)
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.errors import SSLError, verify_message
+from ossl_handshake.core.errors import SSLError, drain, verify_message
 from ossl_handshake.core.x509 import PeerCertificates
 from ossl_handshake.tls.names import packed_alert_name
 from ossl_handshake.tls.roles import Role
@@ -45,17 +45,12 @@ _SNAPSHOT_FIELDS = frozenset(
     )
 )
 _NULL = ffi.NULL
-_string = ffi.string
-_buffer = ffi.buffer
-_gc = ffi.gc
-_snapshot_new = lib.ossl_snapshot_new
-_snapshot_free = lib.ossl_snapshot_free
 _verify_messages: dict[int, str] = {}
 
 
 def _text(p: Any) -> str:
     """A libssl C string as ``str``; ``""`` for NULL."""
-    return str(_string(p).decode("utf-8", "replace")) if p != _NULL else ""
+    return str(ffi.string(p).decode("utf-8", "replace")) if p != _NULL else ""
 
 
 def _decode(snap: Any) -> dict[str, Any]:
@@ -71,10 +66,12 @@ def _decode(snap: Any) -> dict[str, Any]:
         "version": _text(snap.version) or None,
         "cipher": _text(snap.cipher) if snap.cipher != _NULL else None,
         "cipher_bits": bits if bits >= 0 else None,
-        "group": (_string(snap.group).decode() or f"0x{nid:04x}") if nid else None,
-        "alpn_protocol": bytes(_buffer(snap.alpn, n)).decode("ascii", "replace") if n else None,
+        "group": (ffi.string(snap.group).decode() or f"0x{nid:04x}") if nid else None,
+        "alpn_protocol": bytes(ffi.buffer(snap.alpn, n)).decode("ascii", "replace") if n else None,
         "server_name": (
-            _string(snap.server_name).decode("utf-8", "replace") if snap.has_server_name else None
+            ffi.string(snap.server_name).decode("utf-8", "replace")
+            if snap.has_server_name
+            else None
         ),
         "session_reused": bool(snap.reused),
         "hello_retry_request": bool(snap.hrr),
@@ -130,7 +127,7 @@ class SideResult:
         ``peer_chain`` (DER, RFC 2253) only when one of them is read: most
         results are never looked at field by field.
         """
-        snap = conn._guard.read(_snapshot_new)  # every SSL_get_* read in one C call
+        snap = conn._guard.read(lib.ossl_snapshot_new)  # every SSL_get_* read in one C call
         if snap == _NULL:
             raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)
@@ -141,7 +138,7 @@ class SideResult:
             error=conn.failed,
             # Has a class-level default, so it cannot be decoded on first read.
             signature_algorithm=_text(snap.sig) or None,
-            _snap=_gc(snap, _snapshot_free),
+            _snap=ffi.gc(snap, lib.ossl_snapshot_free),
         )
         return self
 
@@ -187,7 +184,7 @@ class SideResult:
             pp = ffi.new("const unsigned char **", buf)
             x = lib.d2i_X509(ffi.NULL, pp, len(der))
             if x == ffi.NULL:
-                lib.ERR_clear_error()
+                drain()  # d2i queued why; the ValueError says it
                 raise ValueError("peer_chain holds bytes that are not a DER certificate")
             try:
                 subject = x509_name(lib.X509_get_subject_name(x))

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import gc
 import json
+import os
 import sys
 import threading
 import time
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The source tree measured: this checkout, or the one ``bench/run.py --tree``
+#: names (run with that tree's own interpreter, so its built extension loads).
+ROOT = Path(os.environ.get("OSSL_BENCH_TREE") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT / "src"))
 
 from ossl_handshake import certs  # noqa: E402
@@ -204,6 +207,17 @@ class OsslDirect(Variant):
         while got < len(data):
             got += len(read(CHUNK))
         return got
+
+
+class OsslDefault(OsslDirect):
+    """The path the README shows first: ``memory_pair(client_ctx, server_ctx)`` + ``handshake()``.
+
+    Each connection on its own BIO pair (``direct=False``), no wire: the
+    driver moves the bytes between the two pairs itself.
+    """
+
+    name = "ossl-default"
+    direct = False
 
 
 class OsslWire(OsslDirect):
@@ -423,6 +437,7 @@ def _pump(src: Any, dst: Any, want: type[Exception]) -> None:
 VARIANTS: dict[str, Callable[[Config], Variant]] = {
     "stdlib": Stdlib,
     "pyopenssl": PyOpenSSL,
+    "ossl-default": OsslDefault,
     "ossl-direct": OsslDirect,
     "ossl-wire": OsslWire,
 }
@@ -525,6 +540,36 @@ def run_hold(v: Variant, n: int) -> dict[str, Any]:
     }
 
 
+def run_profile(v: Variant, count: int, top: int) -> dict[str, Any]:
+    """Python calls per handshake (cProfile over ``count`` handshakes after a warm-up).
+
+    ``calls``: the functions with the most calls, each as ``[name, calls per
+    handshake, own seconds per handshake]`` (cProfile's own time, inflated by
+    the profiler: compare the counts, not the times, with other runs).
+    """
+    import cProfile
+    import pstats
+
+    v.loop(3, float("inf"), threading.Event())
+    prof = cProfile.Profile()
+    prof.enable()
+    done = v.loop(count, float("inf"), threading.Event())
+    prof.disable()
+    stats: dict[Any, Any] = getattr(pstats.Stats(prof), "stats")  # noqa: B009 - no public accessor
+    rows = []
+    total_calls = 0
+    for (file, line, func), (_, ncalls, tottime, _, _) in stats.items():
+        total_calls += ncalls
+        where = f"{Path(file).parent.name}/{Path(file).name}:{line}" if line else file
+        rows.append([f"{func} ({where})", ncalls / done, tottime / done])
+    rows.sort(key=lambda r: -r[1])
+    return {
+        "handshakes": done,
+        "calls_per_handshake": total_calls / done,
+        "calls": [[n, round(c, 2), round(t, 7)] for n, c, t in rows[:top]],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("variant", choices=sorted(VARIANTS))
@@ -535,6 +580,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold", type=int, default=0, help="memory mode: keep N pairs alive")
     p.add_argument("--bio-size", type=int, default=0, help="ossl-*: memory_pair(bio_size=N)")
     p.add_argument("--bulk", type=float, default=0.0, help="bulk mode: MiB client->server")
+    p.add_argument(
+        "--profile", type=int, default=0, help="print the N most-called Python functions instead"
+    )
     a = p.parse_args(argv)
     cfg = CONFIGS[a.config]
     v = VARIANTS[a.variant](cfg)
@@ -542,7 +590,9 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(v, OsslDirect):
             p.error("--bio-size is for the ossl-* variants")
         v.bio_size = a.bio_size
-    if a.hold:
+    if a.profile:
+        out = run_profile(v, a.count or 100, a.profile)
+    elif a.hold:
         out = run_hold(v, a.hold)
     elif a.bulk or cfg.bulk:
         out = run_bulk(v, a.bulk or 64.0)

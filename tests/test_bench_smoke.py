@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(not have_compiler(), reason="no C compiler for t
 
 
 def _variants() -> list[str]:
-    names = ["c", "stdlib", "ossl-direct", "ossl-wire"]
+    names = ["c", "stdlib", "ossl-default", "ossl-direct", "ossl-wire"]
     if importlib.util.find_spec("OpenSSL") is not None:
         names.insert(2, "pyopenssl")
     return names
@@ -75,6 +75,7 @@ def test_each_variant_records_the_openssl_it_used(smoke: dict[str, Any]) -> None
     assert labels == set(smoke["openssl"])
     assert smoke["openssl"]["c"].startswith("OpenSSL ")
     assert smoke["openssl"]["ossl-direct"] == ossl_handshake.OPENSSL_VERSION
+    assert smoke["openssl"]["ossl-default"] == ossl_handshake.OPENSSL_VERSION
     wire_label = "ossl-wire" if "ossl-wire" in labels else "ossl-pairs"
     assert smoke["openssl"][wire_label] == ossl_handshake.OPENSSL_VERSION
 
@@ -82,7 +83,7 @@ def test_each_variant_records_the_openssl_it_used(smoke: dict[str, Any]) -> None
 @pytest.mark.timeout(300)
 def test_memory_and_thread_modes_report_per_variant(smoke: dict[str, Any]) -> None:
     memory = smoke["memory"]
-    assert {"c", "stdlib", "ossl-direct", "c-2k-bio"} <= set(memory)
+    assert {"c", "stdlib", "ossl-default", "ossl-direct", "c-2k-bio"} <= set(memory)
     for entry in memory.values():
         assert entry["pairs"] == 100
         assert entry["bytes_per_pair"] > 0

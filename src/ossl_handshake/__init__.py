@@ -127,14 +127,14 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "OPENSSL_VERSION":
-        name = "RUNTIME_VERSION_TEXT"
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    source = "RUNTIME_VERSION_TEXT" if name == "OPENSSL_VERSION" else name
+    if source in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[source]), source)
     elif name in _MODULES:
         value = importlib.import_module(_MODULES[name])
     else:
         raise AttributeError(f"module 'ossl_handshake' has no attribute {name!r}")
+    globals()[name] = value  # loaded once: later reads are plain attribute reads
     return value
 
 

@@ -158,7 +158,7 @@ static const char *ossl_group_name(SSL *ssl, int nid);
 
 /* glue/bio.c: BIO pairs and moving bytes between BIOs */
 static int ossl_join(SSL *a, SSL *b, size_t size);
-static long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max);
+static long ossl_bio_move(BIO *from, BIO *to, size_t max);
 
 /* glue/drive.c */
 /* The one definition of "retry the same call": ErrorCode.retryable is read

@@ -740,8 +740,7 @@ class Connection(NegotiatedValues):
 
         def move(_a: Any, _b: Any) -> int:
             src, dst = self._net(), other._net()
-            buf = ffi.new("char[]", 16384)
-            moved = int(lib.ossl_bio_move(src, dst, buf, 16384, limit))
+            moved = int(lib.ossl_bio_move(src, dst, limit))
             if moved < 0:
                 raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
             return moved

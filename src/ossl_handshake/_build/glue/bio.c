@@ -13,9 +13,12 @@ static int ossl_join(SSL *a, SSL *b, size_t size)
 }
 
 /* Move up to max bytes from one BIO to another without a round trip through
- * Python objects. Returns bytes moved, -1 if the destination refused. */
-static long ossl_bio_move(BIO *from, BIO *to, char *buf, size_t bufsize, size_t max)
+ * Python objects, through a buffer of its own (one TLS record). Returns bytes
+ * moved, -1 if the destination refused. */
+static long ossl_bio_move(BIO *from, BIO *to, size_t max)
 {
+    char buf[16384];
+    const size_t bufsize = sizeof(buf);
     long moved = 0;
     while ((size_t)moved < max) {
         size_t want = BIO_ctrl_pending(from);

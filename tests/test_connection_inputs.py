@@ -272,11 +272,14 @@ def test_join_of_a_connection_with_itself_is_refused(ossl_client_context: Contex
     conn.close()
 
 
-def test_adopting_our_own_client_ssl_as_a_server_is_refused(
+def test_adopting_the_ssl_of_a_live_connection_again_is_refused(
     ossl_client_context: Context,
 ) -> None:
+    """The role check on a C-made SSL is in tests/test_connection_observers.py."""
     conn = Connection(ossl_client_context, server_name="localhost")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="already belongs to a live Connection"):
         Connection.adopt(conn.ptr, role="server")
+    with pytest.raises(ValueError, match="already belongs to a live Connection"):
+        Connection.adopt(conn.ptr)
     assert conn.state == "before SSL initialization"  # untouched
     conn.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import select
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +82,17 @@ def poll_entered(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     entered = threading.Event()
     monkeypatch.setattr(transports_mod, "select", _SelectProxy(entered))
     return entered
+
+
+@pytest.fixture(autouse=True)
+def fast_switching() -> Iterator[None]:
+    """Switch threads every 10 µs (not 5 ms): the races interleave at many more points."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
 
 
 @pytest.fixture
@@ -365,6 +377,55 @@ def test_transfer_to_while_another_thread_reads_the_same_connection_keeps_every_
     print(busy)
     client.close()
     server.close()
+
+
+def test_first_big_read_racing_transfer_to_on_the_same_connection_moves_every_byte(
+    ossl_client_context: Context, ossl_server_context: Context
+) -> None:
+    """The first read(65536) of a connection racing its transfer_to, on fresh pairs.
+
+    Old: transfer_to took the connection's scratch buffer (16 KiB) before its
+    lock and its size after, so a read(65536) that grew the buffer in between
+    made the move copy up to 64 KiB into the 16 KiB one.
+    """
+    payload = bytes(range(256)) * 160  # 40 KiB: more than one 16 KiB buffer pending
+    outcomes = {"moved": 0, "busy": 0}
+    for i in range(ROUNDS // 2):
+        client, server = memory_pair(
+            ossl_client_context, ossl_server_context, server_name="localhost", bio_size=1 << 17
+        )
+        handshake(client, server)
+        assert client.write(payload) == len(payload)
+        pending = client.bio_pending
+        assert pending > 16384
+
+        def big_read(client: Connection = client) -> Any:
+            try:
+                return client.read(65536)
+            except (WantReadError, BusyError) as exc:
+                return exc
+
+        def move(client: Connection = client, server: Connection = server) -> Any:
+            try:
+                return client.transfer_to(server)
+            except BusyError as exc:
+                return exc
+
+        moved, read = _race(move, big_read, i)
+        assert isinstance(read, (WantReadError, BusyError)), repr(read)
+        if isinstance(moved, BusyError):
+            outcomes["busy"] += 1
+            moved = client.transfer_to(server)
+        else:
+            outcomes["moved"] += 1
+        assert moved == pending
+        got = bytearray()
+        while len(got) < len(payload):
+            got.extend(server.read(65536))
+        assert bytes(got) == payload
+        client.close()
+        server.close()
+    print(outcomes)
 
 
 # -- 5. opposite transfers between the same two connections --------------------------

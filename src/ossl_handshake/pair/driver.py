@@ -139,6 +139,9 @@ def drive(
     defaults to its policy's ``step_budget``, the result keeps it as
     ``result.wire``, and a fault that never fired raises
     :class:`~ossl_handshake.faults.FaultNotFiredError` (with ``.result``).
+
+    ``max_steps`` (default 1000) is an int in 1..2**31-1, the C loop's int;
+    anything else raises ``ValueError``/``TypeError`` before the first step.
     """
     if client is server:
         raise ValueError("drive needs two different connections, got the same one twice")

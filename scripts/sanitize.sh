@@ -21,6 +21,9 @@ TESTS=(
     tests/test_lifecycle.py tests/test_threads.py tests/test_hostile_callers.py
     tests/test_config_callbacks_lifetime.py tests/test_free_order.py tests/test_adopt.py
     tests/test_signals.py tests/test_semantics.py tests/test_fast_path.py
+    tests/test_context_guard.py tests/test_context_inputs.py tests/test_keys_with_passwords.py
+    tests/test_connection_races.py tests/test_connection_inputs.py
+    tests/test_connection_observers.py tests/test_signals_and_timeouts.py
 )
 
 start=$SECONDS

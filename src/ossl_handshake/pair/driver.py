@@ -34,11 +34,16 @@ from ossl_handshake.core.errors import (
 from ossl_handshake.core.guard import run_both
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
+from ossl_handshake.core.transports import check_size
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
     from ossl_handshake.observe.trace import Trace
+
+
+#: The largest step budget: ``ossl_drive_pair`` counts steps in a C int.
+_MAX_STEPS = 2**31 - 1
 
 
 class WireLike(Protocol):
@@ -135,6 +140,9 @@ def drive(
     defaults to its policy's ``step_budget``, the result keeps it as
     ``result.wire``, and a fault that never fired raises
     :class:`~ossl_handshake.faults.FaultNotFiredError` (with ``.result``).
+
+    ``max_steps`` (default 1000) is an int in 1..2**31-1, the C loop's int;
+    anything else raises ``ValueError``/``TypeError`` before the first step.
     """
     if client is server:
         raise ValueError("drive needs two different connections, got the same one twice")
@@ -157,6 +165,9 @@ def drive(
         tr.attach(server)
     if max_steps is None:
         max_steps = int(getattr(wire, "step_budget", 1000))
+    # An int for the C loop (ossl_drive_pair takes a C int): refused here, not
+    # as cffi's OverflowError, and the same in both modes.
+    check_size(max_steps, "max_steps", 1, _MAX_STEPS)
     settled = False
     lazy: Callable[[], list[StepRecord]] | None = None
     if (

@@ -421,3 +421,31 @@ def test_binding_calls_inside_on_info_keep_the_hostname_mismatch_a_verify_error(
     assert result.failed_side is Role.CLIENT
     for conn in (client, server, other):
         conn.close()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c-driver", "python-loop"])
+def test_a_context_built_inside_on_info_keeps_the_outer_errors_file_and_function(
+    client_ctx: Context, server_ctx: Context, fast: bool
+) -> None:
+    """The outer entries set aside and put back keep their file and function names.
+
+    OpenSSL 3 frees an entry's file/function copies when the entry is popped:
+    a stash holding those pointers put freed memory back into the queue.
+    """
+    made: list[Context] = []
+
+    def on_info(conn: Connection, where: int, ret: int) -> None:
+        made.append(Context(Role.CLIENT, cafile=certs.CA, ciphers="HIGH"))
+
+    client, server = memory_pair(client_ctx, server_ctx, server_name="wrong.example", direct=fast)
+    client.on_info = on_info
+    result = drive(client, server, _fast=fast)
+    assert made
+    exc = result.error
+    assert type(exc) is CertificateVerifyError, result.explain()
+    assert exc.verify_result == 62
+    for rec in exc.errors:
+        assert rec.file.endswith(".c") and rec.file.isprintable(), rec
+        assert rec.function == "" or rec.function.isidentifier(), rec
+    client.close()
+    server.close()

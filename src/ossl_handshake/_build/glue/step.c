@@ -53,14 +53,17 @@ static void ossl_capture(ossl_result *r)
  * servername callback) makes glue calls of its own. Those must not clear the
  * entries the outer call has queued so far, nor leave theirs behind for it:
  * each sets the outer entries aside, runs on an empty queue, and puts them
- * back. The file and function strings are libssl's literals (OPENSSL_FILE,
- * OPENSSL_FUNC) and are kept as pointers; the data text is copied. */
+ * back. OpenSSL 3 keeps its own copies of the file and function names
+ * (ERR_set_debug strdups them and frees them with the entry), so the stash
+ * copies them too; 1.1.1 keeps the caller's pointers, which are libssl's
+ * literals (OPENSSL_FILE), so there the original pointers go back. */
 #define OSSL_STASH_LEVELS 4
 
 typedef struct {
     unsigned long code;
-    const char *file;
-    const char *func;
+    const char *file_ptr; /* 1.1.1: libssl's literal */
+    char file[96];
+    char func[64];
     int line;
     int has_data;
     char data[256];
@@ -94,8 +97,9 @@ static void ossl_stash_save(ossl_stash *s)
             continue;
         ossl_stashed *e = &s->e[s->n++];
         e->code = code;
-        e->file = file;
-        e->func = func;
+        e->file_ptr = file;
+        ossl_copy(e->file, sizeof(e->file), file);
+        ossl_copy(e->func, sizeof(e->func), func);
         e->line = line;
         e->has_data = (flags & ERR_TXT_STRING) && data != NULL;
         ossl_copy(e->data, sizeof(e->data), e->has_data ? data : NULL);
@@ -111,14 +115,14 @@ static void ossl_stash_restore(ossl_stash *s)
         ossl_stashed *e = &s->e[i];
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
         ERR_new();
-        ERR_set_debug(e->file, e->line, e->func);
+        ERR_set_debug(e->file, e->line, e->func[0] ? e->func : NULL);
         if (e->has_data)
             ERR_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), "%s", e->data);
         else
             ERR_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), NULL);
 #else
         ERR_put_error(ERR_GET_LIB(e->code), ERR_GET_FUNC(e->code), ERR_GET_REASON(e->code),
-                      e->file, e->line);
+                      e->file_ptr, e->line);
         if (e->has_data)
             ERR_add_error_data(1, e->data);
 #endif

@@ -3,7 +3,7 @@
 The pointer must come from the same libssl as this module: two copies of
 libssl in one process have two error queues and two ex_data index spaces,
 and an ``SSL`` made by one crashes the other. Only what can be told from the
-value is checked (see ``_as_pointer``); a freed pointer cannot be detected.
+value is checked (see ``inputs.as_pointer``); a freed pointer cannot be detected.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.context import Context, _as_pointer
+from ossl_handshake.core.context import Context
 from ossl_handshake.core.errors import SSLError, drain
 from ossl_handshake.core.handles import connection_of, context_of
+from ossl_handshake.core.inputs import as_pointer
 from ossl_handshake.tls.roles import Role, as_role
 
 
@@ -24,7 +25,7 @@ def adoptee(pointer: Any, role: Role | str | None) -> tuple[Any, Role, Context]:
     ``SSL_CTX`` is wrapped with :meth:`Context.adopt` unless a live
     :class:`Context` already owns it.
     """
-    ptr = _as_pointer(pointer, "SSL *")
+    ptr = as_pointer(pointer, "SSL *")
     if connection_of(ptr) is not None:
         raise ValueError("this SSL * already belongs to a live Connection: use that object")
     ctx_ptr = lib.SSL_get_SSL_CTX(ptr)

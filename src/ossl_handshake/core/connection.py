@@ -38,6 +38,7 @@ from ossl_handshake.core.errors import (
     ensure,
 )
 from ossl_handshake.core.guard import Guard, run_both
+from ossl_handshake.core.inputs import c_int, take_bytes
 from ossl_handshake.core.negotiated import NegotiatedValues
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step, step_from
@@ -47,8 +48,6 @@ from ossl_handshake.core.transports import (
     SharedPairTransport,
     SocketTransport,
     Transport,
-    check_size,
-    take_bytes,
 )
 from ossl_handshake.core.x509 import PeerCertificates, x509_name
 from ossl_handshake.tls.roles import Role, as_role
@@ -175,7 +174,7 @@ class Connection(NegotiatedValues):
             raise TypeError(f"session must be a Session, not {type(session).__name__}")
         alpn_wire = encode_alpn(alpn) if alpn is not None else None
         if bio_size is not None and sock is None:
-            check_size(bio_size, "bio_size", 0, MAX_BIO_SIZE)
+            c_int(bio_size, "bio_size", 0, MAX_BIO_SIZE)
         transport = SocketTransport(sock) if sock is not None else None
 
         self._init_fields(context, r)
@@ -300,7 +299,7 @@ class Connection(NegotiatedValues):
 
     def set_bio_pair(self, size: int = 0) -> None:
         """Give an adopted SSL its own memory BIO pair (``BIO_new_bio_pair`` + ``SSL_set_bio``)."""
-        check_size(size, "size", 0, MAX_BIO_SIZE)
+        c_int(size, "size", 0, MAX_BIO_SIZE)
 
         def attach(ssl: Any) -> None:
             if self._transport.kind != "none":
@@ -736,7 +735,7 @@ class Connection(NegotiatedValues):
             raise TypeError(f"other must be a Connection, not {type(other).__name__}")
         if other is self:
             raise ValueError("cannot transfer a connection's bytes to itself")
-        check_size(limit, "limit", 0, _MAX_TRANSFER)
+        c_int(limit, "limit", 0, _MAX_TRANSFER)
 
         def move(_a: Any, _b: Any) -> int:
             src, dst = self._net(), other._net()
@@ -762,7 +761,7 @@ def join(a: Connection, b: Connection, *, size: int = 0) -> None:
         raise ValueError("join needs two different connections, not the same one twice")
     if a.role is b.role:
         raise ValueError(f"join needs a client and a server, not two {a.role.value}s")
-    check_size(size, "size", 0, MAX_BIO_SIZE)
+    c_int(size, "size", 0, MAX_BIO_SIZE)
 
     def both(pa: Any, pb: Any) -> None:
         for c in (a, b):

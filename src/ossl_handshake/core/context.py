@@ -28,6 +28,9 @@ from ossl_handshake.core.errors import (
     ensure,
 )
 from ossl_handshake.core.guard import SharedGuard
+from ossl_handshake.core.inputs import as_pointer, c_int, c_list, c_string, no_nul, path_bytes
+from ossl_handshake.core.keylog import AppendLines, KeylogTarget, PathLike, StreamLines
+from ossl_handshake.core.keys import key_error, load_key, password_bytes
 from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
 from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
@@ -36,10 +39,6 @@ if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection
     from ossl_handshake.core.session import Session
 
-PathLike = str | os.PathLike[str]
-_ERR_LIB_X509 = 11
-_X509_R_KEY_VALUES_MISMATCH = 116
-KeylogTarget = PathLike | Callable[[str], None] | TextIO
 #: ``(offered protocols) -> chosen protocol or None`` (server ALPN selection).
 AlpnSelector = Callable[[list[str]], "str | bytes | None"]
 #: ``(connection, received name or None) -> Context to switch to, or None to keep``.
@@ -52,7 +51,7 @@ NewSessionCallback = Callable[["Connection", "Session"], None]
 Password = str | bytes | Callable[[], "str | bytes"]
 T = TypeVar("T")
 
-__all__ = ["Context", "Hooks", "SNIRejected", "encode_alpn", "keylog_from_env"]
+__all__ = ["Context", "Hooks", "SNIRejected", "encode_alpn"]
 
 
 class SNIRejected(Exception):
@@ -73,67 +72,6 @@ class SNIRejected(Exception):
         super().__init__(message or f"server name rejected with {alert}")
         self.alert = alert
         self.alert_code = ALERT_CODES[alert]
-
-
-def _no_nul(value: str, what: str) -> None:
-    if "\x00" in value:
-        raise ValueError(f"{what} contains a NUL character (C would cut it there): {value!r}")
-
-
-def _c_string(value: object, what: str) -> bytes:
-    """The one conversion of a str for C: ``TypeError`` unless a str, ``ValueError``
-    for a NUL anywhere (the C string would end there) or non-ASCII text."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    _no_nul(value, what)
-    try:
-        return value.encode("ascii")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} must be ASCII: {value!r}") from None
-
-
-def _c_list(value: object, what: str) -> bytes:
-    """A colon-separated OpenSSL list from a str or an iterable of str."""
-    if isinstance(value, str):
-        return _c_string(value, what)
-    if isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
-        raise TypeError(f"{what} must be a str or a list of str, not {type(value).__name__}")
-    items = list(value)
-    for item in items:
-        _c_string(item, what)
-    return _c_string(":".join(items), what)
-
-
-def _c_int(value: object, what: str, low: int, high: int) -> int:
-    """An int for C, checked here instead of by cffi (a bare ``OverflowError``)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{what} must be in {low}..{high}, not {value!r}")
-    return int(value)
-
-
-def _path(value: object, what: str) -> bytes:
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
-    raw = os.fspath(value)
-    if not isinstance(raw, str):
-        raise TypeError(f"{what} must be a str path, not {type(raw).__name__}")
-    _no_nul(raw, what)
-    p = Path(raw)
-    if not p.exists():
-        raise FileNotFoundError(f"{what}: no such file: {p}")
-    if not p.is_file() and what != "capath":
-        raise ValueError(f"{what}: not a regular file: {p}")
-    return os.fsencode(p)
-
-
-def _password_bytes(value: object) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"password must be str or bytes (or a callable returning one), not {value!r}")
 
 
 _SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
@@ -495,7 +433,7 @@ class Context:
         """
         from ossl_handshake.core.handles import context_of
 
-        ptr = _as_pointer(pointer, "SSL_CTX *")
+        ptr = as_pointer(pointer, "SSL_CTX *")
         if context_of(ptr) is not None:
             raise ValueError("this SSL_CTX * already belongs to a live Context: use that object")
         self = cls.__new__(cls)
@@ -526,22 +464,22 @@ class Context:
         and key are copied into each connection at ``SSL_new`` and read
         while it handshakes.
         """
-        cert_b = _path(cert, "cert")
+        cert_b = path_bytes(cert, "cert")
         key_name = key if key is not None else cert
-        key_b = _path(key_name, "key")
+        key_b = path_bytes(key_name, "key")
         if password is not None and not callable(password):
-            _password_bytes(password)  # type errors before anything is loaded
+            password_bytes(password)  # type errors before anything is loaded
 
         def load(ctx: Any) -> None:
             self._refuse_in_use("load_cert_chain")
             ensure(lib.SSL_CTX_use_certificate_chain_file, ctx, cert_b, what=f"cannot load {cert}")
             given = None if callable(password) else password
-            ret, pw, errors = _load_key(ctx, key_b, given)
+            ret, pw, errors = load_key(ctx, key_b, given)
             if ret != 1 and pw.asked and not pw.too_long and callable(password):
                 given = password()  # the key is encrypted: now ask
-                ret, pw, errors = _load_key(ctx, key_b, _password_bytes(given))
+                ret, pw, errors = load_key(ctx, key_b, password_bytes(given))
             if ret != 1:
-                raise _key_error(pw, errors, given is not None, key_name, cert)
+                raise key_error(pw, errors, given is not None, key_name, cert)
             ensure(
                 lib.SSL_CTX_check_private_key,
                 ctx,
@@ -558,8 +496,8 @@ class Context:
 
         Refused while in use (the trust store is read during handshakes).
         """
-        f = _path(cafile, "cafile") if cafile is not None else _NULL
-        d = _path(capath, "capath") if capath is not None else _NULL
+        f = path_bytes(cafile, "cafile") if cafile is not None else _NULL
+        d = path_bytes(capath, "capath") if capath is not None else _NULL
         self._configure(
             "load_verify_locations",
             partial(
@@ -690,7 +628,7 @@ class Context:
 
         Refused while in use (the list is copied at ``SSL_new``).
         """
-        raw = _c_string(ciphers, "ciphers")
+        raw = c_string(ciphers, "ciphers")
         self._configure(
             "set_ciphers",
             partial(ensure, lib.SSL_CTX_set_cipher_list, what=f"no cipher matches {ciphers!r}"),
@@ -702,7 +640,7 @@ class Context:
 
         Refused while in use (copied at ``SSL_new``).
         """
-        raw = _c_string(suites, "ciphersuites")
+        raw = c_string(suites, "ciphersuites")
         self._configure(
             "set_ciphersuites",
             partial(ensure, lib.SSL_CTX_set_ciphersuites, what=f"refused {suites!r}"),
@@ -714,7 +652,7 @@ class Context:
 
         Refused while in use (copied at ``SSL_new``).
         """
-        raw = _c_list(groups, "groups")
+        raw = c_list(groups, "groups")
         self._configure(
             "set_groups",
             partial(ensure, lib.SSL_CTX_set1_groups_list, what=f"refused {raw.decode()!r}"),
@@ -726,7 +664,7 @@ class Context:
 
         Refused while in use (copied at ``SSL_new``).
         """
-        raw = _c_list(sigalgs, "sigalgs")
+        raw = c_list(sigalgs, "sigalgs")
         self._configure(
             "set_sigalgs",
             partial(ensure, lib.SSL_CTX_set1_sigalgs_list, what=f"refused {raw.decode()!r}"),
@@ -743,7 +681,7 @@ class Context:
 
     @security_level.setter
     def security_level(self, level: int) -> None:
-        n = _c_int(level, "security_level", 0, 5)
+        n = c_int(level, "security_level", 0, 5)
         self._configure("security_level", lib.SSL_CTX_set_security_level, n)
 
     @property
@@ -756,14 +694,14 @@ class Context:
 
         Refused while in use (copied at ``SSL_new``).
         """
-        bits = _c_int(
+        bits = c_int(
             int(options) if isinstance(options, Options) else options, "options", 0, _U64_MAX
         )
         return Options(int(self._configure("set_options", lib.SSL_CTX_set_options, bits)))
 
     def clear_options(self, options: Options | int) -> Options:
         """``SSL_CTX_clear_options``; returns the new set. Refused while in use."""
-        bits = _c_int(
+        bits = c_int(
             int(options) if isinstance(options, Options) else options, "options", 0, _U64_MAX
         )
         return Options(int(self._configure("clear_options", lib.SSL_CTX_clear_options, bits)))
@@ -911,7 +849,7 @@ class Context:
 
     @session_cache.setter
     def session_cache(self, mode: SessionCacheMode | int) -> None:
-        bits = _c_int(
+        bits = c_int(
             int(mode) if isinstance(mode, SessionCacheMode) else mode, "session_cache", 0, _LONG_MAX
         )
         self._configure("session_cache", lib.SSL_CTX_set_session_cache_mode, bits)
@@ -926,7 +864,7 @@ class Context:
 
     @num_tickets.setter
     def num_tickets(self, n: int) -> None:
-        count = _c_int(n, "num_tickets", 0, _SIZE_MAX)
+        count = c_int(n, "num_tickets", 0, _SIZE_MAX)
         self._configure("num_tickets", partial(ensure, lib.SSL_CTX_set_num_tickets), count)
 
     # -- keys -------------------------------------------------------------
@@ -951,12 +889,12 @@ class Context:
             raw = os.fspath(target)
             if not isinstance(raw, str):
                 raise TypeError(f"keylog path must be a str path, not {type(raw).__name__}")
-            _no_nul(raw, "keylog path")
+            no_nul(raw, "keylog path")
             with open(raw, "a", encoding="ascii"):  # errors now, not in a handshake
                 pass
-            writer = _AppendLines(raw)
+            writer = AppendLines(raw)
         elif hasattr(target, "write"):
-            writer = _StreamLines(target)
+            writer = StreamLines(target)
         else:
             raise TypeError(f"keylog must be a path, a text file or a callable, not {target!r}")
 
@@ -968,109 +906,7 @@ class Context:
         self._run(apply)
 
 
-class _AppendLines:
-    """Key log writer for a path: each line appended with its own open/close."""
-
-    __slots__ = ("path",)
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __call__(self, line: str) -> None:
-        with open(self.path, "a", encoding="ascii") as f:
-            f.write(line + "\n")
-
-
-class _StreamLines:
-    """Key log writer for a text stream the caller owns."""
-
-    __slots__ = ("stream",)
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __call__(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 def _free_ctx(ctx: Any) -> None:
     """The guard's free: forget our ex_data handle, drop our reference."""
     lib.ossl_set_ctx_handle(ctx, _NULL)
     lib.SSL_CTX_free(ctx)
-
-
-def _load_key(ctx: Any, key_b: bytes, password: object) -> tuple[int, Any, tuple[Any, ...]]:
-    """``ossl_ctx_use_key_file`` with ``password`` for this load only:
-    (return value, the ``ossl_password`` OpenSSL was handed, drained errors)."""
-    pw = ffi.new("ossl_password *")
-    buf = None
-    if password is not None:
-        raw = _password_bytes(password)
-        buf = ffi.new("char[]", raw)
-        pw.pw, pw.len = buf, len(raw)
-    lib.ossl_clear_errors()
-    try:
-        ret = int(lib.ossl_ctx_use_key_file(ctx, key_b, pw))
-    finally:
-        if buf is not None:
-            ffi.memmove(buf, b"\x00" * len(buf), len(buf))  # do not keep it around
-    errors = drain() if ret != 1 else ()
-    return ret, pw, errors
-
-
-def _key_error(
-    pw: Any, errors: tuple[Any, ...], given: bool, key: object, cert: object
-) -> ConfigurationError:
-    op = "SSL_CTX_use_PrivateKey_file"
-    if pw.too_long:
-        why = f"the password for {key} is longer than OpenSSL accepts"
-    elif pw.asked and not given:
-        why = f"key {key} is encrypted: pass password= to load it"
-    elif pw.asked:
-        why = f"wrong password for key {key} (or the key is damaged)"
-    elif any(
-        # 3.0 checks the key against the certificate inside this call
-        # (X509_check_private_key): X509 "key values mismatch".
-        e.library_code == _ERR_LIB_X509 and e.reason_code == _X509_R_KEY_VALUES_MISMATCH
-        for e in errors
-    ):
-        why = f"key {key} does not match certificate {cert}"
-    else:
-        why = f"cannot load {key}"
-    return ConfigurationError(f"{op} failed: {why}", errors=errors, operation=op)
-
-
-def keylog_from_env(opt_in: bool) -> str | None:
-    """The ``SSLKEYLOGFILE`` path, honoured only when the caller opts in."""
-    return os.environ.get("SSLKEYLOGFILE") if opt_in else None
-
-
-#: cdata pointer types :func:`_as_pointer` accepts for each target type (a
-#: foreign cffi module may spell the typedef out as its struct).
-_POINTER_ALIASES = {
-    "SSL *": {"SSL *", "struct ssl_st *", "void *"},
-    "SSL_CTX *": {"SSL_CTX *", "struct ssl_ctx_st *", "void *"},
-}
-_ADDRESS_LIMIT = 1 << (8 * ffi.sizeof("void *"))
-_POINTER_ALIGN = ffi.alignof("void *")
-
-
-def _as_pointer(pointer: Any, ctype: str) -> Any:
-    # Only what can be told from the value itself is checked: a freed or
-    # foreign pointer of the right type cannot be detected (undefined behaviour).
-    if isinstance(pointer, int) and not isinstance(pointer, bool):
-        if pointer == 0:
-            raise ValueError(f"cannot adopt a NULL {ctype}")
-        if not 4096 <= pointer < _ADDRESS_LIMIT or pointer % _POINTER_ALIGN:
-            raise ValueError(f"{pointer:#x} is not a valid {ctype} address")
-        return ffi.cast(ctype, pointer)
-    if isinstance(pointer, ffi.CData):
-        if pointer == ffi.NULL:
-            raise ValueError(f"cannot adopt a NULL {ctype}")
-        cname = ffi.typeof(pointer).cname
-        allowed = _POINTER_ALIASES.get(ctype, {ctype, "void *"})
-        if cname not in allowed and cname not in ("uintptr_t", "intptr_t"):
-            raise TypeError(f"expected {ctype} cdata, not {cname}")
-        return ffi.cast(ctype, pointer)
-    raise TypeError(f"expected a cffi pointer or an integer address, not {type(pointer).__name__}")

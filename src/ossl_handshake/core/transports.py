@@ -36,33 +36,13 @@ from ossl_handshake.core.errors import (
     TransportClosedError,
     ensure,
 )
+from ossl_handshake.core.inputs import c_int, check_timeout
 
 _NULL = ffi.NULL
 #: Largest BIO pair buffer accepted (bytes per direction).
 MAX_BIO_SIZE = 1 << 30
 #: poll() takes an int of milliseconds; longer waits are made of several polls.
 _MAX_POLL_MS = 2**31 - 1
-
-
-def check_size(value: object, what: str, low: int, high: int) -> int:
-    """``value`` as an int in ``low..high`` (bools and other types refused)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{what} must be in {low}..{high}, not {value}")
-    return value
-
-
-def check_timeout(value: object) -> float | None:
-    """A socket timeout as ``socket.settimeout`` takes it: None, or finite seconds ≥ 0."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"timeout must be None or a number of seconds, not {value!r}")
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"timeout must be finite and >= 0 (or None), not {value!r}")
-    return seconds
 
 
 class Transport:
@@ -102,7 +82,7 @@ class MemoryTransport(Transport):
     kind = "memory"
 
     def __init__(self, ssl: Any, size: int) -> None:
-        check_size(size, "bio_size", 0, MAX_BIO_SIZE)
+        c_int(size, "bio_size", 0, MAX_BIO_SIZE)
         pair = ffi.new("BIO *[2]")
         ensure(
             lib.BIO_new_bio_pair,
@@ -261,30 +241,10 @@ class SocketTransport(Transport):
         return "a socket"
 
 
-def take_bytes(data: object) -> memoryview:
-    """A bytes-like ``data`` as a flat byte view (``nbytes`` long), or TypeError/ValueError.
-
-    ``len()`` of a memoryview counts items, not bytes (``array('I')``): the
-    view is cast to unsigned bytes so that every count is a byte count.
-    """
-    if isinstance(data, str):
-        raise TypeError("data must be bytes-like, not str (encode it first)")
-    try:
-        view = memoryview(data)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"data must be bytes-like, not {type(data).__name__}") from None
-    if not view.c_contiguous:
-        raise ValueError("data must be a contiguous buffer")
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
-
-
 __all__ = [
     "MAX_BIO_SIZE",
     "MemoryTransport",
     "SharedPairTransport",
     "SocketTransport",
     "Transport",
-    "check_size",
-    "check_timeout",
-    "take_bytes",
 ]

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ossl_handshake._native import lib, text
 from ossl_handshake.core.connection import Connection, Step
-from ossl_handshake.core.context import keylog_from_env
+from ossl_handshake.core.keylog import keylog_from_env
 from ossl_handshake.tls.names import (
     ALERT_LEVELS,
     HRR_RANDOM,

@@ -32,9 +32,9 @@ from ossl_handshake.core.errors import (
     records,
 )
 from ossl_handshake.core.guard import run_both
+from ossl_handshake.core.inputs import c_int
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
-from ossl_handshake.core.transports import check_size
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
 from ossl_handshake.tls.roles import Role
 
@@ -167,7 +167,7 @@ def drive(
         max_steps = int(getattr(wire, "step_budget", 1000))
     # An int for the C loop (ossl_drive_pair takes a C int): refused here, not
     # as cffi's OverflowError, and the same in both modes.
-    check_size(max_steps, "max_steps", 1, _MAX_STEPS)
+    c_int(max_steps, "max_steps", 1, _MAX_STEPS)
     settled = False
     lazy: Callable[[], list[StepRecord]] | None = None
     if (

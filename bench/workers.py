@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.util
 import json
 import sys
 import threading
@@ -29,7 +30,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+# The checkout's src/ only when no ossl_handshake is installed: the venvs of
+# make test-openssl install a build against their OpenSSL, and src/ may hold
+# .venv's editable module, built against another libssl.
+if importlib.util.find_spec("ossl_handshake") is None:
+    sys.path.insert(0, str(ROOT / "src"))
 
 from ossl_handshake import certs  # noqa: E402
 

@@ -8,7 +8,8 @@
 #                                                       of a cached build
 #
 # Sources: `deb-src` entries for bullseye (1.1.1), trixie (3.5), sid (3.6) and
-# experimental (4.0) of the Debian mirror this machine already uses (taken from
+# experimental (4.0) of the Debian mirror (and bookworm for 3.0 where the
+# system is not 3.0) this machine already uses (taken from
 # /etc/apt/sources.list*), written to their own sources file. The newest
 # version the suite offers is tried first; if it no longer downloads (indexes
 # can list superseded versions), the next one. The version the system already
@@ -30,6 +31,7 @@ log() { printf 'openssl-build: %s\n' "$*" >&2; }
 suite_of() {
     case "$1" in
         1.1.1) echo bullseye ;;
+        3.0) echo bookworm ;; # only built on a machine whose system OpenSSL is not 3.0
         3.5) echo trixie ;;
         3.6) echo sid ;;
         4.0) echo experimental ;;
@@ -60,16 +62,17 @@ ensure_sources() {
     local uri
     uri=$(mirror_uri)
     if ! grep -qs "URIs: $uri" "$SRC_LIST" || [ -n "${OSSL_APT_UPDATE:-}" ] \
+        || ! grep -qs bookworm "$SRC_LIST" \
         || ! apt-cache showsrc openssl 2>/dev/null | grep -q '^Version: 4\.'; then
         if [ "$(id -u)" != 0 ]; then
             log "need root to write $SRC_LIST and run apt-get update"
             exit 1
         fi
-        log "deb-src bullseye trixie sid experimental from $uri -> $SRC_LIST"
+        log "deb-src bullseye bookworm trixie sid experimental from $uri -> $SRC_LIST"
         cat >"$SRC_LIST" <<SRC
 Types: deb-src
 URIs: $uri
-Suites: bullseye trixie sid experimental
+Suites: bullseye bookworm trixie sid experimental
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC

@@ -36,6 +36,7 @@ from ossl_handshake.wire.faults import (
     Select,
     Truncate,
 )
+from tests._openssl import alert_reason
 
 VERSIONS = ["1.2", "1.3"]
 CLIENT_HELLO = Select(direction=Role.CLIENT, record=0)
@@ -326,7 +327,7 @@ def test_forged_fatal_alert_instead_of_the_server_hello(run, version: str) -> No
         failed_side=Role.CLIENT,
         client_alert_received="handshake_failure",
         client_alert_sent=None,
-        reason="sslv3 alert handshake failure",
+        reason=alert_reason("handshake failure"),
     )
 
 

@@ -101,11 +101,23 @@ static int ossl_get_signature_type_nid_111(const SSL *s, int *pnid)
  * and 4.0 (set1_dnsname / set1_ipaddr); the cdef keeps the old names and
  * their semantics, and on 4.0 they call the new functions. */
 #if OPENSSL_VERSION_NUMBER >= 0x40000000L
+#include <arpa/inet.h>
+static int ossl_is_ip_literal(const char *name)
+{
+    unsigned char buf[16];
+    return name != NULL
+        && (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1);
+}
 static int ossl_set1_host_40(SSL *ssl, const char *name)
 {
-    return SSL_set1_dnsname(ssl, name);
+    return ossl_is_ip_literal(name) ? SSL_set1_ipaddr(ssl, name) : SSL_set1_dnsname(ssl, name);
+}
+static int ossl_add1_host_40(SSL *ssl, const char *name)
+{
+    return ossl_is_ip_literal(name) ? SSL_add1_ipaddr(ssl, name) : SSL_add1_dnsname(ssl, name);
 }
 #define SSL_set1_host ossl_set1_host_40
+#define SSL_add1_host ossl_add1_host_40
 #endif
 #if OPENSSL_VERSION_NUMBER >= 0x30300000L
 static long ossl_session_get_time_33(const SSL_SESSION *s)

@@ -53,12 +53,55 @@ def alert_reason(name: str) -> str:
 #: X509_verify_cert_error_string for the codes the tests name.
 VERIFY_TEXT: dict[int, str] = {
     62: "Hostname mismatch" if V111 else "hostname mismatch",
-    64: "IP address mismatch" if V111 else "IP address mismatch",
+    64: "IP address mismatch",
 }
 
 #: The queue's reasons for EOF in the middle of a handshake: 1.1.1 queues none
 #: (SSL_ERROR_SYSCALL, ret -1 or 0, errno 0); 3.0+ "unexpected eof while reading".
 EOF_REASONS: list[str] = [] if V111 else ["unexpected eof while reading"]
+
+#: EOF from the peer in the middle of a handshake, as the reader's step sees it:
+#: ``(ret, SSL_get_error name, queue reasons, alert we answer with)``. 3.0+:
+#: SSL_ERROR_SSL "unexpected eof while reading" and a decode_error alert into
+#: the closed pipe; 1.1.1: SSL_ERROR_SYSCALL, errno 0, an empty queue, no alert
+#: (the binding raises UnexpectedEOFError for both).
+EOF_IN_HANDSHAKE: tuple[int, str, list[str], str | None] = (
+    (-1, "SYSCALL", [], None) if V111 else (-1, "SSL", EOF_REASONS, "decode_error")
+)
+EOF_ALERT = EOF_IN_HANDSHAKE[3]
+
+#: The reasons SSL_CTX_set1_groups_list queues for an unknown group name
+#: (1.1.1 queues nothing).
+BAD_GROUP_REASONS: list[str] = [] if V111 else ["passed invalid argument"]
+
+#: The alert a client sends when min_version > max_version leaves it no
+#: protocol ("no protocols available"): 1.1.1 internal_error, 3.0+ protocol_version.
+NO_PROTOCOLS_ALERT = "internal_error" if V111 else "protocol_version"
+
+#: Why a TLS 1.0/1.1 handshake fails at the default security level: 3.0+
+#: refuses SHA-1 signatures at level 1, so the server cannot sign ("no suitable
+#: signature algorithm"); 1.1.1 fails the same handshake with "internal error".
+LEGACY_DEFAULT_LEVEL_REASONS: list[str] = (
+    ["internal error"] if V111 else ["no suitable signature algorithm"]
+)
+
+#: A ServerHello whose legacy_version was turned from TLS 1.2 into 1.1, with a
+#: GCM suite: 3.0+ rejects the suite ("wrong cipher returned",
+#: illegal_parameter); 1.1.1 rejects the version first (its client's minimum
+#: is above TLS 1.1: "unsupported protocol", protocol_version).
+SERVERHELLO_TLS11: tuple[str, str] = (
+    ("unsupported protocol", "protocol_version")
+    if V111
+    else ("wrong cipher returned", "illegal_parameter")
+)
+
+#: An SSLv2-format ClientHello asking for TLS 1.0: 3.0+ finds no shared cipher;
+#: 1.1.1 refuses the version.
+SSLV2_HELLO: tuple[str, str] = (
+    ("unsupported protocol", "protocol_version")
+    if V111
+    else ("no shared cipher", "handshake_failure")
+)
 
 #: The group a default client and server agree on: X25519 up to 3.4, the hybrid
 #: X25519MLKEM768 from 3.5 (tests that name a group pin it instead).
@@ -71,3 +114,28 @@ def requires(feature: str) -> pytest.MarkDecorator:
         not FEATURES[feature],
         reason=f"{RUNTIME_VERSION_TEXT} lacks {feature} (FEATURES[{feature!r}] is False)",
     )
+
+
+def group(name: str) -> str | None:
+    """What ``SideResult.group`` reads for a negotiated group ``name``.
+
+    1.1.1 has no ``SSL_get_negotiated_group``: the binding reads None there
+    (``FEATURES["negotiated_group"]`` is False), which the tests then assert.
+    """
+    return name if FEATURES["negotiated_group"] else None
+
+
+def absent_before(series: tuple[int, int], what: str) -> pytest.MarkDecorator:
+    """Skip on OpenSSL older than ``series``, which lacks ``what`` (printed as the reason)."""
+    return pytest.mark.skipif(
+        series > SERIES,
+        reason=f"{RUNTIME_VERSION_TEXT} lacks {what} (added in {series[0]}.{series[1]})",
+    )
+
+
+def own_signature(kind: str) -> str | None:
+    """What ``SideResult.signature_algorithm`` (our own signature type) reads for ``kind``.
+
+    ``SSL_get_signature_type_nid`` is 3.0+ (``FEATURES["signature_type"]``).
+    """
+    return kind if FEATURES["signature_type"] else None

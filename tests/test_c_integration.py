@@ -31,8 +31,8 @@ from ossl_handshake import (
     certs,
 )
 from ossl_handshake.cli.main import EXIT_OK, EXIT_TLS
-from tests._peers import TIMEOUT, CliServer, handshakes, run
 from tests._openssl import alert_reason
+from tests._peers import TIMEOUT, CliServer, handshakes, run
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._openssl import VERIFY_TEXT, alert_reason
 from tests._peers import read_until
 from tests.c.build import CompileError, compile_c
-from tests._openssl import VERIFY_TEXT, alert_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 C_DIR = ROOT / "tests" / "c"

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from tests._openssl import VERIFY_TEXT
 
 

@@ -56,7 +56,9 @@ def _elf_runpath(path: str) -> list[str]:
             struct.unpack_from("<Q", data, 0x28)[0],
             *struct.unpack_from("<HH", data, 0x3A),
         )
-        sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+        sections = [
+            struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
+        ]
         out: list[str] = []
         for sh in sections:
             if sh[1] != 6:  # SHT_DYNAMIC
@@ -89,8 +91,11 @@ def _import_failure(exc: ImportError) -> ImportError:
         )
     wanted = [d for d in _elf_runpath(origin) if d]
     mapped = _mapped_openssl()
-    foreign = [p for p in mapped if os.path.dirname(os.path.realpath(p)) not in
-               {os.path.realpath(d) for d in wanted}]
+    foreign = [
+        p
+        for p in mapped
+        if os.path.dirname(os.path.realpath(p)) not in {os.path.realpath(d) for d in wanted}
+    ]
     if wanted and foreign:
         return OpenSSLMismatchError(
             f"ossl_handshake._ossl was built against the OpenSSL in {wanted[0]}, but this "
@@ -110,6 +115,7 @@ try:
     from ossl_handshake._ossl import ffi, lib
 except ImportError as exc:  # pragma: no cover - exercised only on broken installs
     raise _import_failure(exc) from exc
+
 
 def _text(ptr: Any) -> str:
     return str(ffi.string(ptr).decode("utf-8", "replace"))
@@ -199,4 +205,3 @@ FEATURES: dict[str, bool] = {
 #: ``SSL_OP_*`` bits that stand for options the linked OpenSSL lacks (glue/compat.c
 #: gives each an unused bit, not 0): setting one raises instead of doing nothing.
 UNAVAILABLE_OPTIONS: int = int(lib.ossl_options_unavailable())
-

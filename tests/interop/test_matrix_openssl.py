@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ossl_handshake import Context, certs
+from tests._openssl import VERIFY_TEXT
 from tests.interop.common import (
     CLIENT_ALPN,
     SERVER_ALPN,
@@ -44,7 +45,6 @@ from tests.interop.common import (
     run_exchanges,
     run_our_client,
 )
-from tests._openssl import VERIFY_TEXT
 
 pytestmark = pytest.mark.timeout(60)
 

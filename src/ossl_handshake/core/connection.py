@@ -232,7 +232,7 @@ class Connection(NegotiatedValues):
         bio_size: int | None,
     ) -> None:
         if options:
-            why = unavailable_options(int(options))
+            why = unavailable_options(int(options)) if int(options) > 0 else None
             if why:
                 raise ConfigurationError(why, operation="SSL_set_options")
             lib.SSL_set_options(ssl, int(options))

@@ -89,7 +89,11 @@ def _import_failure(exc: ImportError) -> ImportError:
             "(pip install -e . in a checkout) so that setup.py compiles the cffi module "
             f"against libssl ({exc})"
         )
-    wanted = [d for d in _elf_runpath(origin) if d]
+    wanted = [
+        d
+        for d in _elf_runpath(origin)
+        if d and os.path.isdir(d) and any(n.startswith("libssl.so") for n in os.listdir(d))
+    ]
     mapped = _mapped_openssl()
     foreign = [
         p

@@ -26,8 +26,9 @@ V111 = SERIES < (3, 0)
 def alert_reason(name: str) -> str:
     """The queue's reason text for a received fatal alert, e.g. ``handshake failure``.
 
-    1.1.1-3.1: "sslv3 alert X" (or "tlsv1 alert X" for TLS-only alerts);
-    3.2-3.6: "ssl/tls alert X"; 4.0: "tls alert X".
+    1.1.1-3.0: "sslv3 alert X" for the alerts SSL 3.0 had, "tlsv1 alert X" for
+    the others; 3.5/3.6: "ssl/tls alert X" for the former, "tlsv1 alert X" still
+    for the latter (measured: "tlsv1 alert unknown ca"); 4.0: "tls alert X".
     """
     sslv3 = name in {
         "close notify",
@@ -45,7 +46,7 @@ def alert_reason(name: str) -> str:
     }
     if SERIES >= (4, 0):
         return f"tls alert {name}"
-    if SERIES >= (3, 2):
+    if SERIES >= (3, 2) and sslv3:
         return f"ssl/tls alert {name}"
     return f"{'sslv3' if sslv3 else 'tlsv1'} alert {name}"
 
@@ -72,7 +73,7 @@ EOF_ALERT = EOF_IN_HANDSHAKE[3]
 
 #: The reasons SSL_CTX_set1_groups_list queues for an unknown group name
 #: (1.1.1 queues nothing).
-BAD_GROUP_REASONS: list[str] = [] if V111 else ["passed invalid argument"]
+BAD_GROUP_REASONS: list[str] = ["passed invalid argument"] if SERIES == (3, 0) else []
 
 #: The alert a client sends when min_version > max_version leaves it no
 #: protocol ("no protocols available"): 1.1.1 internal_error, 3.0+ protocol_version.
@@ -90,9 +91,9 @@ LEGACY_DEFAULT_LEVEL_REASONS: list[str] = (
 #: illegal_parameter); 1.1.1 rejects the version first (its client's minimum
 #: is above TLS 1.1: "unsupported protocol", protocol_version).
 SERVERHELLO_TLS11: tuple[str, str] = (
-    ("unsupported protocol", "protocol_version")
-    if V111
-    else ("wrong cipher returned", "illegal_parameter")
+    ("wrong cipher returned", "illegal_parameter")
+    if SERIES == (3, 0)
+    else ("unsupported protocol", "protocol_version")
 )
 
 #: An SSLv2-format ClientHello asking for TLS 1.0: 3.0+ finds no shared cipher;
@@ -102,6 +103,29 @@ SSLV2_HELLO: tuple[str, str] = (
     if V111
     else ("no shared cipher", "handshake_failure")
 )
+
+#: The record layer of 3.2+ (ssl/record/methods/) adds a generic "record layer
+#: failure" after the specific reason of a record it rejects.
+RECORD_LAYER_TAIL: list[str] = ["record layer failure"] if SERIES >= (3, 2) else []
+_RECORD_ERRORS = {"bad record type", "decryption failed or bad record mac", "data length too long"}
+
+
+def reasons_of(first: str) -> list[str]:
+    """The whole queue (as reason texts) of a failure whose specific reason is ``first``."""
+    return [first, *RECORD_LAYER_TAIL] if first in _RECORD_ERRORS else [first]
+
+
+#: A record header announcing 0xffff bytes: "packet length too long" up to 3.1,
+#: "data length too long" from the 3.2 record layer.
+OVERLONG_RECORD_REASON = "data length too long" if SERIES >= (3, 2) else "packet length too long"
+
+#: How the ``openssl`` CLI prints a distinguished name (x509 -text, s_server's
+#: "depth=0 ..."): "CN = x, O = y" up to 3.4, "CN=x, O=y" from 3.5.
+CLI_DN_EQ = "=" if SERIES >= (3, 5) else " = "
+
+#: The function that reports an HTTP request sent to a TLS server (the error
+#: text names it on 3.0+): ssl3_get_record, then the 3.2 record layer's.
+HTTP_REQUEST_FUNC = "tls_validate_record_header" if SERIES >= (3, 2) else "ssl3_get_record"
 
 #: The group a default client and server agree on: X25519 up to 3.4, the hybrid
 #: X25519MLKEM768 from 3.5 (tests that name a group pin it instead).

@@ -14,7 +14,13 @@ from ossl_handshake import (
     memory_pair,
 )
 from tests._contexts import client, run, server
-from tests._openssl import BAD_GROUP_REASONS, LEGACY_DEFAULT_LEVEL_REASONS, group, own_signature
+from tests._openssl import (
+    BAD_GROUP_REASONS,
+    DEFAULT_GROUP,
+    LEGACY_DEFAULT_LEVEL_REASONS,
+    group,
+    own_signature,
+)
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
@@ -25,7 +31,8 @@ def test_both_sides_report_the_pinned_version_and_the_same_cipher(version: str) 
         assert side.version == f"TLSv{version}"
         assert side.cipher == result.client.cipher
         assert side.cipher_bits == 256
-        assert side.group == group("x25519")
+        # TLS 1.3's default group is the hybrid X25519MLKEM768 from 3.5.
+        assert side.group == group("x25519" if version == "1.2" else DEFAULT_GROUP)
 
 
 def test_version_bounds_read_back_from_the_context() -> None:
@@ -42,9 +49,10 @@ def test_legacy_versions_negotiate_only_at_security_level_zero(version: str, lab
     assert result.ok
     assert result.client.version == result.server.version == label
     assert result.client.cipher == "ECDHE-ECDSA-AES256-SHA"
-    # At the default level (1 on 3.0) SHA-1 signatures are refused, and
-    # TLS 1.0/1.1 have nothing else: the server cannot sign.
-    pinned = {"min_version": version, "max_version": version}
+    # At level 1 (3.0's default; pinned, as 3.5+ defaults to 2, which refuses
+    # TLS 1.0/1.1 outright) SHA-1 signatures are refused, and TLS 1.0/1.1 have
+    # nothing else: the server cannot sign.
+    pinned = {"min_version": version, "max_version": version, "security_level": 1}
     failed = run(client(**pinned), server(**pinned))
     assert isinstance(failed.error, ProtocolError)
     assert failed.failed_side is Role.SERVER

@@ -39,7 +39,7 @@ from ossl_handshake import (
     memory_pair,
 )
 from ossl_handshake.core import errors
-from tests._openssl import VERIFY_TEXT, absent_before, alert_reason
+from tests._openssl import HTTP_REQUEST_FUNC, VERIFY_TEXT, absent_before, alert_reason
 
 ERR_LIB_SSL = int(lib.ERR_LIB_SSL)
 SSL_R_UNEXPECTED_EOF_WHILE_READING = int(lib.SSL_R_UNEXPECTED_EOF_WHILE_READING)
@@ -253,7 +253,7 @@ def test_str_of_http_request_names_reason_and_source(server_ctx: Context) -> Non
     assert "server SSL_do_handshake failed: SSL_ERROR_SSL" in text
     assert "SSL routines: http request [" in text
     if FEATURES["error_function_names"]:  # 3.0+ (ERR_get_error_all)
-        assert "ssl3_get_record]" in text
+        assert f"{HTTP_REQUEST_FUNC}]" in text
 
 
 # -- isolation ----------------------------------------------------------------

@@ -36,7 +36,7 @@ from ossl_handshake import (
     lib,
     memory_pair,
 )
-from tests._openssl import EOF_IN_HANDSHAKE, VERIFY_TEXT, alert_reason, requires
+from tests._openssl import EOF_IN_HANDSHAKE, VERIFY_TEXT, alert_reason, reasons_of, requires
 
 VERSIONS = ["1.2", "1.3"]
 
@@ -81,7 +81,7 @@ def assert_step(
     assert step.error.ret == ret
     assert step.error.role is step.role
     if reason is not None:
-        assert step.error.reasons == [reason]
+        assert step.error.reasons == reasons_of(reason)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

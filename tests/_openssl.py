@@ -79,29 +79,36 @@ BAD_GROUP_REASONS: list[str] = ["passed invalid argument"] if SERIES == (3, 0) e
 #: protocol ("no protocols available"): 1.1.1 internal_error, 3.0+ protocol_version.
 NO_PROTOCOLS_ALERT = "internal_error" if V111 else "protocol_version"
 
-#: Why a TLS 1.0/1.1 handshake fails at the default security level: 3.0+
-#: refuses SHA-1 signatures at level 1, so the server cannot sign ("no suitable
-#: signature algorithm"); 1.1.1 fails the same handshake with "internal error".
-LEGACY_DEFAULT_LEVEL_REASONS: list[str] = (
-    ["internal error"] if V111 else ["no suitable signature algorithm"]
+#: The lowest security level that refuses a TLS 1.0/1.1 handshake, the side
+#: that fails and its reasons. 1.1.1: SHA-1 signatures pass at level 1, at 2
+#: the server fails with "internal error"; 3.0: from level 1 the server cannot
+#: sign ("no suitable signature algorithm"); 3.5+: from level 1 the client
+#: refuses TLS 1.0/1.1 before sending anything ("no protocols available").
+#: Tests pin the level: the default is 2 on Debian's 1.1.1 and on 3.5+.
+LEGACY_REFUSED: tuple[int, str, list[str]] = (
+    (2, "server", ["internal error"])
+    if V111
+    else (1, "server", ["no suitable signature algorithm"])
+    if SERIES == (3, 0)
+    else (1, "client", ["no protocols available"])
 )
 
 #: A ServerHello whose legacy_version was turned from TLS 1.2 into 1.1, with a
-#: GCM suite: 3.0+ rejects the suite ("wrong cipher returned",
-#: illegal_parameter); 1.1.1 rejects the version first (its client's minimum
-#: is above TLS 1.1: "unsupported protocol", protocol_version).
-SERVERHELLO_TLS11: tuple[str, str] = (
-    ("wrong cipher returned", "illegal_parameter")
+#: GCM suite: 3.0 rejects the suite ("wrong cipher returned",
+#: illegal_parameter, unread by the server); 1.1.1 and 3.5+ reject the version
+#: first ("unsupported protocol", protocol_version, read by the server).
+SERVERHELLO_TLS11: tuple[str, str, bool] = (
+    ("wrong cipher returned", "illegal_parameter", False)
     if SERIES == (3, 0)
-    else ("unsupported protocol", "protocol_version")
+    else ("unsupported protocol", "protocol_version", True)
 )
 
-#: An SSLv2-format ClientHello asking for TLS 1.0: 3.0+ finds no shared cipher;
-#: 1.1.1 refuses the version.
+#: An SSLv2-format ClientHello asking for TLS 1.0: 3.0 finds no shared cipher;
+#: 1.1.1 and 3.5+ refuse the version.
 SSLV2_HELLO: tuple[str, str] = (
-    ("unsupported protocol", "protocol_version")
-    if V111
-    else ("no shared cipher", "handshake_failure")
+    ("no shared cipher", "handshake_failure")
+    if SERIES == (3, 0)
+    else ("unsupported protocol", "protocol_version")
 )
 
 #: The record layer of 3.2+ (ssl/record/methods/) adds a generic "record layer

@@ -17,7 +17,7 @@ from tests._contexts import client, run, server
 from tests._openssl import (
     BAD_GROUP_REASONS,
     DEFAULT_GROUP,
-    LEGACY_DEFAULT_LEVEL_REASONS,
+    LEGACY_REFUSED,
     group,
     own_signature,
 )
@@ -49,14 +49,15 @@ def test_legacy_versions_negotiate_only_at_security_level_zero(version: str, lab
     assert result.ok
     assert result.client.version == result.server.version == label
     assert result.client.cipher == "ECDHE-ECDSA-AES256-SHA"
-    # At level 1 (3.0's default; pinned, as 3.5+ defaults to 2, which refuses
-    # TLS 1.0/1.1 outright) SHA-1 signatures are refused, and TLS 1.0/1.1 have
-    # nothing else: the server cannot sign.
-    pinned = {"min_version": version, "max_version": version, "security_level": 1}
+    # Above level 0 (pinned: the default differs by version) TLS 1.0/1.1 fail:
+    # SHA-1 signatures are refused and they have nothing else (3.0), or the
+    # client refuses the version itself (3.5+); see tests/_openssl.py.
+    level, side, reasons = LEGACY_REFUSED
+    pinned = {"min_version": version, "max_version": version, "security_level": level}
     failed = run(client(**pinned), server(**pinned))
     assert isinstance(failed.error, ProtocolError)
-    assert failed.failed_side is Role.SERVER
-    assert failed.error.reasons == LEGACY_DEFAULT_LEVEL_REASONS
+    assert failed.failed_side is Role(side)
+    assert failed.error.reasons == reasons
 
 
 def test_tls12_cipher_list_selects_the_configured_cipher() -> None:

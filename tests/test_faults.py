@@ -119,7 +119,7 @@ PLAINTEXT_CASES = [
     ("1.3", SERVER_HELLO, 5, Role.CLIENT, "unexpected message", "unexpected_message", False),
     ("1.2", SERVER_HELLO, 8, Role.CLIENT, "bad length", "decode_error", True),
     # ServerHello legacy_version 0x0303 -> 0x0302: TLS 1.1 cannot use the GCM suite
-    ("1.2", SERVER_HELLO, 10, Role.CLIENT, *SERVERHELLO_TLS11, False),
+    ("1.2", SERVER_HELLO, 10, Role.CLIENT, *SERVERHELLO_TLS11),
 ]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 CLOSE_NOTIFY = b"\x15\x03\x03\x00\x02\x01\x00"
@@ -151,7 +152,7 @@ def _cell(r: dict[str, Any], key: str) -> str:
 
 
 def _render(paths: list[str]) -> str:
-    data = [json.loads(open(p, encoding="utf-8").read()) for p in paths]
+    data = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     heads = [d["version"].replace("OpenSSL ", "").split()[0] for d in data]
     lines = [
         "# Handshake semantics per OpenSSL version",
@@ -189,12 +190,12 @@ def _render(paths: list[str]) -> str:
         "- Assert `SSL_get_error` through the exception class (`UnexpectedEOFError`,",
         "  `ZeroReturnError`, `CertificateVerifyError`, ...), not the raw code: EOF in a",
         "  handshake is `SSL_ERROR_SYSCALL` with an empty queue on 1.1.1 and",
-        "  `SSL_ERROR_SSL` \"unexpected eof while reading\" from 3.0.",
+        '  `SSL_ERROR_SSL` "unexpected eof while reading" from 3.0.',
         "- Assert alerts by number/name (`alert_received`), not the reason text:",
-        "  \"sslv3 alert X\" became \"ssl/tls alert X\" (3.5/3.6) and \"tls alert X\" (4.0).",
-        "- From 3.2 the record layer adds \"record layer failure\" after the specific",
+        '  "sslv3 alert X" became "ssl/tls alert X" (3.5/3.6) and "tls alert X" (4.0).',
+        '- From 3.2 the record layer adds "record layer failure" after the specific',
         "  reason of a rejected record; compare the first reason.",
-        "- Verify messages: 1.1.1 says \"Hostname mismatch\", 3.0+ \"hostname mismatch\";",
+        '- Verify messages: 1.1.1 says "Hostname mismatch", 3.0+ "hostname mismatch";',
         "  compare `verify_result` (62).",
         "- See `tests/_openssl.py` for every difference the suite depends on.",
         "",

@@ -156,6 +156,7 @@ static void ossl_clear_errors(void);
 static uint64_t ossl_options_unavailable(void);
 static const char *ossl_build_libdir(void);
 static const char *ossl_loaded_path(int which);
+static const char *ossl_object_libssl(const void *obj);
 static int ossl_get_negotiated_group(SSL *ssl);
 static const char *ossl_group_name(SSL *ssl, int nid);
 

@@ -183,3 +183,23 @@ static const char *ossl_group_name(SSL *ssl, int nid)
 #endif
     return OBJ_nid2sn(nid & ~0x1000000);
 }
+
+/* The libssl file an SSL or SSL_CTX was made by: the first of its leading
+ * pointer-sized words that points into a mapped libssl (the SSL_METHOD, static
+ * data of the libssl that created the object: word 1 of an SSL on 1.1.1/3.0,
+ * word 3 from 3.2, word 0 or 2 of an SSL_CTX). "" when none does. Reads only
+ * what SSL_get_SSL_CTX would read of a live object; dladdr of any value is safe. */
+static const char *ossl_object_libssl(const void *obj)
+{
+    const void *const *words = (const void *const *)obj;
+    Dl_info info;
+    int i;
+    if (obj == NULL)
+        return "";
+    for (i = 0; i < 6; i++) {
+        if (words[i] != NULL && dladdr(words[i], &info) != 0 && info.dli_fname != NULL
+            && strstr(info.dli_fname, "libssl") != NULL)
+            return info.dli_fname;
+    }
+    return "";
+}

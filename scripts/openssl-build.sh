@@ -66,7 +66,7 @@ ensure_sources() {
         || ! apt-cache showsrc openssl 2>/dev/null | grep -q '^Version: 4\.'; then
         if [ "$(id -u)" != 0 ]; then
             log "need root to write $SRC_LIST and run apt-get update"
-            exit 1
+            return 1
         fi
         log "deb-src bullseye bookworm trixie sid experimental from $uri -> $SRC_LIST"
         cat >"$SRC_LIST" <<SRC
@@ -76,7 +76,7 @@ Suites: bullseye bookworm trixie sid experimental
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-        apt-get update -qq
+        apt-get update -qq || return 1
     fi
 }
 
@@ -106,7 +106,17 @@ build_one() {
         return 0
     fi
     suite_of "$series" >/dev/null || { log "unknown series $series"; return 1; }
-    ensure_sources
+    local found
+    if ! ensure_sources || [ -z "$(candidates "$series")" ]; then
+        # No index (offline, not root): a cached build of the series still serves.
+        if found=$(cached_prefix "$series"); then
+            log "$series: no source index; reusing $found ($(cat "$found/.complete"))"
+            echo "$found"
+            return 0
+        fi
+        log "$series: no source index and no cached build in $CACHE"
+        return 1
+    fi
     mkdir -p "$CACHE"
     for debver in $(candidates "$series"); do
         ver=$(upstream_of "$debver")

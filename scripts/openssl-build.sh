@@ -131,7 +131,7 @@ build_one() {
         mkdir -p "$work"
         log "$series: apt-get source openssl=$debver"
         if ! (cd "$work" && apt-get source -qq openssl="$debver" >"$work/source.log" 2>&1); then
-            log "$series: $debver does not download ($(grep -m1 -E '^(E|W):' "$work/source.log" || true)); trying the next"
+            log "$series: $debver does not download ($(grep -m1 -E '^E:' "$work/source.log" || true)); trying the next"
             rm -rf "$work"
             continue
         fi

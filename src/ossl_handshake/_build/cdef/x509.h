@@ -3,8 +3,8 @@
 int i2d_X509(X509 *x, unsigned char **out);
 X509 *d2i_X509(X509 **px, const unsigned char **in, long len);
 void X509_free(X509 *a);
-X509_NAME *X509_get_subject_name(const X509 *x);
-X509_NAME *X509_get_issuer_name(const X509 *x);
+const X509_NAME *X509_get_subject_name(const X509 *x);
+const X509_NAME *X509_get_issuer_name(const X509 *x);
 int X509_NAME_print_ex(BIO *out, const X509_NAME *nm, int indent, unsigned long flags);
 int OPENSSL_sk_num(const OPENSSL_STACK *);
 void *OPENSSL_sk_value(const OPENSSL_STACK *, int);

@@ -28,7 +28,8 @@ def alert_reason(name: str) -> str:
 
     1.1.1-3.0: "sslv3 alert X" for the alerts SSL 3.0 had, "tlsv1 alert X" for
     the others; 3.5/3.6: "ssl/tls alert X" for the former, "tlsv1 alert X" still
-    for the latter (measured: "tlsv1 alert unknown ca"); 4.0: "tls alert X".
+    for the latter (measured: "tlsv1 alert unknown ca"); 4.0: "tls alert X" for
+    the former, "tlsv1 alert X" still for the latter.
     """
     sslv3 = name in {
         "close notify",
@@ -44,7 +45,7 @@ def alert_reason(name: str) -> str:
         "certificate unknown",
         "illegal parameter",
     }
-    if SERIES >= (4, 0):
+    if SERIES >= (4, 0) and sslv3:
         return f"tls alert {name}"
     if SERIES >= (3, 2) and sslv3:
         return f"ssl/tls alert {name}"
@@ -104,10 +105,13 @@ SERVERHELLO_TLS11: tuple[str, str, bool] = (
 )
 
 #: An SSLv2-format ClientHello asking for TLS 1.0: 3.0 finds no shared cipher;
-#: 1.1.1 and 3.5+ refuse the version.
-SSLV2_HELLO: tuple[str, str] = (
+#: 1.1.1, 3.5 and 3.6 refuse the version; 4.0's record layer no longer reads
+#: the SSLv2 format at all ("wrong version number", no alert).
+SSLV2_HELLO: tuple[str, str | None] = (
     ("no shared cipher", "handshake_failure")
     if SERIES == (3, 0)
+    else ("wrong version number", None)
+    if SERIES >= (4, 0)
     else ("unsupported protocol", "protocol_version")
 )
 

@@ -54,5 +54,18 @@ docs: $(DOCS_STAMP)
 sanitize:
 	PY=$(PY) bash scripts/sanitize.sh $(SANITIZE_ARGS)
 
+# The whole suite against each OpenSSL (1.1.1, 3.0, 3.5, 3.6, 4.0; the system's
+# own series is used as is, the others are built from Debian's source packages
+# into $(OSSL_CACHE), default /var/cache/ossl-handshake, and reused): one venv
+# per version (.venv-openssl-<V>). `make test-openssl V=4.0` runs one.
+# OpenSSL builds alone: `make openssl-build V=3.6` (V=all by default).
+.PHONY: test-openssl openssl-build
+V ?= all
+test-openssl:
+	PY=$(PY) bash scripts/test-openssl.sh $(V) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+openssl-build:
+	bash scripts/openssl-build.sh $(V)
+
 clean:
 	rm -rf build dist site *.egg-info src/*.egg-info src/ossl_handshake/_ossl*.so

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.util
 import json
 import os
 import sys
@@ -32,7 +33,11 @@ from typing import Any
 #: The source tree measured: this checkout, or the one ``bench/run.py --tree``
 #: names (run with that tree's own interpreter, so its built extension loads).
 ROOT = Path(os.environ.get("OSSL_BENCH_TREE") or Path(__file__).resolve().parent.parent)
-sys.path.insert(0, str(ROOT / "src"))
+# The tree's src/ only when no ossl_handshake is installed: the venvs of
+# make test-openssl install a build against their OpenSSL, and src/ may hold
+# .venv's editable module, built against another libssl.
+if importlib.util.find_spec("ossl_handshake") is None:
+    sys.path.insert(0, str(ROOT / "src"))
 
 from ossl_handshake import certs  # noqa: E402
 

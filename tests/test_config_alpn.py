@@ -16,6 +16,7 @@ from ossl_handshake import (
     memory_pair,
 )
 from tests._contexts import client, run, server
+from tests._openssl import absent_before
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
@@ -87,6 +88,7 @@ def test_selector_returning_none_with_required_is_fatal() -> None:
     assert result.error.alert_sent == "no_application_protocol"
 
 
+@absent_before((3, 0), "the client's check that the server chose an offered ALPN protocol")
 def test_server_choosing_an_unoffered_protocol_is_rejected_by_the_client() -> None:
     # A deliberate protocol violation (RFC 7301 3.2): OpenSSL's client refuses it.
     result = run(client(alpn=["h2"]), server(alpn_select=lambda offered: "spdy/3"))

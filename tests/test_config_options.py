@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ossl_handshake import (
+    FEATURES,
+    ConfigurationError,
     Connection,
     Options,
     ProtocolError,
@@ -16,6 +18,7 @@ from ossl_handshake import (
     memory_pair,
 )
 from tests._contexts import client, server
+from tests._openssl import requires
 
 
 def test_options_values_come_from_the_linked_openssl() -> None:
@@ -31,7 +34,11 @@ def test_context_options_set_clear_and_read_back() -> None:
     assert isinstance(ctx.options, Options)
     after = ctx.clear_options(Options.NO_TICKET)
     assert Options.NO_TICKET not in after and Options.NO_TICKET not in ctx.options
-    assert Options.IGNORE_UNEXPECTED_EOF in ctx.set_options(Options.IGNORE_UNEXPECTED_EOF)
+    if FEATURES["ignore_unexpected_eof"]:
+        assert Options.IGNORE_UNEXPECTED_EOF in ctx.set_options(Options.IGNORE_UNEXPECTED_EOF)
+    else:  # 1.1.1: refused, not silently ignored
+        with pytest.raises(ConfigurationError, match="not available"):
+            ctx.set_options(Options.IGNORE_UNEXPECTED_EOF)
 
 
 def test_no_tls13_option_caps_the_version() -> None:
@@ -68,7 +75,14 @@ def test_per_connection_options_add_to_the_context_ones() -> None:
 
 @pytest.mark.parametrize(
     ("options", "expected"),
-    [(Options.NONE, UnexpectedEOFError), (Options.IGNORE_UNEXPECTED_EOF, ZeroReturnError)],
+    [
+        (Options.NONE, UnexpectedEOFError),
+        pytest.param(
+            Options.IGNORE_UNEXPECTED_EOF,
+            ZeroReturnError,
+            marks=requires("ignore_unexpected_eof"),
+        ),
+    ],
     ids=["strict", "ignore-unexpected-eof"],
 )
 def test_ignore_unexpected_eof_turns_eof_into_zero_return(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ossl_handshake import (
+    FEATURES,
     CertificateVerifyError,
     Connection,
     Context,
@@ -38,6 +39,7 @@ from ossl_handshake import (
     memory_pair,
 )
 from ossl_handshake.core import errors
+from tests._openssl import HTTP_REQUEST_FUNC, VERIFY_TEXT, absent_before, alert_reason
 
 ERR_LIB_SSL = int(lib.ERR_LIB_SSL)
 SSL_R_UNEXPECTED_EOF_WHILE_READING = int(lib.SSL_R_UNEXPECTED_EOF_WHILE_READING)
@@ -84,6 +86,7 @@ def make_result(
     return res
 
 
+@absent_before((3, 0), "SSL_R_UNEXPECTED_EOF_WHILE_READING")
 def test_packed_error_codes_decode_with_the_linked_openssl() -> None:
     code = err_code(ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING)
     assert lib.ERR_GET_LIB(code) == ERR_LIB_SSL
@@ -145,6 +148,7 @@ def test_syscall_with_ret_zero_but_errno_set_stays_a_syscall_error() -> None:
     assert type(exc) is SyscallError and exc.errno == errno.EPIPE
 
 
+@absent_before((3, 0), "SSL_R_UNEXPECTED_EOF_WHILE_READING")
 def test_ssl_error_with_unexpected_eof_reason_is_unexpected_eof() -> None:
     exc = errors.error_for(
         make_result(-1, lib.SSL_ERROR_SSL, reasons=(SSL_R_UNEXPECTED_EOF_WHILE_READING,))
@@ -160,7 +164,7 @@ def test_certificate_verify_failed_reason_or_verify_code_is_certificate_verify_e
     assert type(by_reason) is CertificateVerifyError
     by_code = errors.error_for(make_result(-1, lib.SSL_ERROR_SSL, verify=62))
     assert type(by_code) is CertificateVerifyError
-    assert (by_code.verify_result, by_code.verify_message) == (62, "hostname mismatch")
+    assert (by_code.verify_result, by_code.verify_message) == (62, VERIFY_TEXT[62])
 
 
 @pytest.mark.parametrize(
@@ -221,7 +225,7 @@ def test_str_of_verify_error_names_role_reason_state_code_and_alert(
     assert text.startswith("client SSL_do_handshake failed: SSL_ERROR_SSL (ret=-1)")
     assert "in state 'error'" in text
     assert "SSL routines: certificate verify failed" in text
-    assert "verify error 62: hostname mismatch" in text
+    assert f"verify error 62: {VERIFY_TEXT[62]}" in text
     assert "sent alert bad_certificate" in text
 
 
@@ -230,7 +234,7 @@ def test_str_of_received_alert_names_it(client_ctx: Context, server_ctx: Context
     drive(client, server)
     text = str(server.failed)
     assert text.startswith("server SSL_do_handshake failed: SSL_ERROR_SSL (ret=-1)")
-    assert "sslv3 alert bad certificate (SSL alert number 42)" in text
+    assert alert_reason("bad certificate") + " (SSL alert number 42)" in text
     assert "received alert bad_certificate" in text
 
 
@@ -248,7 +252,8 @@ def test_str_of_http_request_names_reason_and_source(server_ctx: Context) -> Non
     text = str(server.step().error)
     assert "server SSL_do_handshake failed: SSL_ERROR_SSL" in text
     assert "SSL routines: http request [" in text
-    assert "ssl3_get_record]" in text
+    if FEATURES["error_function_names"]:  # 3.0+ (ERR_get_error_all)
+        assert f"{HTTP_REQUEST_FUNC}]" in text
 
 
 # -- isolation ----------------------------------------------------------------
@@ -301,6 +306,7 @@ def test_failure_in_another_thread_does_not_reach_this_one(
 
 def test_feature_flags_match_the_linked_openssl() -> None:
     from ossl_handshake import BUILD_VERSION, FEATURES, ErrorCode, Options
+    from ossl_handshake._native import UNAVAILABLE_OPTIONS
 
     modern = BUILD_VERSION >= 0x3000000
     assert {
@@ -308,9 +314,29 @@ def test_feature_flags_match_the_linked_openssl() -> None:
         "want_retry_verify": modern,
         "ignore_unexpected_eof": modern,
         "error_function_names": modern,
+        "signature_type": modern,
     } == FEATURES
     assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
-    assert bool(Options.IGNORE_UNEXPECTED_EOF) is FEATURES["ignore_unexpected_eof"]
+    # An absent option is not 0 (an alias of NONE) but a bit of its own that is refused.
+    available = not Options.IGNORE_UNEXPECTED_EOF & UNAVAILABLE_OPTIONS
+    assert available is FEATURES["ignore_unexpected_eof"]
+
+
+def test_an_option_the_linked_openssl_lacks_is_refused_not_ignored() -> None:
+    from ossl_handshake import ConfigurationError, Context, Options, Role
+    from ossl_handshake._native import RUNTIME_VERSION_TEXT, UNAVAILABLE_OPTIONS
+
+    absent = [m for m in Options if m.name and m.value and m.value & UNAVAILABLE_OPTIONS]
+    present = [m for m in Options if m.name and m.value and not m.value & UNAVAILABLE_OPTIONS]
+    assert Options.NO_TICKET in present
+    print(f"absent in {RUNTIME_VERSION_TEXT}: {[m.name for m in absent]}")
+    for option in absent:
+        with pytest.raises(ConfigurationError, match=f"Options.{option.name} not available"):
+            Context(Role.CLIENT, options=option)
+        ctx = Context(Role.CLIENT)
+        with pytest.raises(ConfigurationError, match="not available"):
+            ctx.set_options(option | Options.NO_TICKET)
+        assert not ctx.options & Options.NO_TICKET  # refused as a whole
 
 
 # -- alerts, unclassified calls, EOF across versions, retryable -------------
@@ -416,7 +442,7 @@ def test_binding_calls_inside_on_info_keep_the_hostname_mismatch_a_verify_error(
     assert seen
     exc = result.error
     assert type(exc) is CertificateVerifyError, result.explain()
-    assert exc.verify_result == 62 and exc.verify_message == "hostname mismatch"
+    assert exc.verify_result == 62 and exc.verify_message == VERIFY_TEXT[62]
     assert exc.reasons == ["certificate verify failed"]
     assert result.failed_side is Role.CLIENT
     for conn in (client, server, other):

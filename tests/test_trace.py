@@ -12,6 +12,7 @@ from ossl_handshake import Connection, Context, Role, certs, handshake, memory_p
 from ossl_handshake.observe.trace import InfoEvent, MessageEvent, StepEvent, Trace, TransferEvent
 from ossl_handshake.testing.plugin import make_client_context
 from ossl_handshake.tls.names import HRR_RANDOM
+from tests._openssl import VERIFY_TEXT
 
 TLS13_SERVER_FLIGHT = [
     "ServerHello",
@@ -273,7 +274,7 @@ def test_wrong_hostname_trace_shows_the_alert_the_client_sent(
         failed = [s for s in trace.steps if s.failed]
         assert failed[0].side is Role.CLIENT
         assert failed[0].reason is not None and "certificate verify failed" in failed[0].reason
-        assert "hostname mismatch" in failed[0].reason
+        assert VERIFY_TEXT[62] in failed[0].reason
         assert trace.transfers[-1].side is Role.CLIENT and trace.transfers[-1].length == 7
     finally:
         done()

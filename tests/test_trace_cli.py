@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ossl_handshake.cli.main import EXIT_OK, EXIT_USAGE, EXIT_VERIFY, main
+from tests._openssl import VERIFY_TEXT
 
 
 def test_trace_command_prints_the_ladder_and_writes_every_file(
@@ -50,7 +51,7 @@ def test_trace_command_with_wrong_hostname_exits_3_and_draws_the_alert(
     out = capsys.readouterr().out
     assert "alert: bad_certificate (fatal)" in out
     assert "|x- - " in out
-    assert "client FAILED" in out and "hostname mismatch" in out
+    assert "client FAILED" in out and VERIFY_TEXT[62] in out
 
 
 def test_trace_command_resume_traces_both_handshakes(

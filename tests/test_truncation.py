@@ -24,6 +24,7 @@ import pytest
 from ossl_handshake import Context, Role, UnexpectedEOFError, certs, drive, handshake, memory_pair
 from ossl_handshake.wire import Wire
 from ossl_handshake.wire.faults import CloseAfter
+from tests._openssl import EOF_ALERT, EOF_REASONS
 
 Outcome = tuple[str, int, str, str, str, str]
 
@@ -62,7 +63,7 @@ def test_cutting_any_flight_at_any_byte_ends_in_a_typed_eof_error(
             assert err is not None, f"false success cutting {flight} at {offset}"
             assert isinstance(err, UnexpectedEOFError), result.explain()
             assert result.failed_side is receiver, result.explain()
-            assert err.reasons == ["unexpected eof while reading"], result.explain()
+            assert err.reasons == EOF_REASONS, result.explain()
             # The receiver (unless already done reading) answers the EOF with decode_error.
             outcomes[
                 (
@@ -70,7 +71,7 @@ def test_cutting_any_flight_at_any_byte_ends_in_a_typed_eof_error(
                     flight.index,
                     receiver.value,
                     type(err).__name__,
-                    err.reasons[0],
+                    (err.reasons or ["(no reason)"])[0],
                     str(result.side(receiver).alert_sent),
                 )
             ] += 1
@@ -81,4 +82,4 @@ def test_cutting_any_flight_at_any_byte_ends_in_a_typed_eof_error(
     assert outcomes, "no truncation ever fired"
     assert uncut <= 40  # only the few bytes by which the variable flights differ
     assert {o[:2] for o in outcomes} == {(f.direction.value, f.index) for f in flights}
-    assert {o[5] for o in outcomes} == {"decode_error"}
+    assert {o[5] for o in outcomes} == {str(EOF_ALERT)}

@@ -57,6 +57,21 @@
 #include <string.h>
 #include <time.h>
 
+/* SSL_set1_host is deprecated in OpenSSL 4.0: there an IP literal goes to
+ * SSL_set1_ipaddr and anything else to SSL_set1_dnsname. */
+#if OPENSSL_VERSION_NUMBER >= 0x40000000L
+#include <arpa/inet.h>
+static int set1_verify_host(SSL *ssl, const char *name)
+{
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
+        return SSL_set1_ipaddr(ssl, name);
+    return SSL_set1_dnsname(ssl, name);
+}
+#else
+#define set1_verify_host SSL_set1_host
+#endif
+
 #define EXIT_SETUP 1
 #define EXIT_FAIL 2
 #define BULK_CHUNK 16384
@@ -229,7 +244,7 @@ static int pair_new(SSL **cp, SSL **sp, SSL_SESSION *session)
     SSL_set_bio(s, sb, sb);
     SSL_set_connect_state(c);
     SSL_set_accept_state(s);
-    if ((opt.verify && SSL_set1_host(c, "localhost") != 1)
+    if ((opt.verify && set1_verify_host(c, "localhost") != 1)
         || (opt.sni != NULL && SSL_set_tlsext_host_name(c, opt.sni) != 1)
         || (session != NULL && SSL_set_session(c, session) != 1))
         goto err;

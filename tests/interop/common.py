@@ -733,7 +733,11 @@ def check_negative(neg: Negative, ours: list[EndReport], peer_ok: bool, peer_tex
         # the peer detects it: it must not complete, and we must hear about it
         assert not peer_ok, f"peer accepted a {neg.kind} handshake:\n{peer_text}"
         error = (first.error or "").lower()
-        assert first.alert_received is not None or "eof" in error, first.error
+        # A TLS 1.3 client finishes before the server judges its certificate; the
+        # server's alert and close can then meet our first write: OpenSSL 4.0
+        # reports that write's EPIPE/ECONNRESET before reading the alert.
+        closed = any(e in error for e in ("eof", "broken pipe", "connection reset"))
+        assert first.alert_received is not None or closed, first.error
 
 
 def describe_failure(report: EndReport | None) -> str:

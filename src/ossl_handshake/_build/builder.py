@@ -12,6 +12,7 @@ file path (``ossl_build.py``), without importing ``ossl_handshake``.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -72,6 +73,16 @@ if "egg_info" not in sys.argv and "sdist" not in sys.argv:
 
 kwargs = found.extension_kwargs()
 kwargs["include_dirs"].append(str(HERE))  # for #include "glue/....c" and "glue.h"
+# The lib directory of an OPENSSL_DIR build (the one holding libssl), for the
+# loaded-library check of _native.py (glue/compat.c: ossl_build_libdir); ""
+# for pkg-config and the compiler's default.
+_libdir = ""
+if found.source.startswith("OPENSSL_DIR"):
+    _libdir = next(
+        (d for d in found.library_dirs if any(Path(d).glob("libssl.so*"))),
+        found.library_dirs[0] if found.library_dirs else "",
+    )
+_macros = [("OSSL_BUILD_LIBDIR", json.dumps(_libdir))]
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_text())
-ffibuilder.set_source("ossl_handshake._ossl", source_text(), **kwargs)
+ffibuilder.set_source("ossl_handshake._ossl", source_text(), define_macros=_macros, **kwargs)

@@ -153,6 +153,10 @@ static int ossl_take_errors(ossl_result *r);
 static void ossl_clear_errors(void);
 
 /* glue/compat.c: calls whose spelling depends on the OpenSSL version */
+static uint64_t ossl_options_unavailable(void);
+static const char *ossl_build_libdir(void);
+static const char *ossl_loaded_path(int which);
+static const char *ossl_object_libssl(const void *obj);
 static int ossl_get_negotiated_group(SSL *ssl);
 static const char *ossl_group_name(SSL *ssl, int nid);
 

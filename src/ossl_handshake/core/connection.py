@@ -25,11 +25,12 @@ from typing import Any
 from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
 from ossl_handshake.core.adopt import adoptee, take_reference
-from ossl_handshake.core.constants import Options
+from ossl_handshake.core.constants import Options, unavailable_options
 from ossl_handshake.core.context import Context, encode_alpn
 from ossl_handshake.core.errors import (
     BusyError,
     CallbackError,
+    ConfigurationError,
     ErrorCode,
     ReturnCode,
     SSLError,
@@ -230,6 +231,9 @@ class Connection(NegotiatedValues):
         bio_size: int | None,
     ) -> None:
         if options:
+            why = unavailable_options(int(options)) if int(options) > 0 else None
+            if why:
+                raise ConfigurationError(why, operation="SSL_set_options")
             lib.SSL_set_options(ssl, int(options))
         if server_name is not None and not _is_ip(server_name):
             ensure(

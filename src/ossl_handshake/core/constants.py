@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from ossl_handshake._native import lib
+from ossl_handshake._native import RUNTIME_VERSION_TEXT, UNAVAILABLE_OPTIONS, lib
 
 
 class TLSVersion(enum.IntEnum):
@@ -53,7 +53,10 @@ class TLSVersion(enum.IntEnum):
 class Options(enum.IntFlag):
     """``SSL_OP_*`` bits for ``SSL_CTX_set_options``/``SSL_set_options``.
 
-    A flag whose value is 0 is not available in the linked OpenSSL.
+    A flag the linked OpenSSL lacks (e.g. ``IGNORE_UNEXPECTED_EOF`` on 1.1.1)
+    has a bit of its own that OpenSSL does not use (glue/compat.c), and
+    setting it raises :class:`~ossl_handshake.ConfigurationError` (see
+    :func:`unavailable_options`) instead of silently doing nothing.
     """
 
     NONE = 0
@@ -108,3 +111,15 @@ class ClientAuth(enum.Enum):
     NONE = "none"  #: SSL_VERIFY_NONE: no CertificateRequest
     REQUEST = "request"  #: SSL_VERIFY_PEER: ask, accept none, verify one if sent
     REQUIRE = "require"  #: SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+
+
+def unavailable_options(bits: int) -> str | None:
+    """Why ``bits`` cannot be set on the linked OpenSSL (None if every bit can).
+
+    The members the linked OpenSSL lacks carry bits of :data:`UNAVAILABLE_OPTIONS`.
+    """
+    missing = int(bits) & UNAVAILABLE_OPTIONS
+    if not missing:
+        return None
+    names = [m.name for m in Options if m.name and m.value & missing] or [hex(missing)]
+    return f"Options.{', Options.'.join(names)} not available in {RUNTIME_VERSION_TEXT}"

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core.constants import ClientAuth, Mode, Options, SessionCacheMode, TLSVersion
+from ossl_handshake.core.constants import (
+    ClientAuth,
+    Mode,
+    Options,
+    SessionCacheMode,
+    TLSVersion,
+    unavailable_options,
+)
 from ossl_handshake.core.errors import (
     ClosedError,
     ConfigurationError,
@@ -697,6 +704,9 @@ class Context:
         bits = c_int(
             int(options) if isinstance(options, Options) else options, "options", 0, _U64_MAX
         )
+        why = unavailable_options(bits)
+        if why:
+            raise ConfigurationError(why, operation="SSL_CTX_set_options")
         return Options(int(self._configure("set_options", lib.SSL_CTX_set_options, bits)))
 
     def clear_options(self, options: Options | int) -> Options:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ossl_handshake._native import ffi
+from ossl_handshake._native import LOADED_FILES, ffi, lib, text
 
 
 def no_nul(value: str, what: str) -> None:
@@ -110,6 +110,22 @@ _ADDRESS_LIMIT = 1 << (8 * ffi.sizeof("void *"))
 _POINTER_ALIGN = ffi.alignof("void *")
 
 
+def _same_libssl(ptr: Any, ctype: str) -> Any:
+    """``ptr``, unless the object was made by another libssl than ours (it would crash us).
+
+    ``ossl_object_libssl`` (glue/compat.c) finds the libssl its SSL_METHOD
+    belongs to; an object whose origin cannot be told is let through.
+    """
+    origin = text(lib.ossl_object_libssl(ptr))
+    ours = LOADED_FILES[0]
+    if origin and ours and os.path.realpath(origin) != os.path.realpath(ours):
+        raise ValueError(
+            f"this {ctype} was made by {origin}, not by {ours}, the libssl ossl_handshake "
+            "uses: build the code that made it against the same OpenSSL (OPENSSL_DIR)"
+        )
+    return ptr
+
+
 def as_pointer(pointer: Any, ctype: str) -> Any:
     # Only what can be told from the value itself is checked: a freed or
     # foreign pointer of the right type cannot be detected (undefined behaviour).
@@ -118,7 +134,7 @@ def as_pointer(pointer: Any, ctype: str) -> Any:
             raise ValueError(f"cannot adopt a NULL {ctype}")
         if not 4096 <= pointer < _ADDRESS_LIMIT or pointer % _POINTER_ALIGN:
             raise ValueError(f"{pointer:#x} is not a valid {ctype} address")
-        return ffi.cast(ctype, pointer)
+        return _same_libssl(ffi.cast(ctype, pointer), ctype)
     if isinstance(pointer, ffi.CData):
         if pointer == ffi.NULL:
             raise ValueError(f"cannot adopt a NULL {ctype}")
@@ -126,5 +142,5 @@ def as_pointer(pointer: Any, ctype: str) -> Any:
         allowed = _POINTER_ALIASES.get(ctype, {ctype, "void *"})
         if cname not in allowed and cname not in ("uintptr_t", "intptr_t"):
             raise TypeError(f"expected {ctype} cdata, not {cname}")
-        return ffi.cast(ctype, pointer)
+        return _same_libssl(ffi.cast(ctype, pointer), ctype)
     raise TypeError(f"expected a cffi pointer or an integer address, not {type(pointer).__name__}")

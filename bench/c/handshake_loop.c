@@ -57,20 +57,7 @@
 #include <string.h>
 #include <time.h>
 
-/* SSL_set1_host is deprecated in OpenSSL 4.0: there an IP literal goes to
- * SSL_set1_ipaddr and anything else to SSL_set1_dnsname. */
-#if OPENSSL_VERSION_NUMBER >= 0x40000000L
-#include <arpa/inet.h>
-static int set1_verify_host(SSL *ssl, const char *name)
-{
-    unsigned char buf[16];
-    if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
-        return SSL_set1_ipaddr(ssl, name);
-    return SSL_set1_dnsname(ssl, name);
-}
-#else
-#define set1_verify_host SSL_set1_host
-#endif
+#include "../../tests/c/verify_host.h"
 
 #define EXIT_SETUP 1
 #define EXIT_FAIL 2

@@ -678,25 +678,19 @@ class Connection(NegotiatedValues):
 
     # -- memory transport ----------------------------------------------------
 
-    def _net(self) -> Any:
-        """Our half of the BIO pair (under the guard), or ValueError for other transports."""
+    def _memory(self) -> MemoryTransport:
+        """Our BIO pair (use under the guard), or ValueError for other transports."""
         t = self._transport
         if not isinstance(t, MemoryTransport):
             raise ValueError(f"connection is on {t.describe()}: it has no network BIO")
-        return t.net
+        return t
 
     def bio_read(self, n: int = -1) -> bytes:
         """Take up to ``n`` bytes (all if -1) that the SSL wrote for the peer (``BIO_read``)."""
         if not isinstance(n, int) or isinstance(n, bool):
             raise TypeError(f"n must be an int, not {type(n).__name__}")
 
-        def once(_ssl: Any) -> bytes:
-            self._net()
-            t = self._transport
-            assert isinstance(t, MemoryTransport)
-            return t.read(n)
-
-        return self._guard.run(once)
+        return self._guard.run(lambda _ssl: self._memory().read(n))
 
     def bio_write(self, data: bytes | bytearray | memoryview) -> int:
         """Give bytes from the peer to the SSL (``BIO_write``); returns how many were taken.
@@ -706,27 +700,23 @@ class Connection(NegotiatedValues):
         """
         view = take_bytes(data)
 
-        def once(_ssl: Any) -> int:
-            self._net()
-            t = self._transport
-            assert isinstance(t, MemoryTransport)
-            return t.write(view) if view.nbytes else 0
-
-        return self._guard.run(once)
+        return self._guard.run(lambda _ssl: self._memory().write(view))
 
     @property
     def bio_pending(self) -> int:
         """Bytes the SSL has written and the peer has not taken yet (``BIO_ctrl_pending``)."""
-        return int(self._guard.read(lambda _ssl: lib.BIO_ctrl_pending(self._net())))
+        return int(self._guard.read(lambda _ssl: lib.BIO_ctrl_pending(self._memory().net)))
 
     @property
     def bio_write_guarantee(self) -> int:
         """Bytes :meth:`bio_write` can take now (``BIO_ctrl_get_write_guarantee``)."""
-        return int(self._guard.read(lambda _ssl: lib.BIO_ctrl_get_write_guarantee(self._net())))
+        return int(
+            self._guard.read(lambda _ssl: lib.BIO_ctrl_get_write_guarantee(self._memory().net))
+        )
 
     def bio_shutdown_wr(self) -> None:
         """``BIO_shutdown_wr``: the peer closed its side; the SSL reads EOF after buffered bytes."""
-        self._guard.run(lambda _ssl: lib.BIO_shutdown_wr(self._net()))
+        self._guard.run(lambda _ssl: lib.BIO_shutdown_wr(self._memory().net))
 
     def transfer_to(self, other: Connection, limit: int = 1 << 30) -> int:
         """Move pending bytes from our network BIO into ``other``'s, in C; returns the count.
@@ -742,7 +732,7 @@ class Connection(NegotiatedValues):
         c_int(limit, "limit", 0, _MAX_TRANSFER)
 
         def move(_a: Any, _b: Any) -> int:
-            src, dst = self._net(), other._net()
+            src, dst = self._memory().net, other._memory().net
             moved = int(lib.ossl_bio_move(src, dst, limit))
             if moved < 0:
                 raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")

@@ -95,6 +95,14 @@ class Guard:
         The read-only variant is :meth:`read`.
         """
         self._check(False)
+        return self._locked(fn, *args, **kwargs)
+
+    def _locked(
+        self,
+        fn: Callable[Concatenate[Any, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
         with self._lock:
             try:
                 self._owner = _get_ident()
@@ -116,7 +124,7 @@ class Guard:
         """Like :meth:`run`, but also allowed from a callback of this object's own call."""
         if self._check(True):
             return fn(self._ptr, *args, **kwargs)
-        return self.run(fn, *args, **kwargs)
+        return self._locked(fn, *args, **kwargs)
 
     def add_waker(self, wake: Callable[[], None]) -> None:
         """``wake()`` runs when :meth:`close` starts, before it waits (e.g. poll wake-up)."""

@@ -83,6 +83,34 @@ def check_timeout(value: object) -> float | None:
     return seconds
 
 
+def check_seconds(value: object, what: str) -> float:
+    """A duration that must be given: finite seconds > 0 (a proxy's deadline, gap, idle)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, not {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be finite and > 0, not {value!r}")
+    return seconds
+
+
+def check_address(value: object, what: str) -> tuple[str, int]:
+    """A TCP address ``(host, port)``, or ``"host:port"`` (``[v6]:port``), port 0..65535."""
+    if isinstance(value, str):
+        host, sep, port_text = value.rpartition(":")
+        if not sep or not host or not port_text.isdigit():
+            raise ValueError(f"{what} must be HOST:PORT, not {value!r}")
+        value = (host.removeprefix("[").removesuffix("]"), int(port_text))
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise TypeError(f"{what} must be a (host, port) tuple or 'HOST:PORT', not {value!r}")
+    host, port = value
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"{what}: host must be a non-empty str, not {host!r}")
+    no_nul(host, what)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"{what}: port must be an int in 0..65535, not {port!r}")
+    return host, port
+
+
 def take_bytes(data: object) -> memoryview:
     """A bytes-like ``data`` as a flat byte view (``nbytes`` long), or TypeError/ValueError.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,12 +61,21 @@ def checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def _frame(src: Role, seq: int, ack: int, flags: int, payload: bytes, ip_id: int) -> bytes:
+def _frame(
+    src: Role,
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes,
+    ip_id: int,
+    ports: tuple[int, int] = (CLIENT_PORT, SERVER_PORT),
+) -> bytes:
+    cport, sport_ = ports
     if src is Role.CLIENT:
-        sip, dip, sport, dport = CLIENT_IP, SERVER_IP, CLIENT_PORT, SERVER_PORT
+        sip, dip, sport, dport = CLIENT_IP, SERVER_IP, cport, sport_
         smac, dmac = CLIENT_MAC, SERVER_MAC
     else:
-        sip, dip, sport, dport = SERVER_IP, CLIENT_IP, SERVER_PORT, CLIENT_PORT
+        sip, dip, sport, dport = SERVER_IP, CLIENT_IP, sport_, cport
         smac, dmac = SERVER_MAC, CLIENT_MAC
     tcp_len = 20 + len(payload)
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
@@ -86,6 +95,24 @@ def packets(trace: Trace) -> list[Packet]:
         raise ValueError("the trace holds no transfers: nothing crossed a traced wire")
     if any(f.length and not f.data for f in flights):
         raise ValueError("the trace was recorded with keep_data=False: no bytes to write")
+    return stream_packets([(trace.wall_time(f), f.side, f.data) for f in flights])
+
+
+def stream_packets(
+    segments: Sequence[tuple[float, Role, bytes]],
+    *,
+    client_port: int = CLIENT_PORT,
+    server_port: int = SERVER_PORT,
+) -> list[Packet]:
+    """The frames of one TCP connection carrying ``segments`` (``(time, sender, bytes)``).
+
+    A three-way handshake at the first segment's time, one PSH segment per
+    entry (split above the IPv4 size limit), FIN/ACK exchanges at the last
+    one's. The trace's flights and a proxy's deliveries both come here.
+    """
+    if not segments:
+        raise ValueError("no segments: nothing crossed")
+    ports = (client_port, server_port)
     nxt = {r: _ISN[r] for r in Role}
     ip_id = {Role.CLIENT: 1, Role.SERVER: 1}
     out: list[Packet] = []
@@ -93,19 +120,18 @@ def packets(trace: Trace) -> list[Packet]:
     def emit(t: float, src: Role, flags: int, payload: bytes = b"") -> None:
         dst = Role.SERVER if src is Role.CLIENT else Role.CLIENT
         ack = nxt[dst] if flags & _ACK else 0
-        out.append(Packet(t, _frame(src, nxt[src], ack, flags, payload, ip_id[src])))
+        out.append(Packet(t, _frame(src, nxt[src], ack, flags, payload, ip_id[src], ports)))
         ip_id[src] += 1
         nxt[src] = (nxt[src] + len(payload) + (1 if flags & (_SYN | _FIN) else 0)) & 0xFFFFFFFF
 
-    t0 = trace.wall_time(flights[0])
+    t0 = segments[0][0]
     emit(t0, Role.CLIENT, _SYN)
     emit(t0, Role.SERVER, _SYN | _ACK)
     emit(t0, Role.CLIENT, _ACK)
-    for f in flights:
-        t = trace.wall_time(f)
-        for i in range(0, len(f.data), MAX_SEGMENT):
-            emit(t, f.side, _PSH | _ACK, f.data[i : i + MAX_SEGMENT])
-    t1 = trace.wall_time(flights[-1])
+    for t, side, data in segments:
+        for i in range(0, len(data), MAX_SEGMENT):
+            emit(t, side, _PSH | _ACK, data[i : i + MAX_SEGMENT])
+    t1 = segments[-1][0]
     emit(t1, Role.CLIENT, _FIN | _ACK)
     emit(t1, Role.SERVER, _FIN | _ACK)
     emit(t1, Role.CLIENT, _ACK)
@@ -179,6 +205,7 @@ __all__ = [
     "packets",
     "pcap_bytes",
     "pcapng_bytes",
+    "stream_packets",
     "write_pcap",
     "write_pcapng",
 ]

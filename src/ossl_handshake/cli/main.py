@@ -136,7 +136,12 @@ def _load_plugins() -> None:
     """Import the modules that register further sub-commands (if present)."""
     import importlib
 
-    for mod in ("ossl_handshake.cli.trace", "ossl_handshake.cli.peers", "ossl_handshake.cli_certs"):
+    for mod in (
+        "ossl_handshake.cli.trace",
+        "ossl_handshake.cli.peers",
+        "ossl_handshake.cli.proxy",
+        "ossl_handshake.cli_certs",
+    ):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

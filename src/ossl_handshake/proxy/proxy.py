@@ -65,7 +65,7 @@ def _reset(sock: socket.socket) -> None:
 
 
 class _End:
-    """One peer's socket as a wire ``Endpoint``: ``bio_read`` = what it sent, ``bio_write`` = to it."""
+    """A peer's socket as a wire ``Endpoint``: ``bio_read`` is what it sent, ``bio_write`` to it."""
 
     def __init__(self, role: Role, sock: socket.socket) -> None:
         self._role = role
@@ -432,9 +432,7 @@ class FaultProxy:
                     sock.close()
                     self._accept_error = exc
                     return
-                thread = threading.Thread(
-                    target=link.run, name=f"fault-proxy-{index}", daemon=True
-                )
+                thread = threading.Thread(target=link.run, name=f"fault-proxy-{index}", daemon=True)
                 self._links.append(link)
                 self._threads.append(thread)
             thread.start()
@@ -479,8 +477,7 @@ class FaultProxy:
                 report.wire.check_fired(report)
             except FaultNotFiredError as exc:
                 raise FaultNotFiredError(
-                    f"connection {report.index} ({report.client.address}, {report.outcome}): "
-                    f"{exc}",
+                    f"connection {report.index} ({report.client.address}, {report.outcome}): {exc}",
                     exc.faults,
                     report,
                 ) from None

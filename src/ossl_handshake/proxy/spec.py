@@ -76,9 +76,7 @@ _PARAMS: dict[str, tuple[str, ...]] = {
     "inject": ("data", "where"),
     "close": ("bytes", "flight"),
 }
-_HANDSHAKE_NAMES = {
-    name.lower(): name for name in [*HANDSHAKE_TYPES.values(), "HelloRetryRequest"]
-}
+_HANDSHAKE_NAMES = {name.lower(): name for name in [*HANDSHAKE_TYPES.values(), "HelloRetryRequest"]}
 _CONTENT_NAMES = set(CONTENT_TYPES.values())
 
 
@@ -173,7 +171,9 @@ def parse_fault(spec: str) -> Fault:
         return _close(spec, sender, params, optional)
     times: int | None = 1
     if "times" in params:
-        times = None if params["times"] == "all" else _int(spec, "times", params["times"], minimum=1)
+        times = (
+            None if params["times"] == "all" else _int(spec, "times", params["times"], minimum=1)
+        )
     select = _select(spec, sender, params)
     kw: dict[str, Any] = {"times": times, "optional": optional}
     try:

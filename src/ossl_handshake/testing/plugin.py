@@ -14,6 +14,9 @@ own tests and the plugin's stay reachable under their prefixed names):
   ``127.0.0.1`` with an ephemeral port and the configuration you choose,
   returns a :class:`TLSServer` (``.address``, ``.served``), and stops it
   cleanly at the end of the test;
+- ``ossl_fault_proxy``: a factory of :class:`~ossl_handshake.proxy.FaultProxy`
+  objects (a TCP man-in-the-middle that runs a ``Wire`` with your faults
+  between two processes), closed at the end of the test;
 - ``ossl_expect_handshake_failure``: the :func:`expect_handshake_failure`
   context manager, which fails the test unless the block raises the expected
   :class:`~ossl_handshake.errors.SSLError` (class, alert, reason, verify code).
@@ -42,6 +45,7 @@ from ossl_handshake.core.context import Context
 from ossl_handshake.core.errors import SSLError, ZeroReturnError
 from ossl_handshake.pair.driver import memory_pair as _memory_pair
 from ossl_handshake.pair.result import SideResult
+from ossl_handshake.proxy.proxy import FaultProxy
 from ossl_handshake.tls.roles import Role
 
 Handler = Callable[[Connection], None]
@@ -335,6 +339,36 @@ def expect_handshake_failure(
 def _expect_handshake_failure_fixture() -> Callable[..., Any]:
     """The :func:`expect_handshake_failure` context manager (no import needed in tests)."""
     return expect_handshake_failure
+
+
+# -- fault proxy (between two processes) -----------------------------------------------
+
+
+@pytest.fixture
+def ossl_fault_proxy() -> Iterator[Callable[..., FaultProxy]]:
+    """A factory of :class:`~ossl_handshake.proxy.FaultProxy`, each closed when the test ends.
+
+    ``ossl_fault_proxy(connect, faults=[...], policy=..., timeout=...)`` takes
+    the ``FaultProxy`` arguments, listens on ``127.0.0.1`` and an ephemeral
+    port (``.address``/``.port``) and carries every connection through a
+    fresh ``Wire``. At the end of the test the proxy is closed; an exception
+    the proxy itself hit (a fault that could not apply) fails the test.
+    Call ``proxy.check_fired()`` to fail a scenario whose fault missed.
+    """
+    started: list[FaultProxy] = []
+
+    def start(connect: tuple[str, int] | str, **kw: Any) -> FaultProxy:
+        proxy = FaultProxy(connect, **kw)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    errors: list[BaseException] = []
+    for proxy in started:
+        proxy.close()
+        errors += proxy.errors()
+    if errors:
+        pytest.fail(f"the fault proxy failed: {errors[0]!r}", pytrace=False)
 
 
 __all__ = [

@@ -1,0 +1,203 @@
+"""``ossl-handshake proxy``: the fault proxy between two processes, from the shell.
+
+``ossl-handshake proxy --listen HOST:PORT --connect HOST:PORT [--fault SPEC]...
+[--policy P] [--pcapng FILE] [--keylog FILE] [--count N] [--timeout S] [--json]``
+runs a :class:`~ossl_handshake.proxy.FaultProxy` (grammar of ``--fault`` and
+``--policy``: :mod:`ossl_handshake.proxy.spec`). It prints a ready line
+(``LISTEN host:port -> host:port``, or with ``--json`` an ``event: listening``
+object), then one line per finished connection (with ``--json`` the
+:meth:`~ossl_handshake.proxy.ConnectionReport.to_dict` object), and stops after
+``--count`` connections or on SIGINT/SIGTERM.
+
+Exit codes: 0 every fault fired in every connection; 1 a fault never fired
+or the proxy failed on a connection; 2 usage (a bad spec); 4 cannot listen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from ossl_handshake.cli.main import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, command
+from ossl_handshake.core.inputs import check_address
+from ossl_handshake.proxy.proxy import FaultProxy
+from ossl_handshake.proxy.report import ConnectionReport
+from ossl_handshake.proxy.spec import GRAMMAR, POLICY_GRAMMAR, SpecError, parse_fault, parse_policy
+from ossl_handshake.wire.faults import Fault, FaultNotFiredError
+from ossl_handshake.wire.wire import Policy
+
+
+def _fault(text: str) -> Fault:
+    try:
+        return parse_fault(text)
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _policy(text: str) -> Policy:
+    try:
+        return parse_policy(text)
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _address(text: str) -> tuple[str, int]:
+    try:
+        return check_address(text, "address")
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {text!r}")
+    return int(text)
+
+
+def _summary(report: ConnectionReport) -> str:
+    fired = ", ".join(f"{d['fault']} fired {d['fired']}" for d in report.to_dict()["faults"])
+    c, s = report.client, report.server
+    return (
+        f"#{report.index} {c.address} -> {s.address}: {report.outcome}"
+        f"{' (' + report.error + ')' if report.error else ''}; "
+        f"client {c.records} records {c.received} B closed={c.closed} alerts={c.alerts}; "
+        f"server {s.records} records {s.received} B closed={s.closed} alerts={s.alerts}"
+        f"{'; ' + fired if fired else ''}"
+    )
+
+
+class _Stop(Exception):
+    pass
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    """Serve until ``--count`` connections finished or a signal; exit code as documented."""
+    lock = threading.Lock()
+
+    def emit(line: str) -> None:
+        with lock:
+            print(line, flush=True)
+
+    def on_connection(report: ConnectionReport) -> None:
+        emit(json.dumps(report.to_dict(), sort_keys=True) if args.json else _summary(report))
+
+    try:
+        proxy = FaultProxy(
+            args.connect,
+            listen=args.listen,
+            faults=args.fault,
+            policy=args.policy,
+            timeout=args.timeout,
+            count=args.count,
+            keylog=args.keylog,
+            on_connection=on_connection,
+        )
+    except OSError as exc:
+        print(f"ossl-handshake proxy: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return EXIT_IO
+    except (TypeError, ValueError) as exc:
+        print(f"ossl-handshake proxy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    host, port = proxy.address
+    target = f"{args.connect[0]}:{args.connect[1]}"
+    if args.json:
+        ready = {"event": "listening", "address": f"{host}:{port}", "port": port}
+        emit(json.dumps({**ready, "connect": target}, sort_keys=True))
+    else:
+        emit(f"LISTEN {host}:{port} -> {target}")
+    try:
+        while args.count is None or len(proxy.connections) < args.count:
+            try:
+                proxy.wait(args.count or 1 << 30, timeout=0.2)
+            except TimeoutError:
+                continue
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        proxy.close()
+        signal.signal(signal.SIGTERM, previous)
+    if args.pcapng:
+        proxy.write_pcapng(args.pcapng)
+    errors = proxy.errors()
+    if errors:
+        print(f"ossl-handshake proxy: the proxy failed: {errors[0]}", file=sys.stderr)
+        return EXIT_TLS
+    try:
+        proxy.check_fired()
+    except FaultNotFiredError as exc:
+        print(f"ossl-handshake proxy: {exc}", file=sys.stderr)
+        return EXIT_TLS
+    return EXIT_OK
+
+
+@command("proxy", "a fault proxy between two processes: TCP in, the Wire's faults, TCP out")
+def _configure_proxy(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--listen",
+        type=_address,
+        default=("127.0.0.1", 0),
+        metavar="HOST:PORT",
+        help="where to accept (default 127.0.0.1:0, an ephemeral port)",
+    )
+    p.add_argument(
+        "--connect",
+        type=_address,
+        required=True,
+        metavar="HOST:PORT",
+        help="the server to forward each connection to",
+    )
+    p.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help=f"a fault, repeatable: {GRAMMAR}",
+    )
+    p.add_argument(
+        "--policy",
+        type=_policy,
+        default=parse_policy("flights"),
+        metavar="P",
+        help=f"delivery policy: {POLICY_GRAMMAR} (default flights)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive,
+        default=10.0,
+        metavar="S",
+        help="per-connection deadline in seconds (default 10)",
+    )
+    p.add_argument(
+        "--count", type=_count, default=None, metavar="N", help="stop after N connections finished"
+    )
+    p.add_argument("--pcapng", metavar="FILE", help="write what crossed as pcapng at the end")
+    p.add_argument(
+        "--keylog",
+        metavar="FILE",
+        help="key log file of a peer (SSLKEYLOGFILE): embedded in the pcapng",
+    )
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout")
+    p.set_defaults(func=run_proxy)
+
+
+__all__ = ["run_proxy"]

@@ -576,7 +576,9 @@ def test_openssl_s_client_through_the_proxy_to_our_server(
             proc.kill()
             proc.communicate(timeout=TIMEOUT)
     (served,) = server.wait(1)
-    assert served.ok, served.error
+    assert served.result is not None and served.result.finished
+    # s_client ends on stdin EOF without close_notify: our echo sees EOF.
+    assert served.error is None or isinstance(served.error, UnexpectedEOFError)
     (report,) = proxy.wait(1)
     assert min(len(d) for _, _, d in report.segments) <= 3
 

@@ -370,7 +370,9 @@ def test_one_stalled_connection_does_not_hold_up_another(
 # ---- TCP: half-close, reset, the upstream vanishing -------------------------------------
 
 
-def _tcp_server(handler: Callable[[socket.socket], None]) -> tuple[tuple[str, int], threading.Thread]:
+def _tcp_server(
+    handler: Callable[[socket.socket], None],
+) -> tuple[tuple[str, int], threading.Thread]:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(TIMEOUT)
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,6 +115,37 @@ class SServer(Proc):
             pytest.fail(f"s_server did not start: {banner!r}")
         self.port = int(match.group(1))
         self.early = banner[match.end() :]
+
+
+class EchoServer:
+    """A running tests/c/echo_server; ``port`` once its ready file appeared."""
+
+    def __init__(self, exe: Path, workdir: Path, *args: str) -> None:
+        ready = workdir / "echo.port"
+        self.proc = subprocess.Popen(
+            [str(exe), "--port", "0", "--ready-file", str(ready), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + TIMEOUT
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                _, err = self.proc.communicate(timeout=TIMEOUT)
+                pytest.fail(f"echo_server did not start: {err}")
+            time.sleep(0.01)
+        self.port = int(ready.read_text())
+
+    def finish(self) -> tuple[int, str, str]:
+        """``(exit status, result lines without the READY line, stderr)``."""
+        try:
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        lines = [ln for ln in out.splitlines() if not ln.startswith("READY ")]
+        return self.proc.returncode, "\n".join(lines), err
 
 
 def run(cmd: list[str], stdin: bytes = b"") -> tuple[int, str, str]:

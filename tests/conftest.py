@@ -11,12 +11,14 @@ costs more than a handshake); pairs are fresh per test.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from ossl_handshake import Context, certs
 from tests._contexts import client, server
+from tests._peers import TIMEOUT, EchoServer
 from tests.c.build import compile_c, have_compiler
 
 
@@ -74,3 +76,30 @@ def echo_server_exe(c_build_dir: Path) -> Path:
 def tls_client_exe(c_build_dir: Path) -> Path:
     """tests/c/tls_client.c, a blocking TLS client in C."""
     return compile_c(C_DIR / "tls_client.c", c_build_dir / "tls_client")
+
+
+@pytest.fixture
+def echo_server(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
+    """Start tests/c/echo_server (ECDSA identity, extra flags as given); killed at the end."""
+    started: list[EchoServer] = []
+
+    def start(*args: str) -> EchoServer:
+        workdir = tmp_path / f"echo{len(started)}"
+        workdir.mkdir()
+        server = EchoServer(
+            echo_server_exe,
+            workdir,
+            "--cert",
+            str(certs.SERVER_ECDSA.cert),
+            "--key",
+            str(certs.SERVER_ECDSA.key),
+            *args,
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for echo in started:
+        if echo.proc.poll() is None:
+            echo.proc.kill()
+            echo.proc.communicate(timeout=TIMEOUT)

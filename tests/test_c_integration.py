@@ -15,8 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from ossl_handshake import (
 )
 from ossl_handshake.cli.main import EXIT_OK, EXIT_TLS
 from tests._openssl import alert_reason
-from tests._peers import TIMEOUT, CliServer, handshakes, run
+from tests._peers import TIMEOUT, CliServer, EchoServer, handshakes, run
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -41,63 +40,6 @@ C_DIR = Path(__file__).resolve().parent / "c"
 # tests/c/echo_server.c and tls_client.c exit codes (see their headers).
 ECHO_HANDSHAKE_FAILED = 2
 TLS_CLIENT_VERIFY_FAILED = 3
-
-
-class EchoServer:
-    """A running tests/c/echo_server; ``port`` once its ready file appeared."""
-
-    def __init__(self, exe: Path, workdir: Path, *args: str) -> None:
-        ready = workdir / "echo.port"
-        self.proc = subprocess.Popen(
-            [str(exe), "--port", "0", "--ready-file", str(ready), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + TIMEOUT
-        while not ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                _, err = self.proc.communicate(timeout=TIMEOUT)
-                pytest.fail(f"echo_server did not start: {err}")
-            time.sleep(0.01)
-        self.port = int(ready.read_text())
-
-    def finish(self) -> tuple[int, str, str]:
-        """``(exit status, result lines without the READY line, stderr)``."""
-        try:
-            out, err = self.proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate(timeout=TIMEOUT)
-        lines = [ln for ln in out.splitlines() if not ln.startswith("READY ")]
-        return self.proc.returncode, "\n".join(lines), err
-
-
-@pytest.fixture
-def echo_server(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
-    started: list[EchoServer] = []
-
-    def start(*args: str) -> EchoServer:
-        workdir = tmp_path / f"echo{len(started)}"
-        workdir.mkdir()
-        server = EchoServer(
-            echo_server_exe,
-            workdir,
-            "--cert",
-            str(certs.SERVER_ECDSA.cert),
-            "--key",
-            str(certs.SERVER_ECDSA.key),
-            *args,
-        )
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.communicate(timeout=TIMEOUT)
 
 
 def connect(ctx: Context, port: int) -> Connection:

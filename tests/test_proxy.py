@@ -34,13 +34,11 @@ from ossl_handshake.testing.plugin import TLSServer, make_client_context
 from ossl_handshake.tls.records import RecordStream
 from ossl_handshake.wire import Corrupt, Drop, FaultNotFiredError
 from tests._openssl import EOF_IN_HANDSHAKE, alert_reason
-from tests._peers import TIMEOUT, SServer, openssl_cli, read_until
-from tests.test_c_integration import (  # noqa: F401  (echo_server is a fixture)
+from tests._peers import TIMEOUT, EchoServer, SServer, openssl_cli, read_until
+from tests.test_c_integration import (
     ECHO_HANDSHAKE_FAILED,
-    EchoServer,
     close,
     echo_round_trip,
-    echo_server,
     tls_client,
 )
 
@@ -325,15 +323,15 @@ def test_a_fault_that_cannot_apply_is_raised_when_the_proxy_closes(
 ) -> None:
     server = ossl_tls_server()
     huge = Corrupt(Select(direction=Role.CLIENT, record=0), offset=100_000)
-    with pytest.raises(RuntimeError, match="the fault proxy failed") as info:  # noqa: PT012
-        with FaultProxy(server.address, faults=[huge]) as proxy:
-            conn = via(proxy)
-            with pytest.raises((UnexpectedEOFError, ProtocolError)):
-                conn.do_handshake()
-            conn.close()
-            (report,) = proxy.wait(1)
-            assert report.outcome == "error" and "IndexError" in (report.error or "")
+    proxy = FaultProxy(server.address, faults=[huge])
+    with pytest.raises(RuntimeError, match="the fault proxy failed") as info, proxy:
+        conn = via(proxy)
+        with pytest.raises((UnexpectedEOFError, ProtocolError)):
+            conn.do_handshake()
+        conn.close()
     assert isinstance(info.value.__cause__, IndexError)
+    (report,) = proxy.connections
+    assert report.outcome == "error" and "IndexError" in (report.error or "")
 
 
 def test_one_stalled_connection_does_not_hold_up_another(
@@ -443,9 +441,11 @@ def test_upstream_that_refuses_is_reported_and_the_client_is_reset(
     with socket.create_server(("127.0.0.1", 0)) as gone:
         port = gone.getsockname()[1]  # closed again: nothing listens there
     proxy = ossl_fault_proxy(("127.0.0.1", port))
-    with socket.create_connection(proxy.address, timeout=TIMEOUT) as sock:
-        with contextlib.suppress(ConnectionResetError):
-            assert sock.recv(10) == b""
+    with (
+        socket.create_connection(proxy.address, timeout=TIMEOUT) as sock,
+        contextlib.suppress(ConnectionResetError),
+    ):
+        assert sock.recv(10) == b""
     (report,) = proxy.wait(1)
     assert report.outcome == "connect_failed"
     assert "refused" in (report.error or "").lower()

@@ -38,10 +38,8 @@ from ossl_handshake.wire import (
     Split,
     Truncate,
 )
-from tests._peers import TIMEOUT, cli, json_lines, read_until
-from tests.test_c_integration import (  # noqa: F401  (echo_server is a fixture)
-    EchoServer,
-    echo_server,
+from tests._peers import TIMEOUT, EchoServer, cli, json_lines, read_until
+from tests.test_c_integration import (
     tls_client,
 )
 
@@ -269,7 +267,7 @@ def test_proxy_command_between_c_client_and_c_server_writes_json_and_pcapng(
         "--pcapng",
         str(cap),
     )
-    rc, out, err = tls_client(
+    rc, _, err = tls_client(
         tls_client_exe, proxy.port, "--cafile", str(certs.CA), "--send", "hi", "--expect", "hi"
     )
     assert rc == 0, err

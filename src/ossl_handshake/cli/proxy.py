@@ -1,7 +1,8 @@
 """``ossl-handshake proxy``: the fault proxy between two processes, from the shell.
 
 ``ossl-handshake proxy --listen HOST:PORT --connect HOST:PORT [--fault SPEC]...
-[--policy P] [--pcapng FILE] [--keylog FILE] [--count N] [--timeout S] [--json]``
+[--policy P] [--pcapng FILE] [--keylog FILE] [--count N] [--timeout S] [--ready-file PATH]
+[--json]``
 runs a :class:`~ossl_handshake.proxy.FaultProxy` (grammar of ``--fault`` and
 ``--policy``: :mod:`ossl_handshake.proxy.spec`). It prints a ready line
 (``LISTEN host:port -> host:port``, or with ``--json`` an ``event: listening``
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -119,6 +121,11 @@ def run_proxy(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, stop)
     host, port = proxy.address
     target = f"{args.connect[0]}:{args.connect[1]}"
+    if args.ready_file:
+        tmp = f"{args.ready_file}.tmp"
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{port}\n")
+        os.replace(tmp, args.ready_file)  # a reader never sees a partial file
     if args.json:
         ready = {"event": "listening", "address": f"{host}:{port}", "port": port}
         emit(json.dumps({**ready, "connect": target}, sort_keys=True))
@@ -195,6 +202,11 @@ def _configure_proxy(p: argparse.ArgumentParser) -> None:
         "--keylog",
         metavar="FILE",
         help="key log file of a peer (SSLKEYLOGFILE): embedded in the pcapng",
+    )
+    p.add_argument(
+        "--ready-file",
+        metavar="PATH",
+        help="write the listening port to PATH once accepting (for scripts)",
     )
     p.add_argument("--json", action="store_true", help="JSON lines on stdout")
     p.set_defaults(func=run_proxy)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ossl_handshake import Role, certs
@@ -199,6 +199,7 @@ _faults = st.one_of(
 
 
 @given(_faults)
+@example(Inject(Select(), b"", times=None))  # an empty value: data=
 def test_every_fault_round_trips_through_its_spec(fault: Fault) -> None:
     spec = fault_spec(fault)
     again = parse_fault(spec)

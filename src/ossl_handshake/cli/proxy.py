@@ -82,10 +82,6 @@ def _summary(report: ConnectionReport) -> str:
     )
 
 
-class _Stop(Exception):
-    pass
-
-
 def run_proxy(args: argparse.Namespace) -> int:
     """Serve until ``--count`` connections finished or a signal; exit code as documented."""
     lock = threading.Lock()
@@ -115,8 +111,10 @@ def run_proxy(args: argparse.Namespace) -> int:
         print(f"ossl-handshake proxy: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    stopping = threading.Event()
+
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
+        stopping.set()  # the wait loop below sees it within 0.2 s
 
     previous = signal.signal(signal.SIGTERM, stop)
     host, port = proxy.address
@@ -132,12 +130,14 @@ def run_proxy(args: argparse.Namespace) -> int:
     else:
         emit(f"LISTEN {host}:{port} -> {target}")
     try:
-        while args.count is None or len(proxy.connections) < args.count:
+        while not stopping.is_set():
+            if args.count is not None and len(proxy.connections) >= args.count:
+                break
             try:
                 proxy.wait(args.count or 1 << 30, timeout=0.2)
             except TimeoutError:
                 continue
-    except (KeyboardInterrupt, _Stop):
+    except KeyboardInterrupt:
         pass
     finally:
         proxy.close()

@@ -155,7 +155,7 @@ def parse_fault(spec: str) -> Fault:
             optional = True
             continue
         key, eq, value = item.partition("=")
-        if not eq or not key or not value:
+        if not eq or not key:
             raise SpecError(f"{spec!r}: {item!r} is not KEY=VALUE")
         if key in params:
             raise SpecError(f"{spec!r}: {key} given twice")

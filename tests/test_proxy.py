@@ -33,7 +33,7 @@ from ossl_handshake.proxy import FaultProxy, parse_fault, parse_policy
 from ossl_handshake.testing.plugin import TLSServer, make_client_context
 from ossl_handshake.tls.records import RecordStream
 from ossl_handshake.wire import Corrupt, Drop, FaultNotFiredError
-from tests._openssl import EOF_IN_HANDSHAKE, alert_reason
+from tests._openssl import EOF_IN_HANDSHAKE, TRUNCATED_SERVER_HELLO_ALERT, alert_reason
 from tests._peers import TIMEOUT, EchoServer, SServer, openssl_cli, read_until
 from tests.test_c_integration import (
     ECHO_HANDSHAKE_FAILED,
@@ -223,7 +223,7 @@ def test_injected_alert_before_server_hello_reaches_the_client(
     proxy.check_fired()
 
 
-def test_truncated_server_hello_is_a_decode_error_for_both_ends(
+def test_truncated_server_hello_is_a_decoding_alert_for_both_ends(
     echo_server: Callable[..., EchoServer], ossl_fault_proxy: ProxyFactory
 ) -> None:
     # The header still announces the whole ServerHello: the client reads the
@@ -234,8 +234,10 @@ def test_truncated_server_hello_is_a_decode_error_for_both_ends(
         faults=[parse_fault("truncate:server:handshake=serverhello:bytes=10")],
     )
     err = fail_handshake(via(proxy))
-    assert err.alert_sent == "decode_error"
-    assert server_failure(server) == "FAIL " + alert_reason("decode error")
+    assert err.alert_sent == TRUNCATED_SERVER_HELLO_ALERT
+    assert server_failure(server) == "FAIL " + alert_reason(
+        TRUNCATED_SERVER_HELLO_ALERT.replace("_", " ")
+    )
     proxy.wait(1)
     proxy.check_fired()
 

@@ -235,9 +235,12 @@ class _Link:
             except _PeerReset as reset:
                 self.report.side(reset.role).closed = "rst"
                 other = ends[reset.role.peer]
-                if ends[reset.role].inbox:
-                    self._transfer(reset.role)
-                self._flush(other)
+                try:  # what the resetting side sent before its RST still goes out
+                    if ends[reset.role].inbox:
+                        self._transfer(reset.role)
+                    self._flush(other)
+                except _PeerReset:
+                    self.report.side(other.role).closed = "rst"  # both sides reset
                 _reset(other.sock)
                 return "reset"
 

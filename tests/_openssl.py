@@ -72,12 +72,6 @@ EOF_IN_HANDSHAKE: tuple[int, str, list[str], str | None] = (
 )
 EOF_ALERT = EOF_IN_HANDSHAKE[3]
 
-#: The alert a TLS 1.3 client sends when its ServerHello record was cut to 10
-#: bytes and the records after it are read as the rest of its body (the fault
-#: proxy's Truncate scenario): 1.1.1-3.x find the lengths inconsistent
-#: (decode_error, "length mismatch"); 4.0's parser rejects a field first.
-TRUNCATED_SERVER_HELLO_ALERT = "illegal_parameter" if SERIES >= (4, 0) else "decode_error"
-
 #: The reasons SSL_CTX_set1_groups_list queues for an unknown group name
 #: (1.1.1 queues nothing).
 BAD_GROUP_REASONS: list[str] = ["passed invalid argument"] if SERIES == (3, 0) else []

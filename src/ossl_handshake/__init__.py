@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "SideResult": "ossl_handshake.pair.result",
     "StepRecord": "ossl_handshake.pair.result",
     "Trace": "ossl_handshake.observe.trace",
+    "FaultProxy": "ossl_handshake.proxy.proxy",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -119,6 +120,7 @@ if TYPE_CHECKING:
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair
     from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+    from ossl_handshake.proxy.proxy import FaultProxy
     from ossl_handshake.tls.roles import Role
     from ossl_handshake.wire.faults import FaultNotFiredError, Select
     from ossl_handshake.wire.wire import Wire
@@ -160,6 +162,7 @@ __all__ = [
     "ErrorCode",
     "ErrorRecord",
     "FaultNotFiredError",
+    "FaultProxy",
     "HandshakeResult",
     "Mode",
     "NoProgressError",

@@ -40,6 +40,7 @@ from types import TracebackType
 from ossl_handshake.core.inputs import check_address, check_seconds
 from ossl_handshake.observe.pcap import Packet, pcapng_bytes, stream_packets
 from ossl_handshake.proxy.report import ConnectionReport, SideReport
+from ossl_handshake.proxy.spec import parse_fault
 from ossl_handshake.tls.roles import Role
 from ossl_handshake.wire.faults import Fault, FaultNotFiredError
 from ossl_handshake.wire.wire import FLIGHTS, Coalesce, Policy, Wire
@@ -307,7 +308,8 @@ class FaultProxy:
     """A TCP proxy between two processes that carries every connection through a ``Wire``.
 
     ``FaultProxy(connect=(host, port), listen=("127.0.0.1", 0), faults=[...],
-    policy=FLIGHTS, timeout=10.0)`` listens at once (``address``/``port``) and
+    policy=FLIGHTS, timeout=10.0)`` (a fault may be given as its spec string,
+    :func:`~ossl_handshake.proxy.spec.parse_fault`) listens at once (``address``/``port``) and
     serves connections on background threads until :meth:`close` (or the end
     of its ``with`` block). Every connection gets a fresh wire: by default
     ``Wire(copies of faults, policy=..., client_policy=..., server_policy=...)``
@@ -334,7 +336,7 @@ class FaultProxy:
         connect: Address | str,
         *,
         listen: Address | str = ("127.0.0.1", 0),
-        faults: Iterable[Fault] = (),
+        faults: Iterable[Fault | str] = (),
         policy: Policy = FLIGHTS,
         client_policy: Policy | None = None,
         server_policy: Policy | None = None,
@@ -360,10 +362,10 @@ class FaultProxy:
         if count is not None and count < 1:
             raise ValueError(f"count must be >= 1, not {count}")
         self.count = count
-        self.faults: list[Fault] = list(faults)
+        self.faults: list[Fault] = [parse_fault(f) if isinstance(f, str) else f for f in faults]
         for f in self.faults:
             if not isinstance(f, Fault):
-                raise TypeError(f"faults must be Fault objects, not {type(f).__name__}")
+                raise TypeError(f"faults must be Fault objects or specs, not {type(f).__name__}")
         for p in (policy, client_policy, server_policy):
             if p is not None and not isinstance(p, Policy):
                 raise TypeError(f"policies must be Policy objects, not {type(p).__name__}")

@@ -43,6 +43,8 @@ from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
+    from ossl_handshake.core.cert_callbacks import CertCallback, ClientCertCallback
+    from ossl_handshake.core.client_hello import ClientHelloCallback
     from ossl_handshake.core.connection import Connection
     from ossl_handshake.core.session import Session
 
@@ -108,6 +110,12 @@ class Hooks:
     alpn_select: tuple[bytes, ...] | AlpnSelector | None = None
     alpn_required: bool = False
     new_session: NewSessionCallback | None = None
+    # pauses (core/pauses.py): the ClientHello and certificate callbacks, and
+    # whether the verify callback may defer (SSL_set_retry_verify).
+    client_hello: ClientHelloCallback | None = None
+    cert: CertCallback | None = None
+    client_cert: ClientCertCallback | None = None
+    verify_may_pause: bool = False
 
 
 class Context:

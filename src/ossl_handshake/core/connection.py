@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
+from ossl_handshake.core import cert_callbacks as _cert_callbacks  # noqa: F401 - def_extern
+from ossl_handshake.core import client_hello as _client_hello  # noqa: F401 - def_extern
 from ossl_handshake.core.adopt import adoptee, take_reference
 from ossl_handshake.core.constants import Options, unavailable_options
 from ossl_handshake.core.context import Context, encode_alpn
@@ -226,6 +228,7 @@ class Connection(NegotiatedValues):
         self._pause: Pause | None = None
         self._pause_mode = False
         self._paused_once: set[str] = set()
+        self._verify_answer: bool | None = None  # a deferred verification's answer
         self._client_hello: Any = None  # the server's ClientHello view (core/client_hello.py)
         self._state = ffi.new("ossl_conn_state *")
         self._handle = ffi.new_handle(weakref.ref(self))

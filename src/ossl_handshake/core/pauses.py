@@ -49,7 +49,9 @@ subclass there, one line in the one mapping.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ossl_handshake.core.errors import ErrorCode
@@ -71,6 +73,9 @@ class _PauseAnswer(enum.Enum):
 
 #: Return this from a callback to pause the handshake at that callback.
 PAUSE = _PauseAnswer.PAUSE
+
+#: A driver's pause hook: ``on_pause(pause)``, answering with ``pause.resume(...)``.
+PauseHook = Callable[["Pause"], None]
 
 #: The default :class:`Pause` class of each kind (filled by subclassing with ``kind=``).
 KINDS: dict[ErrorCode, type[Pause]] = {}
@@ -213,3 +218,17 @@ def may_pause(conn: Connection) -> bool:
         or hooks.client_cert is not None
         or hooks.verify_may_pause
     )
+
+
+@contextlib.contextmanager
+def pause_mode(client: Connection, server: Connection, on: bool) -> Iterator[None]:
+    """Pause mode on both connections for one drive (restored afterwards)."""
+    if not on:
+        yield
+        return
+    saved = client._pause_mode, server._pause_mode
+    client._pause_mode = server._pause_mode = True
+    try:
+        yield
+    finally:
+        client._pause_mode, server._pause_mode = saved

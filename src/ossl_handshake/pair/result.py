@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.errors import SSLError, drain, verify_message
 from ossl_handshake.core.x509 import PeerCertificates
 from ossl_handshake.tls.names import packed_alert_name
@@ -14,6 +15,8 @@ from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection, Step
+    from ossl_handshake.core.pauses import Pause
+    from ossl_handshake.tls.client_hello import ClientHello
 
 
 class _Unset(enum.Enum):
@@ -115,6 +118,11 @@ class SideResult:
     alert_received: str | None
     error: SSLError | None = None
     signature_algorithm: str | None = None
+    #: The server's copy of the ClientHello its ClientHello callback saw.
+    client_hello: ClientHello | None = None
+    #: ``SSL_get_client_CA_list`` (a client: the names the server sent; see
+    #: :attr:`Connection.client_ca_names <ossl_handshake.Connection.client_ca_names>`).
+    client_ca_names: list[str] | None = None
 
     @classmethod
     def of(cls, conn: Connection) -> SideResult:
@@ -138,6 +146,8 @@ class SideResult:
             error=conn.failed,
             # Has a class-level default, so it cannot be decoded on first read.
             signature_algorithm=_text(snap.sig) or None,
+            client_hello=conn._client_hello,
+            client_ca_names=conn._guard.read(ca_names_of) if conn.role is Role.CLIENT else None,
             _snap=ffi.gc(snap, lib.ossl_snapshot_free),
         )
         return self
@@ -198,6 +208,7 @@ class SideResult:
         d = asdict(self)
         d["role"] = self.role.value
         d["peer_chain"] = len(self.peer_chain)
+        d["client_hello"] = self.client_hello.to_dict() if self.client_hello else None
         d["error"] = (
             None
             if self.error is None
@@ -235,6 +246,8 @@ class HandshakeResult:
     error: SSLError | None = None
     trace: Any = None
     wire: Any = None
+    #: The :class:`~ossl_handshake.core.pauses.Pause` the drive stopped at, if any.
+    paused: Pause | None = None
 
     if not TYPE_CHECKING:
 

@@ -65,6 +65,18 @@ _EXPORTS: dict[str, str] = {
     "SideResult": "ossl_handshake.pair.result",
     "StepRecord": "ossl_handshake.pair.result",
     "Trace": "ossl_handshake.observe.trace",
+    # pauses (core/pauses.py)
+    "PAUSE": "ossl_handshake.core.pauses",
+    "Pause": "ossl_handshake.core.pauses",
+    "PauseError": "ossl_handshake.core.errors",
+    "WantX509LookupError": "ossl_handshake.core.errors",
+    "WantClientHelloError": "ossl_handshake.core.errors",
+    "WantRetryVerifyError": "ossl_handshake.core.errors",
+    "WantAsyncError": "ossl_handshake.core.errors",
+    "WantAsyncJobError": "ossl_handshake.core.errors",
+    "ClientHello": "ossl_handshake.tls.client_hello",
+    "Reject": "ossl_handshake.core.client_hello",
+    "CertRequest": "ossl_handshake.core.cert_callbacks",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -83,6 +95,8 @@ if TYPE_CHECKING:
         ffi,
         lib,
     )
+    from ossl_handshake.core.cert_callbacks import CertRequest
+    from ossl_handshake.core.client_hello import Reject
     from ossl_handshake.core.connection import Connection, join
     from ossl_handshake.core.constants import (
         ClientAuth,
@@ -102,23 +116,31 @@ if TYPE_CHECKING:
         ErrorCode,
         ErrorRecord,
         NoProgressError,
+        PauseError,
         ProtocolError,
         ReturnCode,
         SSLError,
         SyscallError,
         TransportClosedError,
         UnexpectedEOFError,
+        WantAsyncError,
+        WantAsyncJobError,
+        WantClientHelloError,
         WantError,
         WantReadError,
+        WantRetryVerifyError,
         WantWriteError,
+        WantX509LookupError,
         ZeroReturnError,
     )
+    from ossl_handshake.core.pauses import PAUSE, Pause
     from ossl_handshake.core.session import Session
     from ossl_handshake.core.step import Step
     from ossl_handshake.observe import ladder, pcap
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair
     from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+    from ossl_handshake.tls.client_hello import ClientHello
     from ossl_handshake.tls.roles import Role
     from ossl_handshake.wire.faults import FaultNotFiredError, Select
     from ossl_handshake.wire.wire import Wire
@@ -146,12 +168,15 @@ __all__ = [
     "BUILD_VERSION",
     "FEATURES",
     "OPENSSL_VERSION",
+    "PAUSE",
     "RUNTIME_VERSION",
     "RUNTIME_VERSION_TEXT",
     "BusyError",
     "CallbackError",
+    "CertRequest",
     "CertificateVerifyError",
     "ClientAuth",
+    "ClientHello",
     "ClosedError",
     "ConfigurationError",
     "Connection",
@@ -164,7 +189,10 @@ __all__ = [
     "Mode",
     "NoProgressError",
     "Options",
+    "Pause",
+    "PauseError",
     "ProtocolError",
+    "Reject",
     "ReturnCode",
     "Role",
     "SNIRejected",
@@ -180,9 +208,14 @@ __all__ = [
     "Trace",
     "TransportClosedError",
     "UnexpectedEOFError",
+    "WantAsyncError",
+    "WantAsyncJobError",
+    "WantClientHelloError",
     "WantError",
     "WantReadError",
+    "WantRetryVerifyError",
     "WantWriteError",
+    "WantX509LookupError",
     "Wire",
     "ZeroReturnError",
     "certs",

@@ -9,6 +9,7 @@ runs under the context's.
 
 from __future__ import annotations
 
+import os
 import ssl as _stdlib_ssl
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def ca_names_of(ssl: Any) -> list[str] | None:
     return names_of_stack(sk)
 
 
-def load_ca_file(path: str | Path) -> Any:
+def load_ca_file(path: str | os.PathLike[str]) -> Any:
     """``SSL_load_client_CA_file``: the subjects of a PEM file as a new stack.
 
     A file with no certificate, or none readable, is a :class:`ConfigurationError`.
@@ -61,7 +62,7 @@ def load_ca_file(path: str | Path) -> Any:
     return sk
 
 
-def set_ca_list(ctx: Any, names: list[str | Path] | None) -> None:
+def set_ca_list(ctx: Any, names: list[str | os.PathLike[str]] | None) -> None:
     """``SSL_CTX_set_client_CA_list`` from PEM files (their subjects); ``[]`` sends an
     empty list. The stacks made here are handed to OpenSSL (it frees them)."""
     if not names:
@@ -74,7 +75,7 @@ def set_ca_list(ctx: Any, names: list[str | Path] | None) -> None:
             add_ca_der(ctx, der)
 
 
-def _pem_certificates(path: str | Path) -> list[bytes]:
+def _pem_certificates(path: str | os.PathLike[str]) -> list[bytes]:
     """The DER of every certificate in a PEM file."""
     try:
         text = Path(path).read_text("ascii")

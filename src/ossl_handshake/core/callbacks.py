@@ -137,17 +137,19 @@ def py_verify_cb(preverify_ok: int, store: Any) -> int:
     try:
         # A deferred answer (SSL_set_retry_verify, core/cert_callbacks.py).
         decided = verify_pause.before(conn, ssl)
+        accept: object
         if decided is not None:
             accept = decided
         else:
             x509 = lib.X509_STORE_CTX_get_current_cert(store)
             der = _cert_der(x509) if x509 != ffi.NULL else b""
             depth = int(lib.X509_STORE_CTX_get_error_depth(store))
-            accept = fn(conn, bool(preverify_ok), depth, error, der)
-            if accept is PAUSE:
+            answer: object = fn(conn, bool(preverify_ok), depth, error, der)
+            if answer is PAUSE:
                 return verify_pause.defer(conn, ssl, hooks)
-            if not isinstance(accept, bool):
-                raise TypeError(f"verify_callback must return a bool or PAUSE, not {accept!r}")
+            if not isinstance(answer, bool):
+                raise TypeError(f"verify_callback must return a bool or PAUSE, not {answer!r}")
+            accept = answer
     except BaseException as exc:  # parked, re-raised by step()
         park(conn, exc)
         lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)

@@ -162,9 +162,7 @@ class ClientCertPause(pauses.Pause, kind=ErrorCode.WANT_X509_LOOKUP):
             raise TypeError("key= needs cert=")
         if answer:
             cert = answer.pop("cert")
-            answer["paths"] = (
-                None if cert is None else cert_paths(cert, answer.pop("key", None))
-            )
+            answer["paths"] = None if cert is None else cert_paths(cert, answer.pop("key", None))
         return answer
 
 

@@ -118,7 +118,9 @@ def read_client_hello(ssl: Any) -> ClientHello:
     names: list[str | None] = []
     for i in range(0, len(raw_ciphers) - 1, 2):
         c = lib.SSL_CIPHER_find(ssl, raw_ciphers[i : i + 2])
-        names.append(ffi.string(lib.SSL_CIPHER_standard_name(c)).decode() if c != ffi.NULL else None)
+        names.append(
+            ffi.string(lib.SSL_CIPHER_standard_name(c)).decode() if c != ffi.NULL else None
+        )
     types = ffi.new("int[]", _MAX_EXTENSIONS)
     n = int(lib.ossl_client_hello_extensions(ssl, types, _MAX_EXTENSIONS))
     exts = []

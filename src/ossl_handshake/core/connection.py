@@ -26,7 +26,9 @@ from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
 from ossl_handshake.core import cert_callbacks as _cert_callbacks  # noqa: F401 - def_extern
 from ossl_handshake.core import client_hello as _client_hello  # noqa: F401 - def_extern
+from ossl_handshake.core import pauses as _pauses
 from ossl_handshake.core.adopt import adoptee, take_reference
+from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.constants import Options, unavailable_options
 from ossl_handshake.core.context import Context, encode_alpn
 from ossl_handshake.core.errors import (
@@ -44,11 +46,9 @@ from ossl_handshake.core.errors import (
 from ossl_handshake.core.guard import Guard, run_both
 from ossl_handshake.core.inputs import c_int, take_bytes
 from ossl_handshake.core.negotiated import NegotiatedValues
+from ossl_handshake.core.pauses import Pause
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step, step_from
-from ossl_handshake.core import pauses as _pauses
-from ossl_handshake.core.ca_lists import ca_names_of
-from ossl_handshake.core.pauses import Pause
 from ossl_handshake.core.transports import (
     MAX_BIO_SIZE,
     MemoryTransport,
@@ -564,7 +564,7 @@ class Connection(NegotiatedValues):
 
     @property
     def pause(self) -> Pause | None:
-        """The pause this connection waits in (a :class:`~ossl_handshake.core.pauses.Pause`), or None.
+        """The :class:`~ossl_handshake.core.pauses.Pause` this connection waits in, or None.
 
         Set when a step returned a pause code (``WANT_CLIENT_HELLO_CB``,
         ``WANT_X509_LOOKUP``, ``WANT_RETRY_VERIFY``, ``WANT_ASYNC``...);
@@ -573,7 +573,7 @@ class Connection(NegotiatedValues):
         return self._pause
 
     def resume(self, **answer: Any) -> None:
-        """Answer the pending pause (:meth:`Pause.resume <ossl_handshake.core.pauses.Pause.resume>`).
+        """Answer the pending pause (:meth:`ossl_handshake.core.pauses.Pause.resume`).
 
         ``resume()`` calls the callback again; ``resume(accept=True)``,
         ``resume(reject="access_denied")``, ``resume(cert=..., key=...)``

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.ca_lists import names_of_stack, set_ca_list
 from ossl_handshake.core.constants import (
     ClientAuth,
     Mode,
@@ -34,7 +35,6 @@ from ossl_handshake.core.errors import (
     drain,
     ensure,
 )
-from ossl_handshake.core.ca_lists import names_of_stack, set_ca_list
 from ossl_handshake.core.guard import SharedGuard
 from ossl_handshake.core.inputs import (
     as_pointer,

@@ -126,9 +126,7 @@ class Pause:
     def _check(self, answer: dict[str, Any]) -> dict[str, Any]:
         """Validate an answer (subclasses accept their keywords); returns the normalized one."""
         if answer:
-            raise TypeError(
-                f"{type(self).__name__}.resume() takes no answer, got {sorted(answer)}"
-            )
+            raise TypeError(f"{type(self).__name__}.resume() takes no answer, got {sorted(answer)}")
         return answer
 
     def __repr__(self) -> str:

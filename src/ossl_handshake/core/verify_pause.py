@@ -85,10 +85,10 @@ def before(conn: Connection, ssl: Any) -> bool | None:
 def defer(conn: Connection, ssl: Any, hooks: Hooks | None) -> int:
     """The callable returned PAUSE: ask libssl to suspend after this chain walk."""
     if not available(conn):
-        why = (
-            "on a server" if conn.role is Role.SERVER else "before OpenSSL 3.0.2 (FEATURES)"
+        why = "on a server" if conn.role is Role.SERVER else "before OpenSSL 3.0.2 (FEATURES)"
+        raise TypeError(
+            f"verify_callback returned PAUSE {why}: SSL_set_retry_verify is client-only"
         )
-        raise TypeError(f"verify_callback returned PAUSE {why}: SSL_set_retry_verify is client-only")
     if hooks is None or not hooks.verify_may_pause:
         raise TypeError(
             "verify_callback returned PAUSE but the Context was not built with "

@@ -26,15 +26,15 @@ from ossl_handshake.core.errors import (
     ErrorCode,
     ErrorRecord,
     NoProgressError,
+    PauseError,
     ReturnCode,
     SSLError,
     error_for_step,
     records,
 )
-from ossl_handshake.core.errors import PauseError
 from ossl_handshake.core.guard import run_both
-from ossl_handshake.core.pauses import Pause, PauseHook, may_pause, pause_mode
 from ossl_handshake.core.inputs import c_int
+from ossl_handshake.core.pauses import Pause, PauseHook, may_pause, pause_mode
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord

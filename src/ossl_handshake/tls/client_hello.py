@@ -58,7 +58,13 @@ EXTENSION_NAMES: dict[int, str] = {
     65281: "renegotiation_info",
 }
 
-_VERSIONS = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
+_VERSIONS = {
+    0x0300: "SSLv3",
+    0x0301: "TLSv1",
+    0x0302: "TLSv1.1",
+    0x0303: "TLSv1.2",
+    0x0304: "TLSv1.3",
+}
 _GROUPS = {
     23: "secp256r1",
     24: "secp384r1",
@@ -162,7 +168,9 @@ class _Reader:
 
     def uints(self, n: int) -> tuple[int, ...]:
         if len(self.data) % n:
-            raise ClientHelloDecodeError(f"{self.what}: length {len(self.data)} not a multiple of {n}")
+            raise ClientHelloDecodeError(
+                f"{self.what}: length {len(self.data)} not a multiple of {n}"
+            )
         return tuple(self.uint(n) for _ in range(len(self.data) // n))
 
 

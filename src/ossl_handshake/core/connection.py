@@ -491,7 +491,8 @@ class Connection(NegotiatedValues):
                 after(value)
             if exc is None:
                 return value
-            if exc.error_code.retryable:
+            # A pause waits for the application, not the socket: raise it at once.
+            if exc.error_code.retryable and not isinstance(exc, PauseError):
                 if self._transport.interrupted(self._last_errno):
                     continue
                 if deadline is not None:

@@ -47,9 +47,7 @@ class Peer:
 
 
 @contextlib.contextmanager
-def serve_one(
-    ctx: Context, client_cmd: list[str], extra: tuple[str, ...] = ()
-) -> Iterator[Peer]:
+def serve_one(ctx: Context, client_cmd: list[str], extra: tuple[str, ...] = ()) -> Iterator[Peer]:
     """Accept one connection from ``client_cmd + --connect 127.0.0.1:PORT + extra``.
 
     On leaving the block our connection is shut down and closed and the

@@ -235,7 +235,9 @@ def test_the_decoder_names_grease_and_refuses_malformed_extensions() -> None:
     bad = ClientHello(0x0303, b"\0" * 32, b"", (), (), b"\0", ((10, b"\x00\x05\x00"),))
     with pytest.raises(ClientHelloDecodeError):
         bad.groups  # noqa: B018
-    grease = ClientHello(0x0303, b"\0" * 32, b"", (), (), b"\0", ((10, b"\x00\x04\x1a\x1a\x00\x1d"),))
+    grease = ClientHello(
+        0x0303, b"\0" * 32, b"", (), (), b"\0", ((10, b"\x00\x04\x1a\x1a\x00\x1d"),)
+    )
     assert grease.group_names == ("GREASE", "x25519")
 
 

@@ -97,9 +97,11 @@ class CertRequest:
     def use(self, cert: CertAnswer, key: Any = None) -> None:
         """Load a certificate chain and key for this connection only.
 
-        ``SSL_use_certificate_chain_file`` + ``SSL_use_PrivateKey_file`` (PEM)
-        + ``SSL_check_private_key`` (SSL_CTX_use_certificate(3)): they replace
-        what the context had for this ``SSL``. A bad file or a key that does
+        ``SSL_certs_clear`` then ``SSL_use_certificate_chain_file`` +
+        ``SSL_use_PrivateKey_file`` (PEM) + ``SSL_check_private_key``
+        (SSL_CTX_use_certificate(3)): the certificates the context gave this
+        ``SSL`` are dropped first (OpenSSL keeps one per key type and would
+        otherwise still choose among them). A bad file or a key that does
         not match is a :class:`~ossl_handshake.ConfigurationError` (the
         callback then fails the handshake, re-raised as ``CallbackError``).
         """
@@ -113,6 +115,7 @@ class CertRequest:
 def use_files(ssl: Any, cert_b: bytes, key_b: bytes) -> None:
     """The loads of :meth:`CertRequest.use`, on an ``SSL`` inside its callback."""
     name = os.fsdecode(cert_b)
+    lib.SSL_certs_clear(ssl)
     ensure(lib.SSL_use_certificate_chain_file, ssl, cert_b, what=f"cannot load {name}")
     ensure(
         lib.SSL_use_PrivateKey_file,
@@ -208,8 +211,14 @@ def py_cert_cb(ssl: Any, arg: Any) -> int:
         request._ssl = None
 
 
-def _hand_over(x509: Any, pkey: Any, paths: tuple[bytes, bytes]) -> int:
-    """Load the pair into libssl's out-parameters (it takes ownership): 1, or raise."""
+def _hand_over(ssl: Any, x509: Any, pkey: Any, paths: tuple[bytes, bytes]) -> int:
+    """Load the pair into libssl's out-parameters (it takes ownership): 1, or raise.
+
+    The callback can only return a leaf, so the chain file is first loaded
+    into the ``SSL`` too (:func:`use_files`): libssl's ``SSL_use_certificate``
+    of the same leaf afterwards keeps the intermediates.
+    """
+    use_files(ssl, *paths)
     if lib.ossl_load_cert_key(paths[0], paths[1], x509, pkey) != 1:
         raise ConfigurationError(
             f"cannot load certificate {os.fsdecode(paths[0])} with key {os.fsdecode(paths[1])}",
@@ -234,7 +243,7 @@ def py_client_cert_cb(ssl: Any, x509: Any, pkey: Any) -> int:
             return -1
         if status is pauses.Consult.ANSWERED:
             paths = answer["paths"]
-            return 0 if paths is None else _hand_over(x509, pkey, paths)
+            return 0 if paths is None else _hand_over(ssl, x509, pkey, paths)
         if pauses.auto_pause(conn, "client_cert"):
             pauses.begin(conn, ClientCertPause(conn, auto=True))
             return -1
@@ -244,7 +253,7 @@ def py_client_cert_cb(ssl: Any, x509: Any, pkey: Any) -> int:
             return -1
         if result is None:
             return 0
-        return _hand_over(x509, pkey, cert_paths(result))
+        return _hand_over(ssl, x509, pkey, cert_paths(result))
     except BaseException as exc:  # parked, re-raised by step()
         park(conn, exc)
         return 0

@@ -236,5 +236,5 @@ def test_over_a_socket_our_paused_client_certificate_reaches_openssl_s_server() 
             assert conn.is_init_finished
             conn.write(b"hello\n")
     finally:
-        rc, out, err = proc.finish()
+        _rc, out, err = proc.finish()
     assert "ossl-handshake test client" in out + err

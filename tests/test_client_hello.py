@@ -36,6 +36,8 @@ from tests._pause_sockets import serve_one
 
 pytestmark = pytest.mark.timeout(60)
 
+HANDSHAKE = 22  # the record content type of handshake messages
+
 
 class Recorder:
     """A ClientHello callback that records each hello and gives a scripted answer."""
@@ -47,6 +49,21 @@ class Recorder:
     def __call__(self, hello: ClientHello) -> Any:
         self.seen.append(hello)
         return self.answers.pop(0) if self.answers else None
+
+
+def _extension_types(msg: bytes) -> list[int]:
+    """The extension types of a raw ClientHello handshake message, in order."""
+    pos = 4 + 2 + 32
+    pos += 1 + msg[pos]  # session id
+    pos += 2 + int.from_bytes(msg[pos : pos + 2], "big")  # cipher suites
+    pos += 1 + msg[pos]  # compression methods
+    end = pos + 2 + int.from_bytes(msg[pos : pos + 2], "big")
+    pos += 2
+    types = []
+    while pos < end:
+        types.append(int.from_bytes(msg[pos : pos + 2], "big"))
+        pos += 4 + int.from_bytes(msg[pos + 2 : pos + 4], "big")
+    return types
 
 
 def _pair(server_ctx: Context, client_ctx: Context | None = None, **kw: Any) -> Any:
@@ -61,7 +78,14 @@ def test_the_server_sees_what_the_client_offered() -> None:
         sigalgs="ECDSA+SHA256:RSA-PSS+SHA256",
         ciphersuites="TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
     )
-    result = handshake(*_pair(server(client_hello_callback=rec), offer))
+    c, s = _pair(server(client_hello_callback=rec), offer)
+    wire_types: list[int] = []
+    s.on_message = lambda conn, sent, version, content_type, data: (
+        wire_types.extend(_extension_types(data))
+        if not sent and content_type == HANDSHAKE and data[:1] == b"\x01"
+        else None
+    )
+    result = handshake(c, s)
     assert result.ok
     (hello,) = rec.seen
     assert result.server.client_hello is hello  # the server's view is on its result
@@ -81,8 +105,10 @@ def test_the_server_sees_what_the_client_offered() -> None:
     assert hello.cipher_names[:2] == ("TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256")
     assert hello.cipher_suites[:2] == (0x1301, 0x1303)
     assert hello.compression_methods == b"\x00"
-    # Extension types in the order sent, each with its raw bytes.
-    assert hello.extension_types.index(0) < hello.extension_types.index(51)
+    # Extension types in the order sent (as the message callback saw the
+    # ClientHello), each with its raw bytes.
+    assert hello.extension_types == tuple(wire_types)
+    assert {0, 10, 13, 16, 43, 45, 51} <= set(hello.extension_types)
     assert hello.extension(16) == b"\x00\x0c\x02h2\x08http/1.1"
     assert hello.extension(0xFFFF) is None
     assert hello.to_dict()["alpn"] == ("h2", "http/1.1")

@@ -94,6 +94,11 @@ def _verify_message(code: int) -> str:
     return msg
 
 
+def _client_snapshot(ssl: Any) -> tuple[Any, list[str] | None]:
+    """A client's snapshot and the CA names its server sent (one guarded read)."""
+    return lib.ossl_snapshot_new(ssl), ca_names_of(ssl)
+
+
 @dataclass(frozen=True)
 class SideResult:
     """One side's view after a handshake (read from its :class:`Connection`)."""
@@ -135,7 +140,10 @@ class SideResult:
         ``peer_chain`` (DER, RFC 2253) only when one of them is read: most
         results are never looked at field by field.
         """
-        snap = conn._guard.read(lib.ossl_snapshot_new)  # every SSL_get_* read in one C call
+        if conn.role is Role.CLIENT:  # with SSL_get_client_CA_list, under the same read
+            snap, ca_names = conn._guard.read(_client_snapshot)
+        else:
+            snap, ca_names = conn._guard.read(lib.ossl_snapshot_new), None
         if snap == _NULL:
             raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)
@@ -147,7 +155,7 @@ class SideResult:
             # Has a class-level default, so it cannot be decoded on first read.
             signature_algorithm=_text(snap.sig) or None,
             client_hello=conn._client_hello,
-            client_ca_names=conn._guard.read(ca_names_of) if conn.role is Role.CLIENT else None,
+            client_ca_names=ca_names,
             _snap=ffi.gc(snap, lib.ossl_snapshot_free),
         )
         return self

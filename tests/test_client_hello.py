@@ -200,6 +200,18 @@ def test_a_paused_hello_resumed_with_a_context_switches_to_it() -> None:
     assert result.client.peer_subject == "O=ossl-handshake tests,CN=alt.localhost"
 
 
+def test_the_callback_or_its_resume_chooses_the_certificate() -> None:
+    direct = handshake(*_pair(server(client_hello_callback=Recorder(certs.SERVER_RSA))))
+    assert direct.client.peer_signature_algorithm == "RSASSA-PSS"
+    c, s = _pair(server(client_hello_callback=Recorder(PAUSE)))
+    resumed = handshake(
+        c, s, on_pause=lambda p: p.resume(cert=certs.SERVER_RSA.cert, key=certs.SERVER_RSA.key)
+    )
+    assert resumed.client.peer_signature_algorithm == "RSASSA-PSS"
+    plain = handshake(*_pair(server()))
+    assert plain.client.peer_signature_algorithm == "id-ecPublicKey"
+
+
 def test_do_handshake_raises_the_typed_pause_and_conn_resume_answers_it() -> None:
     c, s = _pair(server(client_hello_callback=Recorder(PAUSE)))
     with pytest.raises(WantReadError):  # the client waits for the server

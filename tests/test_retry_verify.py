@@ -157,3 +157,22 @@ def test_over_a_socket_our_deferred_client_completes_against_openssl_s_server() 
     finally:
         _rc, out, _err = proc.finish()
     assert "BEGIN SSL SESSION PARAMETERS" in out  # s_server finished its handshake too
+
+
+@requires("retry_verify")
+def test_over_a_socket_a_deferred_rejection_fails_our_client_and_alerts_s_server() -> None:
+    openssl = openssl_cli()
+    proc = SServer(openssl, *s_server_identity(certs.SERVER_ECDSA))
+    ctx = client(verify_callback=Verifier(PAUSE), verify_may_pause=True)
+    try:
+        with connect_to(ctx, proc.port) as conn:
+            with pytest.raises(WantRetryVerifyError):
+                conn.do_handshake()
+            conn.resume(accept=False)
+            with pytest.raises(CertificateVerifyError) as info:
+                conn.do_handshake()
+            assert info.value.verify_result == APPLICATION_VERIFICATION
+            assert info.value.alert_sent is not None
+    finally:
+        _rc, out, err = proc.finish()
+    assert "alert" in (out + err).lower()

@@ -10,6 +10,10 @@ a pointer. The Python callable ``fn(hello)`` answers:
 - ``None`` or ``True``: go on (``SSL_CLIENT_HELLO_SUCCESS``);
 - a server :class:`~ossl_handshake.Context`: switch the connection to it
   (``SSL_set_SSL_CTX``, the servername callback's code path) and go on;
+- a certificate (an :class:`~ossl_handshake.certs.Identity` or a ``(cert,
+  key)`` pair of PEM paths): use it for this connection only
+  (``SSL_certs_clear``, ``SSL_use_certificate_chain_file``,
+  ``SSL_use_PrivateKey_file``) and go on;
 - a :class:`Reject` (``Reject("access_denied")``) or ``False``
   (``handshake_failure``): fail with that alert (``SSL_CLIENT_HELLO_ERROR``);
 - :data:`~ossl_handshake.core.pauses.PAUSE`: ``SSL_CLIENT_HELLO_RETRY``; the
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core import pauses
 from ossl_handshake.core.callbacks import hooks_of, park, switch_context
+from ossl_handshake.core.cert_callbacks import cert_paths, use_files
 from ossl_handshake.core.errors import ErrorCode
 from ossl_handshake.core.handles import connection_of
 from ossl_handshake.tls.client_hello import ClientHello
@@ -66,7 +71,8 @@ class ClientHelloPause(pauses.Pause, kind=ErrorCode.WANT_CLIENT_HELLO_CB):
     ``hello`` is the ClientHello it saw. ``resume()`` runs the callback
     again; ``resume(accept=True)`` goes on, ``resume(accept=False)`` or
     ``resume(reject="access_denied")`` fails with that alert,
-    ``resume(context=ctx)`` switches to a server context and goes on.
+    ``resume(context=ctx)`` switches to a server context and goes on,
+    ``resume(cert=..., key=...)`` uses that certificate and goes on.
     """
 
     callback = "client_hello"
@@ -75,11 +81,15 @@ class ClientHelloPause(pauses.Pause, kind=ErrorCode.WANT_CLIENT_HELLO_CB):
     def _check(self, answer: dict[str, Any]) -> dict[str, Any]:
         from ossl_handshake.core.context import Context
 
-        extra = set(answer) - {"accept", "reject", "context"}
+        extra = set(answer) - {"accept", "reject", "context", "cert", "key"}
         if extra:
             raise TypeError(f"ClientHelloPause.resume() got unexpected {sorted(extra)}")
-        if len(answer) > 1:
-            raise TypeError("give one of accept=, reject=, context=")
+        if "key" in answer and "cert" not in answer:
+            raise TypeError("key= needs cert=")
+        if len(set(answer) - {"key"}) > 1:
+            raise TypeError("give one of accept=, reject=, context=, cert=")
+        if "cert" in answer:
+            answer = {"paths": cert_paths(answer["cert"], answer.get("key"))}
         if "accept" in answer and not isinstance(answer["accept"], bool):
             raise TypeError(f"accept must be a bool, not {answer['accept']!r}")
         if "reject" in answer:
@@ -161,9 +171,12 @@ def _apply(conn: Connection, ssl: Any, answer: object, al: Any) -> int:
         _check_context(answer, Context)
         switch_context(conn, ssl, answer)
         return _SUCCESS
+    if isinstance(answer, tuple) or (hasattr(answer, "cert") and hasattr(answer, "key")):
+        use_files(ssl, *cert_paths(answer))
+        return _SUCCESS
     raise TypeError(
-        "client_hello_callback must return None, a bool, a server Context, Reject(...) "
-        f"or PAUSE, not {answer!r}"
+        "client_hello_callback must return None, a bool, a server Context, a certificate, "
+        f"Reject(...) or PAUSE, not {answer!r}"
     )
 
 
@@ -196,6 +209,9 @@ def py_client_hello_cb(ssl: Any, al: Any, arg: Any) -> int:
         if status is pauses.Consult.WAITING:
             return _RETRY
         if status is pauses.Consult.ANSWERED:
+            if "paths" in answer:
+                use_files(ssl, *answer["paths"])
+                return _SUCCESS
             return _apply(conn, ssl, _resumed_answer(answer), al)
         hello = read_client_hello(ssl)
         conn._client_hello = hello

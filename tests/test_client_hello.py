@@ -123,6 +123,34 @@ def test_a_tls12_only_client_offers_no_tls13_extensions() -> None:
     assert hello.psk_modes is None
 
 
+def test_after_a_hello_retry_request_the_callback_sees_the_second_hello_and_may_pause() -> None:
+    rec = Recorder(PAUSE, PAUSE)
+    c, s = _pair(server(groups="P-256", client_hello_callback=rec), client(groups="X25519:P-256"))
+    pauses: list[Any] = []
+    result = handshake(c, s, on_pause=lambda p: (pauses.append(p), p.resume(accept=True)))
+    assert result.ok and result.client.hello_retry_request
+    first, second = rec.seen
+    assert first.key_shares is not None and second.key_shares is not None
+    assert [k.group_name for k in first.key_shares] == ["x25519"]
+    assert [k.group_name for k in second.key_shares] == ["secp256r1"]
+    assert first.random == second.random
+    assert result.server.client_hello is second
+    assert len(pauses) == 2 and pauses[0] is not pauses[1]
+
+
+def test_a_pause_does_not_keep_its_connection_alive() -> None:
+    c, s = _pair(server(client_hello_callback=Recorder(PAUSE)))
+    pause = drive(c, s).paused
+    assert pause is not None and pause.connection is s
+    c.close()
+    s.close()
+    del c, s
+    import gc
+
+    gc.collect()
+    assert pause.connection is None
+
+
 @pytest.mark.parametrize(
     ("answer", "alert"), [(Reject("access_denied"), "access_denied"), (False, "handshake_failure")]
 )

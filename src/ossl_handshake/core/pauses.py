@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -102,12 +103,18 @@ class Pause:
             KINDS.setdefault(kind, cls)
 
     def __init__(self, conn: Connection, state: str = "", *, auto: bool = False) -> None:
-        self.connection = conn
+        # Weak: the connection holds its pending pause, not the other way round.
+        self._connection = weakref.ref(conn)
         self.role: Role = conn.role
         self.state = state
         self.auto = auto
         self.resumed = False
         self.answer: dict[str, Any] = {}
+
+    @property
+    def connection(self) -> Connection | None:
+        """The paused connection (None once it was collected)."""
+        return self._connection()
 
     def resume(self, **answer: Any) -> None:
         """Answer the pause; the next ``SSL_do_handshake`` goes on with it.

@@ -101,8 +101,9 @@ class ErrorCode(enum.IntEnum):
 
         Read from the C driver's ``ossl_retryable`` (glue/drive.c), the one
         definition: ``WANT_RETRY_VERIFY`` is not retryable, it is only
-        legitimate when a verify callback asked for it, which this binding
-        never does (CVE-2021-4044).
+        legitimate when a verify callback asked for it (CVE-2021-4044); such
+        a requested one is mapped to :class:`WantRetryVerifyError`, a pause
+        (``error_for(..., requested=)``, core/verify_pause.py).
         """
         return self in _RETRYABLE
 

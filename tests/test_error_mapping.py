@@ -172,12 +172,12 @@ def test_certificate_verify_failed_reason_or_verify_code_is_certificate_verify_e
     [
         (ErrorCode.WANT_READ, WantReadError),
         (ErrorCode.WANT_WRITE, WantWriteError),
-        (ErrorCode.WANT_X509_LOOKUP, WantError),
+        (ErrorCode.WANT_X509_LOOKUP, errors.WantX509LookupError),
         (ErrorCode.WANT_CONNECT, WantError),
         (ErrorCode.WANT_ACCEPT, WantError),
-        (ErrorCode.WANT_ASYNC, WantError),
-        (ErrorCode.WANT_ASYNC_JOB, WantError),
-        (ErrorCode.WANT_CLIENT_HELLO_CB, WantError),
+        (ErrorCode.WANT_ASYNC, errors.WantAsyncError),
+        (ErrorCode.WANT_ASYNC_JOB, errors.WantAsyncJobError),
+        (ErrorCode.WANT_CLIENT_HELLO_CB, errors.WantClientHelloError),
         (ErrorCode.ZERO_RETURN, ZeroReturnError),
     ],
 )
@@ -192,6 +192,16 @@ def test_unrequested_want_retry_verify_is_fatal() -> None:
     exc = errors.error_for(make_result(-1, int(ErrorCode.WANT_RETRY_VERIFY)))
     assert type(exc) is ProtocolError
     assert "unrequested SSL_ERROR_WANT_RETRY_VERIFY" in str(exc)
+
+
+def test_requested_want_retry_verify_is_a_pause() -> None:
+    # Only a verify callback of the connection (SSL_set_retry_verify) makes it a pause.
+    res = make_result(-1, int(ErrorCode.WANT_RETRY_VERIFY))
+    exc = errors.error_for(res, requested=ErrorCode.WANT_RETRY_VERIFY)
+    assert type(exc) is errors.WantRetryVerifyError
+    assert isinstance(exc, errors.PauseError)
+    other = errors.error_for(res, requested=ErrorCode.WANT_X509_LOOKUP)
+    assert type(other) is ProtocolError
 
 
 def test_received_alert_is_read_from_queue_when_callback_saw_none() -> None:
@@ -315,6 +325,7 @@ def test_feature_flags_match_the_linked_openssl() -> None:
         "ignore_unexpected_eof": modern,
         "error_function_names": modern,
         "signature_type": modern,
+        "retry_verify": BUILD_VERSION >= 0x3000002,  # SSL_set_retry_verify: 3.0.2
     } == FEATURES
     assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
     # An absent option is not 0 (an alias of NONE) but a bit of its own that is refused.

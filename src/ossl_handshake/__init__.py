@@ -66,6 +66,18 @@ _EXPORTS: dict[str, str] = {
     "StepRecord": "ossl_handshake.pair.result",
     "Trace": "ossl_handshake.observe.trace",
     "FaultProxy": "ossl_handshake.proxy.proxy",
+    # pauses (core/pauses.py)
+    "PAUSE": "ossl_handshake.core.pauses",
+    "Pause": "ossl_handshake.core.pauses",
+    "PauseError": "ossl_handshake.core.errors",
+    "WantX509LookupError": "ossl_handshake.core.errors",
+    "WantClientHelloError": "ossl_handshake.core.errors",
+    "WantRetryVerifyError": "ossl_handshake.core.errors",
+    "WantAsyncError": "ossl_handshake.core.errors",
+    "WantAsyncJobError": "ossl_handshake.core.errors",
+    "ClientHello": "ossl_handshake.tls.client_hello",
+    "Reject": "ossl_handshake.core.client_hello",
+    "CertRequest": "ossl_handshake.core.cert_callbacks",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -84,6 +96,8 @@ if TYPE_CHECKING:
         ffi,
         lib,
     )
+    from ossl_handshake.core.cert_callbacks import CertRequest
+    from ossl_handshake.core.client_hello import Reject
     from ossl_handshake.core.connection import Connection, join
     from ossl_handshake.core.constants import (
         ClientAuth,
@@ -103,17 +117,24 @@ if TYPE_CHECKING:
         ErrorCode,
         ErrorRecord,
         NoProgressError,
+        PauseError,
         ProtocolError,
         ReturnCode,
         SSLError,
         SyscallError,
         TransportClosedError,
         UnexpectedEOFError,
+        WantAsyncError,
+        WantAsyncJobError,
+        WantClientHelloError,
         WantError,
         WantReadError,
+        WantRetryVerifyError,
         WantWriteError,
+        WantX509LookupError,
         ZeroReturnError,
     )
+    from ossl_handshake.core.pauses import PAUSE, Pause
     from ossl_handshake.core.session import Session
     from ossl_handshake.core.step import Step
     from ossl_handshake.observe import ladder, pcap
@@ -121,6 +142,7 @@ if TYPE_CHECKING:
     from ossl_handshake.pair.driver import drive, handshake, memory_pair
     from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
     from ossl_handshake.proxy.proxy import FaultProxy
+    from ossl_handshake.tls.client_hello import ClientHello
     from ossl_handshake.tls.roles import Role
     from ossl_handshake.wire.faults import FaultNotFiredError, Select
     from ossl_handshake.wire.wire import Wire
@@ -148,12 +170,15 @@ __all__ = [
     "BUILD_VERSION",
     "FEATURES",
     "OPENSSL_VERSION",
+    "PAUSE",
     "RUNTIME_VERSION",
     "RUNTIME_VERSION_TEXT",
     "BusyError",
     "CallbackError",
+    "CertRequest",
     "CertificateVerifyError",
     "ClientAuth",
+    "ClientHello",
     "ClosedError",
     "ConfigurationError",
     "Connection",
@@ -167,7 +192,10 @@ __all__ = [
     "Mode",
     "NoProgressError",
     "Options",
+    "Pause",
+    "PauseError",
     "ProtocolError",
+    "Reject",
     "ReturnCode",
     "Role",
     "SNIRejected",
@@ -183,9 +211,14 @@ __all__ = [
     "Trace",
     "TransportClosedError",
     "UnexpectedEOFError",
+    "WantAsyncError",
+    "WantAsyncJobError",
+    "WantClientHelloError",
     "WantError",
     "WantReadError",
+    "WantRetryVerifyError",
     "WantWriteError",
+    "WantX509LookupError",
     "Wire",
     "ZeroReturnError",
     "certs",

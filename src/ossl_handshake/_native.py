@@ -204,6 +204,7 @@ FEATURES: dict[str, bool] = {
     "ignore_unexpected_eof": bool(lib.OSSL_HAVE_IGNORE_UNEXPECTED_EOF),
     "error_function_names": BUILD_VERSION >= 0x3000000,
     "signature_type": BUILD_VERSION >= 0x3000000,
+    "retry_verify": bool(lib.OSSL_HAVE_RETRY_VERIFY),
 }
 
 #: ``SSL_OP_*`` bits that stand for options the linked OpenSSL lacks (glue/compat.c

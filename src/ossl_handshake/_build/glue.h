@@ -182,4 +182,10 @@ static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 static void ossl_observe(SSL *ssl);
 
+/* glue/hello.c: pauses (ClientHello and certificate callbacks, retry verify) */
+static int ossl_client_hello_extensions(SSL *s, int *out, size_t cap);
+static int ossl_no_password_cb(char *buf, int size, int rwflag, void *u);
+static int ossl_load_cert_key(const char *cert, const char *key, X509 **x, EVP_PKEY **k);
+static int ossl_set_retry_verify(SSL *ssl);
+
 #endif /* OSSL_HANDSHAKE_GLUE_H */

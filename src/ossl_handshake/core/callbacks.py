@@ -17,13 +17,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core import verify_pause
 from ossl_handshake.core.handles import connection_of, context_of
+from ossl_handshake.core.pauses import PAUSE
 from ossl_handshake.tls.alpn import alpn_entries
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection
-    from ossl_handshake.core.context import Hooks
+    from ossl_handshake.core.context import Context, Hooks
 
 
 def hooks_of(ssl: Any, conn: Connection | None) -> Hooks | None:
@@ -133,12 +135,21 @@ def py_verify_cb(preverify_ok: int, store: Any) -> int:
         return 0
     error = int(lib.X509_STORE_CTX_get_error(store))
     try:
-        x509 = lib.X509_STORE_CTX_get_current_cert(store)
-        der = _cert_der(x509) if x509 != ffi.NULL else b""
-        depth = int(lib.X509_STORE_CTX_get_error_depth(store))
-        accept = fn(conn, bool(preverify_ok), depth, error, der)
-        if not isinstance(accept, bool):
-            raise TypeError(f"verify_callback must return a bool, not {accept!r}")
+        # A deferred answer (SSL_set_retry_verify, core/cert_callbacks.py).
+        decided = verify_pause.before(conn, ssl)
+        accept: object
+        if decided is not None:
+            accept = decided
+        else:
+            x509 = lib.X509_STORE_CTX_get_current_cert(store)
+            der = _cert_der(x509) if x509 != ffi.NULL else b""
+            depth = int(lib.X509_STORE_CTX_get_error_depth(store))
+            answer: object = fn(conn, bool(preverify_ok), depth, error, der)
+            if answer is PAUSE:
+                return verify_pause.defer(conn, ssl, hooks)
+            if not isinstance(answer, bool):
+                raise TypeError(f"verify_callback must return a bool or PAUSE, not {answer!r}")
+            accept = answer
     except BaseException as exc:  # parked, re-raised by step()
         park(conn, exc)
         lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)
@@ -148,6 +159,18 @@ def py_verify_cb(preverify_ok: int, store: Any) -> int:
     if error == _X509_V_OK:
         lib.X509_STORE_CTX_set_error(store, _APP_VERIFY)
     return 0
+
+
+def switch_context(conn: Connection, ssl: Any, chosen: Context) -> None:
+    """``SSL_set_SSL_CTX`` to ``chosen`` from a server callback (servername, ClientHello).
+
+    The one switch path: under ``chosen``'s guard, counting ``conn`` as its
+    user, with the key log trampoline installed when the connection logs
+    keys, and the connection keeping ``chosen`` alive.
+    """
+    if chosen is not conn.context and chosen is not conn._sni_context:
+        chosen._switch_to(ssl, conn)  # under its guard; counts conn as its user
+        conn._sni_context = chosen  # the SSL now uses it: keep it alive
 
 
 @ffi.def_extern()  # type: ignore[untyped-decorator]
@@ -170,9 +193,7 @@ def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
                 raise TypeError(
                     f"servername_callback must return a server Context or None, not {chosen!r}"
                 )
-            if chosen is not conn.context and chosen is not conn._sni_context:
-                chosen._switch_to(ssl, conn)  # under its guard; counts conn as its user
-                conn._sni_context = chosen  # the SSL now uses it: keep it alive
+            switch_context(conn, ssl, chosen)
     except SNIRejected as rej:
         alert[0] = rej.alert_code
         return _TLSEXT_FATAL

@@ -20,11 +20,15 @@ import socket
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
+from ossl_handshake.core import cert_callbacks as _cert_callbacks  # noqa: F401 - def_extern
+from ossl_handshake.core import client_hello as _client_hello  # noqa: F401 - def_extern
+from ossl_handshake.core import pauses as _pauses
 from ossl_handshake.core.adopt import adoptee, take_reference
+from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.constants import Options, unavailable_options
 from ossl_handshake.core.context import Context, encode_alpn
 from ossl_handshake.core.errors import (
@@ -32,6 +36,7 @@ from ossl_handshake.core.errors import (
     CallbackError,
     ConfigurationError,
     ErrorCode,
+    PauseError,
     ReturnCode,
     SSLError,
     ZeroReturnError,
@@ -41,6 +46,7 @@ from ossl_handshake.core.errors import (
 from ossl_handshake.core.guard import Guard, run_both
 from ossl_handshake.core.inputs import c_int, take_bytes
 from ossl_handshake.core.negotiated import NegotiatedValues
+from ossl_handshake.core.pauses import Pause
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step, step_from
 from ossl_handshake.core.transports import (
@@ -52,6 +58,9 @@ from ossl_handshake.core.transports import (
 )
 from ossl_handshake.core.x509 import PeerCertificates, x509_name
 from ossl_handshake.tls.roles import Role, as_role
+
+if TYPE_CHECKING:
+    from ossl_handshake.tls.client_hello import ClientHello
 
 InfoObserver = Callable[["Connection", int, int], None]
 MessageObserver = Callable[["Connection", bool, int, int, bytes], None]
@@ -215,6 +224,12 @@ class Connection(NegotiatedValues):
         self._peer: Connection | None = None
         self._last_errno = 0
         self._adopted = False
+        # pauses (core/pauses.py): the pending pause, pause mode, what paused once
+        self._pause: Pause | None = None
+        self._pause_mode = False
+        self._paused_once: set[str] = set()
+        self._verify_answer: bool | None = None  # a deferred verification's answer
+        self._client_hello: Any = None  # the server's ClientHello view (core/client_hello.py)
         self._state = ffi.new("ossl_conn_state *")
         self._handle = ffi.new_handle(weakref.ref(self))
         self._state.handle = self._handle
@@ -476,7 +491,8 @@ class Connection(NegotiatedValues):
                 after(value)
             if exc is None:
                 return value
-            if exc.error_code.retryable:
+            # A pause waits for the application, not the socket: raise it at once.
+            if exc.error_code.retryable and not isinstance(exc, PauseError):
                 if self._transport.interrupted(self._last_errno):
                     continue
                 if deadline is not None:
@@ -511,9 +527,17 @@ class Connection(NegotiatedValues):
         if self._failed is not None:
             return self._failed
         res = self._call_locked(ssl, lib.ossl_do_handshake)
-        step = step_from(self.role, res, self._state.alert_sent, self._state.alert_received)
+        step = step_from(
+            self.role,
+            res,
+            self._state.alert_sent,
+            self._state.alert_received,
+            requested=_pauses.requested(self) if self._pause is not None else None,
+        )
         if step.failed:
             self._failed = step
+        elif isinstance(step.error, PauseError):
+            step.error.pause = _pauses.pause_for(self, step)
         return step
 
     def do_handshake(self, *, on_step: Callable[[Step, str], None] | None = None) -> None:
@@ -536,6 +560,45 @@ class Connection(NegotiatedValues):
                 on_step(*value)
 
         self._retrying("handshake", once, report)
+
+    # --- pauses ---
+
+    @property
+    def pause(self) -> Pause | None:
+        """The :class:`~ossl_handshake.core.pauses.Pause` this connection waits in, or None.
+
+        Set when a step returned a pause code (``WANT_CLIENT_HELLO_CB``,
+        ``WANT_X509_LOOKUP``, ``WANT_RETRY_VERIFY``, ``WANT_ASYNC``...);
+        cleared when the next ``SSL_do_handshake`` consumed the answer.
+        """
+        return self._pause
+
+    def resume(self, **answer: Any) -> None:
+        """Answer the pending pause (:meth:`ossl_handshake.core.pauses.Pause.resume`).
+
+        ``resume()`` calls the callback again; ``resume(accept=True)``,
+        ``resume(reject="access_denied")``, ``resume(cert=..., key=...)``
+        give the answer of that kind instead. Then step or ``do_handshake()``
+        again. ``RuntimeError`` when nothing is paused or it was already resumed.
+        """
+        p = self._pause
+        if p is None:
+            raise RuntimeError(f"{self.role.value} connection has no pending pause")
+        p.resume(**answer)
+
+    @property
+    def client_hello(self) -> ClientHello | None:
+        """The last ClientHello this server's ClientHello callback saw (a copy), or None."""
+        hello: ClientHello | None = self._client_hello
+        return hello
+
+    @property
+    def client_ca_names(self) -> list[str] | None:
+        """``SSL_get_client_CA_list``: on a client, the CA names the server's
+        CertificateRequest listed (RFC 2253; ``[]`` for an empty list), None
+        before one arrived or when the server asked for no certificate; on a
+        server, the list it sends."""
+        return self._guard.read(ca_names_of)
 
     # -- data ------------------------------------------------------------------
 

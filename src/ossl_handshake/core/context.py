@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.ca_lists import names_of_stack, set_ca_list
 from ossl_handshake.core.constants import (
     ClientAuth,
     Mode,
@@ -35,7 +36,15 @@ from ossl_handshake.core.errors import (
     ensure,
 )
 from ossl_handshake.core.guard import SharedGuard
-from ossl_handshake.core.inputs import as_pointer, c_int, c_list, c_string, no_nul, path_bytes
+from ossl_handshake.core.inputs import (
+    as_pointer,
+    c_int,
+    c_list,
+    c_string,
+    check_callable,
+    no_nul,
+    path_bytes,
+)
 from ossl_handshake.core.keylog import AppendLines, KeylogTarget, PathLike, StreamLines
 from ossl_handshake.core.keys import key_error, load_key, password_bytes
 from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
@@ -43,6 +52,8 @@ from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
+    from ossl_handshake.core.cert_callbacks import CertCallback, ClientCertCallback
+    from ossl_handshake.core.client_hello import ClientHelloCallback
     from ossl_handshake.core.connection import Connection
     from ossl_handshake.core.session import Session
 
@@ -108,6 +119,12 @@ class Hooks:
     alpn_select: tuple[bytes, ...] | AlpnSelector | None = None
     alpn_required: bool = False
     new_session: NewSessionCallback | None = None
+    # pauses (core/pauses.py): the ClientHello and certificate callbacks, and
+    # whether the verify callback may defer (SSL_set_retry_verify).
+    client_hello: ClientHelloCallback | None = None
+    cert: CertCallback | None = None
+    client_cert: ClientCertCallback | None = None
+    verify_may_pause: bool = False
 
 
 class Context:
@@ -204,6 +221,11 @@ class Context:
         servername_callback: ServernameCallback | None = None,
         verify_callback: VerifyCallback | None = None,
         on_new_session: NewSessionCallback | None = None,
+        client_hello_callback: ClientHelloCallback | None = None,
+        cert_callback: CertCallback | None = None,
+        client_cert_callback: ClientCertCallback | None = None,
+        verify_may_pause: bool = False,
+        client_ca_list: Iterable[PathLike] | None = None,
     ) -> None:
         self.role = Role(role)
         self._init_state()
@@ -255,6 +277,12 @@ class Context:
             self.set_servername_callback(servername_callback)
         if on_new_session is not None:
             self.set_new_session_callback(on_new_session)
+        if client_hello_callback is not None:
+            self.set_client_hello_callback(client_hello_callback)
+        if cert_callback is not None:
+            self.set_cert_callback(cert_callback)
+        if client_cert_callback is not None:
+            self.set_client_cert_callback(client_cert_callback)
         if num_tickets is not None:
             self.num_tickets = num_tickets
         if session_cache is not None:
@@ -268,8 +296,12 @@ class Context:
             self._run(partial(ensure, lib.SSL_CTX_set_session_id_context), sid, len(sid))
         auth = ClientAuth(client_auth) if client_auth is not None else None
         if verify_callback is not None:
-            self.set_verify_callback(verify_callback)
+            self.set_verify_callback(verify_callback, may_pause=verify_may_pause)
+        elif verify_may_pause:
+            raise ValueError("verify_may_pause needs a verify_callback")
         self.set_verify(verify, auth)
+        if client_ca_list is not None:
+            self.set_client_ca_list(client_ca_list)
 
     def _init_state(self) -> None:
         self._guard: SharedGuard | None = None
@@ -556,7 +588,9 @@ class Context:
         self._run(apply)
         self.verify_mode = mode
 
-    def set_verify_callback(self, callback: VerifyCallback | None) -> None:
+    def set_verify_callback(
+        self, callback: VerifyCallback | None, *, may_pause: bool = False
+    ) -> None:
         """Install ``callback`` as the ``SSL_CTX_set_verify`` callback (mode unchanged).
 
         OpenSSL calls it for every certificate of the peer's chain, root
@@ -576,12 +610,18 @@ class Context:
         callback they were created with (libssl copies the C callback at
         ``SSL_new``, and the Python one is in the connection's hooks); only
         connections created afterwards get ``callback``.
+
+        With ``may_pause`` (a client, OpenSSL 3.0.2+) the callback may return
+        ``PAUSE`` to defer its answer (``SSL_set_retry_verify``: the step
+        returns ``WANT_RETRY_VERIFY``; see :mod:`ossl_handshake.core.verify_pause`).
         """
         if callback is not None and not callable(callback):
             raise TypeError(f"verify_callback must be callable, not {callback!r}")
+        if not isinstance(may_pause, bool):
+            raise TypeError(f"may_pause must be a bool, not {may_pause!r}")
 
         def apply(ctx: Any) -> None:
-            self._set_hooks(verify=callback)
+            self._set_hooks(verify=callback, verify_may_pause=may_pause and callback is not None)
             cb = lib.py_verify_cb if callback is not None else _NULL
             lib.SSL_CTX_set_verify(ctx, lib.SSL_CTX_get_verify_mode(ctx), cb)
 
@@ -817,6 +857,100 @@ class Context:
             )
 
         self._run(apply)
+
+    # --- pauses: ClientHello and certificate callbacks, CA lists (core/pauses.py) ---
+
+    def set_client_hello_callback(self, callback: ClientHelloCallback | None) -> None:
+        """``SSL_CTX_set_client_hello_cb`` with a Python callable (servers).
+
+        ``callback(hello)`` runs as soon as the ClientHello is parsed, before
+        the servername callback, with a copy of it
+        (:class:`~ossl_handshake.tls.client_hello.ClientHello`); it returns
+        None/True (go on), a server :class:`Context` (switch to it, as a
+        servername callback does), ``Reject(alert)``/False (fail with that
+        alert) or ``PAUSE`` (``SSL_CLIENT_HELLO_RETRY``: the step returns
+        ``WANT_CLIENT_HELLO_CB``). See :mod:`ossl_handshake.core.client_hello`.
+
+        Refused while in use: libssl reads the callback from the ``SSL_CTX``
+        during each handshake.
+        """
+        if self.role is not Role.SERVER:
+            raise ValueError("the ClientHello callback is for server contexts")
+        check_callable(callback, "client_hello_callback")
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_client_hello_callback")
+            self._set_hooks(client_hello=callback)
+            lib.SSL_CTX_set_client_hello_cb(
+                ctx, lib.py_client_hello_cb if callback is not None else _NULL, _NULL
+            )
+
+        self._run(apply)
+
+    def set_cert_callback(self, callback: CertCallback | None) -> None:
+        """``SSL_CTX_set_cert_cb`` (both roles): choose or load a certificate per connection.
+
+        See :mod:`ossl_handshake.core.cert_callbacks`: ``callback(request)``
+        may call ``request.use(cert, key)`` and returns None/True, False (fail)
+        or ``PAUSE`` (``WANT_X509_LOOKUP``). Refused while in use (copied at
+        ``SSL_new``).
+        """
+        check_callable(callback, "cert_callback")
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_cert_callback")
+            self._set_hooks(cert=callback)
+            lib.SSL_CTX_set_cert_cb(ctx, lib.py_cert_cb if callback is not None else _NULL, _NULL)
+
+        self._run(apply)
+
+    def set_client_cert_callback(self, callback: ClientCertCallback | None) -> None:
+        """``SSL_CTX_set_client_cert_cb`` (clients): the certificate to answer a request with.
+
+        Called only when the server asks and this context has no certificate
+        of its own; ``callback(request)`` returns an ``Identity``/``(cert,
+        key)``, None (send none) or ``PAUSE`` (``WANT_X509_LOOKUP``). Refused
+        while in use (read from the ``SSL_CTX`` during the handshake).
+        """
+        if self.role is not Role.CLIENT:
+            raise ValueError("the client certificate callback is for client contexts")
+        check_callable(callback, "client_cert_callback")
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_client_cert_callback")
+            self._set_hooks(client_cert=callback)
+            lib.SSL_CTX_set_client_cert_cb(
+                ctx, lib.py_client_cert_cb if callback is not None else _NULL
+            )
+
+        self._run(apply)
+
+    def set_client_ca_list(self, cafiles: Iterable[PathLike] | None) -> None:
+        """``SSL_CTX_set_client_CA_list`` (servers): the CA names a CertificateRequest lists.
+
+        The subjects of the certificates in the given PEM files
+        (``SSL_load_client_CA_file`` for the first, ``SSL_CTX_add_client_CA``
+        for each certificate of the others); ``[]`` sends an empty list
+        (any CA). It replaces the list ``client_auth`` took from ``cafile``.
+        Refused while in use (read during handshakes).
+        """
+        names = None if cafiles is None else list(cafiles)
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_client_ca_list")
+            set_ca_list(ctx, names)
+
+        self._run(apply)
+
+    @property
+    def client_ca_names(self) -> list[str]:
+        """``SSL_CTX_get_client_CA_list`` as RFC 2253 names (what a server sends)."""
+
+        def read(ctx: Any) -> list[str]:
+            sk = lib.SSL_CTX_get_client_CA_list(ctx)
+            return [] if sk == _NULL else names_of_stack(sk)
+
+        return self._read(read)
 
     def set_new_session_callback(self, callback: NewSessionCallback | None) -> None:
         """``SSL_CTX_sess_set_new_cb``: ``callback(conn, session)`` for each new session.

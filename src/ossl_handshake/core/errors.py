@@ -101,8 +101,9 @@ class ErrorCode(enum.IntEnum):
 
         Read from the C driver's ``ossl_retryable`` (glue/drive.c), the one
         definition: ``WANT_RETRY_VERIFY`` is not retryable, it is only
-        legitimate when a verify callback asked for it, which this binding
-        never does (CVE-2021-4044).
+        legitimate when a verify callback asked for it (CVE-2021-4044); such
+        a requested one is mapped to :class:`WantRetryVerifyError`, a pause
+        (``error_for(..., requested=)``, core/verify_pause.py).
         """
         return self in _RETRYABLE
 
@@ -293,6 +294,44 @@ class WantWriteError(WantError):
     """SSL_ERROR_WANT_WRITE: the transport cannot take the bytes we have to send."""
 
 
+class PauseError(WantError):
+    """The handshake paused in a callback (or an async job) and waits for the application.
+
+    Not a transport wait: moving bytes does not help. ``pause`` is the
+    :class:`~ossl_handshake.core.pauses.Pause` to answer (``pause.resume(...)``
+    or ``conn.resume(...)``), then call the same function again. One subclass
+    per ``SSL_get_error`` code (:data:`PAUSE_CLASSES`).
+    """
+
+    pause: Any = None
+
+
+class WantX509LookupError(PauseError):
+    """SSL_ERROR_WANT_X509_LOOKUP: a certificate callback (``SSL_CTX_set_cert_cb``,
+    ``SSL_CTX_set_client_cert_cb``) asked to be called again."""
+
+
+class WantClientHelloError(PauseError):
+    """SSL_ERROR_WANT_CLIENT_HELLO_CB: the ClientHello callback returned
+    ``SSL_CLIENT_HELLO_RETRY``."""
+
+
+class WantRetryVerifyError(PauseError):
+    """SSL_ERROR_WANT_RETRY_VERIFY requested by a verify callback (``SSL_set_retry_verify``).
+
+    Only when this connection's callback asked for it: an unrequested one is
+    a :class:`ProtocolError` (CVE-2021-4044).
+    """
+
+
+class WantAsyncError(PauseError):
+    """SSL_ERROR_WANT_ASYNC: an asynchronous crypto job paused (``SSL_MODE_ASYNC``)."""
+
+
+class WantAsyncJobError(PauseError):
+    """SSL_ERROR_WANT_ASYNC_JOB: no asynchronous job was available (the pool limit)."""
+
+
 class ZeroReturnError(SSLError):
     """SSL_ERROR_ZERO_RETURN: the peer sent close_notify."""
 
@@ -370,9 +409,22 @@ class NoProgressError(SSLError):
     """Neither peer can move: both wait for bytes and none are in flight."""
 
 
+#: The pause classes by code (core/pauses.py builds the ``Pause`` each carries).
+PAUSE_CLASSES: dict[ErrorCode, type[PauseError]] = {
+    ErrorCode.WANT_X509_LOOKUP: WantX509LookupError,
+    ErrorCode.WANT_CLIENT_HELLO_CB: WantClientHelloError,
+    ErrorCode.WANT_RETRY_VERIFY: WantRetryVerifyError,
+    ErrorCode.WANT_ASYNC: WantAsyncError,
+    ErrorCode.WANT_ASYNC_JOB: WantAsyncJobError,
+}
+
 _WANT_CLASSES: dict[ErrorCode, type[SSLError]] = {
     ErrorCode.WANT_READ: WantReadError,
     ErrorCode.WANT_WRITE: WantWriteError,
+    ErrorCode.WANT_X509_LOOKUP: WantX509LookupError,
+    ErrorCode.WANT_CLIENT_HELLO_CB: WantClientHelloError,
+    ErrorCode.WANT_ASYNC: WantAsyncError,
+    ErrorCode.WANT_ASYNC_JOB: WantAsyncJobError,
 }
 
 _ERROR_BY_VALUE = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__
@@ -418,6 +470,7 @@ def error_for(
     alert_sent: str | None = None,
     alert_received: str | None = None,
     errors: tuple[ErrorRecord, ...] | None = None,
+    requested: ErrorCode | None = None,
 ) -> SSLError | None:
     """The exception for a captured ``ossl_result``; None for success.
 
@@ -425,7 +478,9 @@ def error_for(
     the capture (ret, ``SSL_get_error``, errno, the queue, the state and the
     verify result, read in the same C call); the caller adds who (``role``),
     what (``operation``) and the alerts its info callback saw. ``errors``
-    passes records already decoded from this capture.
+    passes records already decoded from this capture. ``requested`` is the
+    pause code a callback of this connection asked for during the call
+    (``SSL_set_retry_verify``): only then is ``WANT_RETRY_VERIFY`` a pause.
     """
     recs = records(result) if errors is None else errors
     return _map(
@@ -439,6 +494,7 @@ def error_for(
         operation,
         alert_sent,
         alert_received,
+        requested,
     )
 
 
@@ -476,6 +532,7 @@ def _map(
     operation: str,
     alert_sent: str | None,
     alert_received: str | None,
+    requested: ErrorCode | None = None,
 ) -> SSLError | None:
     code = error_code_for(operation, ret, err, recs)
     if code is ErrorCode.NONE:
@@ -503,6 +560,8 @@ def _map(
     if code in _WANT_CLASSES:
         cls = _WANT_CLASSES[code]
     elif code is ErrorCode.WANT_RETRY_VERIFY:
+        if requested is ErrorCode.WANT_RETRY_VERIFY:
+            return WantRetryVerifyError(**kw)
         return ProtocolError("unrequested SSL_ERROR_WANT_RETRY_VERIFY (treated as fatal)", **kw)
     elif code.retryable:
         cls = WantError

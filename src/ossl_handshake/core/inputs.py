@@ -172,3 +172,9 @@ def as_pointer(pointer: Any, ctype: str) -> Any:
             raise TypeError(f"expected {ctype} cdata, not {cname}")
         return _same_libssl(ffi.cast(ctype, pointer), ctype)
     raise TypeError(f"expected a cffi pointer or an integer address, not {type(pointer).__name__}")
+
+
+def check_callable(fn: object, what: str) -> None:
+    """A callback argument: a callable or None (``TypeError`` otherwise)."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{what} must be callable or None, not {fn!r}")

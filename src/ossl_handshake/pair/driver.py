@@ -26,6 +26,7 @@ from ossl_handshake.core.errors import (
     ErrorCode,
     ErrorRecord,
     NoProgressError,
+    PauseError,
     ReturnCode,
     SSLError,
     error_for_step,
@@ -33,6 +34,7 @@ from ossl_handshake.core.errors import (
 )
 from ossl_handshake.core.guard import run_both
 from ossl_handshake.core.inputs import c_int
+from ossl_handshake.core.pauses import Pause, PauseHook, may_pause, pause_mode
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
@@ -120,6 +122,8 @@ def drive(
     max_steps: int | None = None,
     settle: bool = True,
     trace: Trace | bool | None = None,
+    on_pause: PauseHook | None = None,
+    pause_every_callback: bool = False,
     _fast: bool = True,
 ) -> HandshakeResult:
     """Drive both peers until done, failed or stuck; never raises for TLS failures.
@@ -143,6 +147,17 @@ def drive(
 
     ``max_steps`` (default 1000) is an int in 1..2**31-1, the C loop's int;
     anything else raises ``ValueError``/``TypeError`` before the first step.
+
+    **Pauses** (:mod:`ossl_handshake.core.pauses`): a step that pauses is
+    progress, never "no progress". ``on_pause(pause)`` is called for each
+    pause and may answer it (``pause.resume(...)``); an unanswered pause
+    stops the drive with ``result.paused`` (the :class:`Pause`: which side,
+    which callback, the state) and ``result.error`` its
+    :class:`~ossl_handshake.core.errors.PauseError`; answer it and call
+    ``drive`` again to go on. ``pause_every_callback`` is BoringSSL's async
+    mode: every callback pauses once before its first call and the driver
+    resumes it (``resume()``), so any scenario runs with a pause at each
+    callback. Pausing drives take the Python loop.
     """
     if client is server:
         raise ValueError("drive needs two different connections, got the same one twice")
@@ -181,10 +196,14 @@ def drive(
         and server._on_message is None
         and client._failed is None
         and server._failed is None
+        and not (on_pause or pause_every_callback or may_pause(client) or may_pause(server))
     ):
         steps, error, failed_side, settled, lazy = _drive_direct(client, server, max_steps, settle)
     else:
-        steps, error, failed_side = _drive_python(client, server, wire, max_steps, direct, tr)
+        with pause_mode(client, server, pause_every_callback):
+            steps, error, failed_side = _drive_python(
+                client, server, wire, max_steps, direct, tr, partial(_answer, on_pause)
+            )
     if error is None and settle and not settled:
         if not direct:
             _flush(_mover(wire, tr), server, client)
@@ -200,6 +219,7 @@ def drive(
         error=error,
         trace=tr,
         wire=wire,
+        paused=error.pause if isinstance(error, PauseError) else None,
     )
     if lazy is not None:
         # Measured: building the steps of a handshake nobody inspects costs
@@ -222,8 +242,13 @@ def _drive_python(
     max_steps: int,
     direct: bool,
     tr: Trace | None,
+    answer: Callable[[Pause], bool] = lambda p: False,
 ) -> tuple[list[StepRecord], SSLError | None, Role | None]:
-    """The driver loop in Python: any transport, wire, trace and observers."""
+    """The driver loop in Python: any transport, wire, trace, observers and pauses.
+
+    ``answer(pause)`` is asked for each paused step: True when the pause was
+    resumed (the loop goes on), False to stop with the pause as the error.
+    """
     steps: list[StepRecord] = []
     peers = ((0, client, server), (1, server, client))
     error: SSLError | None = None
@@ -263,10 +288,18 @@ def _drive_python(
                 fin[i] = progressed = True
             elif sent or st.state != before:
                 progressed = True
+            pause = st.pause
+            if pause is not None:
+                if not answer(pause):
+                    error, failed_side = st.error, me.role
+                    break
+                progressed = True  # an answered pause is progress
             if st.failed:
                 error = st.error
                 failed_side = me.role
                 break
+        if isinstance(error, PauseError):
+            break
         if error is not None:
             last = {Role.CLIENT: prev[0], Role.SERVER: prev[1]}
             _let_peer_see(client, server, failed_side, direct, move, steps, last, tr)
@@ -288,6 +321,15 @@ def _drive_python(
         )
         failed_side = _waiting_side(client, server)
     return steps, error, failed_side
+
+
+def _answer(on_pause: PauseHook | None, pause: Pause) -> bool:
+    """The driver's handling of a pause: the test's hook first, then pause mode's own."""
+    if on_pause is not None and not pause.resumed:
+        on_pause(pause)
+    if pause.auto and not pause.resumed:
+        pause.resume()  # pause mode: the callable runs on the next step
+    return pause.resumed
 
 
 def _mover(wire: WireLike | None, tr: Trace | None) -> Any:
@@ -504,15 +546,27 @@ def handshake(
     max_steps: int | None = None,
     check: bool = True,
     trace: Trace | bool | None = None,
+    on_pause: PauseHook | None = None,
+    pause_every_callback: bool = False,
 ) -> HandshakeResult:
     """Drive a handshake between two memory-transport peers (see :func:`drive`).
 
     With ``check`` (the default) the first failure is raised, with the
     result attached as ``exc.result``; otherwise it is returned in the result.
     ``trace=True`` (or a :class:`~ossl_handshake.trace.Trace`) records it
-    as ``result.trace``.
+    as ``result.trace``. ``on_pause`` and ``pause_every_callback``: see
+    :func:`drive` (an unanswered pause is raised, or returned as
+    ``result.paused`` with ``check=False``).
     """
-    result = drive(client, server, wire=wire, max_steps=max_steps, trace=trace)
+    result = drive(
+        client,
+        server,
+        wire=wire,
+        max_steps=max_steps,
+        trace=trace,
+        on_pause=on_pause,
+        pause_every_callback=pause_every_callback,
+    )
     if check and result.error is not None:
         raise result.error
     return result

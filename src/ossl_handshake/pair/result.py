@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.errors import SSLError, drain, verify_message
 from ossl_handshake.core.x509 import PeerCertificates
 from ossl_handshake.tls.names import packed_alert_name
@@ -14,6 +15,8 @@ from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection, Step
+    from ossl_handshake.core.pauses import Pause
+    from ossl_handshake.tls.client_hello import ClientHello
 
 
 class _Unset(enum.Enum):
@@ -91,6 +94,11 @@ def _verify_message(code: int) -> str:
     return msg
 
 
+def _client_snapshot(ssl: Any) -> tuple[Any, list[str] | None]:
+    """A client's snapshot and the CA names its server sent (one guarded read)."""
+    return lib.ossl_snapshot_new(ssl), ca_names_of(ssl)
+
+
 @dataclass(frozen=True)
 class SideResult:
     """One side's view after a handshake (read from its :class:`Connection`)."""
@@ -115,6 +123,11 @@ class SideResult:
     alert_received: str | None
     error: SSLError | None = None
     signature_algorithm: str | None = None
+    #: The server's copy of the ClientHello its ClientHello callback saw.
+    client_hello: ClientHello | None = None
+    #: ``SSL_get_client_CA_list`` (a client: the names the server sent; see
+    #: :attr:`Connection.client_ca_names <ossl_handshake.Connection.client_ca_names>`).
+    client_ca_names: list[str] | None = None
 
     @classmethod
     def of(cls, conn: Connection) -> SideResult:
@@ -127,7 +140,10 @@ class SideResult:
         ``peer_chain`` (DER, RFC 2253) only when one of them is read: most
         results are never looked at field by field.
         """
-        snap = conn._guard.read(lib.ossl_snapshot_new)  # every SSL_get_* read in one C call
+        if conn.role is Role.CLIENT:  # with SSL_get_client_CA_list, under the same read
+            snap, ca_names = conn._guard.read(_client_snapshot)
+        else:
+            snap, ca_names = conn._guard.read(lib.ossl_snapshot_new), None
         if snap == _NULL:
             raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)
@@ -138,6 +154,8 @@ class SideResult:
             error=conn.failed,
             # Has a class-level default, so it cannot be decoded on first read.
             signature_algorithm=_text(snap.sig) or None,
+            client_hello=conn._client_hello,
+            client_ca_names=ca_names,
             _snap=ffi.gc(snap, lib.ossl_snapshot_free),
         )
         return self
@@ -198,6 +216,7 @@ class SideResult:
         d = asdict(self)
         d["role"] = self.role.value
         d["peer_chain"] = len(self.peer_chain)
+        d["client_hello"] = self.client_hello.to_dict() if self.client_hello else None
         d["error"] = (
             None
             if self.error is None
@@ -235,6 +254,8 @@ class HandshakeResult:
     error: SSLError | None = None
     trace: Any = None
     wire: Any = None
+    #: The :class:`~ossl_handshake.core.pauses.Pause` the drive stopped at, if any.
+    paused: Pause | None = None
 
     if not TYPE_CHECKING:
 

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
     *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
-    *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats")),
+    *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats", "modes")),
     "glue.h",
     "cdef/callbacks.h",
     "cdef/ocsp.h",

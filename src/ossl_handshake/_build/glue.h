@@ -139,6 +139,9 @@ typedef struct {
     int alert_received;
     X509 *leaf;               /* SSL_get1_peer_certificate */
     STACK_OF_X509 *chain;     /* X509_chain_up_ref of SSL_get_peer_cert_chain */
+    STACK_OF_X509 *verified;  /* X509_chain_up_ref of SSL_get0_verified_chain */
+    unsigned char *ocsp;      /* a copy of the stapled OCSP response, NULL if none */
+    long ocsp_len;
 } ossl_snapshot;
 
 /* ---- Functions ---------------------------------------------------------- */

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import threading
 import weakref
@@ -40,7 +41,7 @@ from ossl_handshake.core.errors import (
     ensure,
 )
 from ossl_handshake.core.guard import Guard, run_both
-from ossl_handshake.core.inputs import c_int, is_data, take_bytes
+from ossl_handshake.core.inputs import c_int, take_bytes
 from ossl_handshake.core.negotiated import NegotiatedValues, verified_chain_of
 from ossl_handshake.core.ocsp import OCSPStatus
 from ossl_handshake.core.session import Session
@@ -676,7 +677,7 @@ class Connection(NegotiatedValues):
         key_src = key if key is not None else cert
         cert_raw = certdata.read_data(cert, "cert")
         key_raw = certdata.read_data(key_src, "key")
-        name = "key" if is_data(key_src) else f"key {key_src}"
+        name = f"key {key_src}" if isinstance(key_src, (str, os.PathLike)) else "key"
 
         def load(ssl: Any) -> None:
             certdata.use_chain_data(ssl, cert_raw, ssl=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core import certdata, verification
 from ossl_handshake.core.constants import (
     ClientAuth,
     Mode,
@@ -34,7 +35,6 @@ from ossl_handshake.core.errors import (
     drain,
     ensure,
 )
-from ossl_handshake.core import certdata, verification
 from ossl_handshake.core.guard import SharedGuard
 from ossl_handshake.core.inputs import (
     as_pointer,
@@ -42,7 +42,6 @@ from ossl_handshake.core.inputs import (
     c_list,
     c_string,
     cert_data,
-    is_data,
     no_nul,
     path_bytes,
 )
@@ -244,7 +243,7 @@ class Context:
         lib.ossl_init()
         lib.ossl_ctx_init(ctx)
         self._adopt_pointer(ctx)
-        self.cert = Path(cert) if cert is not None and not is_data(cert) else None
+        self.cert = Path(cert) if isinstance(cert, (str, os.PathLike)) else None
         self.cafile = Path(cafile) if cafile is not None else None
 
         modes = Mode.RELEASE_BUFFERS if release_buffers else Mode.NONE
@@ -536,7 +535,7 @@ class Context:
         key_name = key if key is not None else cert
         if password is not None and not callable(password):
             password_bytes(password)  # type errors before anything is loaded
-        if is_data(cert) or is_data(key_name):
+        if not isinstance(cert, (str, os.PathLike)) or not isinstance(key_name, (str, os.PathLike)):
             self._load_cert_data(cert, key_name, password)
             return
         cert_b = path_bytes(cert, "cert")
@@ -599,7 +598,7 @@ class Context:
     def _load_cert_data(self, cert: CertSource, key: CertSource, password: Password | None) -> None:
         cert_raw = certdata.read_data(cert, "cert")
         key_raw = certdata.read_data(key, "key")
-        name = "key" if is_data(key) else f"key {key}"
+        name = f"key {key}" if isinstance(key, (str, os.PathLike)) else "key"
 
         def load(ctx: Any) -> None:
             self._refuse_in_use("load_cert_chain")
@@ -607,7 +606,7 @@ class Context:
             certdata.use_key_data(ctx, key_raw, password, name=name)
 
         self._run(load)
-        self.cert = None if is_data(cert) else Path(cert)  # type: ignore[arg-type]
+        self.cert = Path(cert) if isinstance(cert, (str, os.PathLike)) else None
 
     def load_crl(self, crl: CertSource) -> int:
         """Add the CRLs of a PEM/DER file or bytes to the trust store (``X509_STORE_add_crl``).

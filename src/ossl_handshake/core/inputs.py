@@ -116,11 +116,6 @@ def cert_data(value: object, what: str) -> bytes:
     return view.tobytes()
 
 
-def is_data(value: object) -> bool:
-    """True for bytes-like values (in-memory PEM/DER), False for paths and the rest."""
-    return isinstance(value, (bytes, bytearray, memoryview))
-
-
 #: cdata pointer types :func:`as_pointer` accepts for each target type (a
 #: foreign cffi module may spell the typedef out as its struct).
 _POINTER_ALIASES = {

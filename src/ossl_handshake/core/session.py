@@ -182,7 +182,7 @@ class Session:
 
     @property
     def time(self) -> datetime.datetime:
-        """``SSL_SESSION_get_time`` (``SSL_SESSION_get_time_ex`` from 3.3): when it was made (UTC)."""
+        """``SSL_SESSION_get_time`` (``_time_ex`` from 3.3, glue/compat.c): when it was made."""
         t = int(self._guard.read(lib.SSL_SESSION_get_time))
         return datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
 

@@ -92,7 +92,7 @@ def decode_alpn(data: bytes) -> list[bytes]:
 
 
 def alpn_text(proto: bytes) -> str:
-    """An ID as text: ASCII as is, other bytes as ``\\xNN`` escapes (``b"\\xffx"`` → ``"\\\\xffx"``).
+    """An ID as text: ASCII as is, other bytes escaped (``b"\\xffx"`` → ``"\\\\xffx"``).
 
     Lossless for ASCII IDs only; compare IDs as bytes.
     """

@@ -55,6 +55,14 @@ _EXPORTS: dict[str, str] = {
     "Step": "ossl_handshake.core.step",
     "join": "ossl_handshake.core.connection",
     "Session": "ossl_handshake.core.session",
+    # beyond2: verification control, OCSP stapling, session statistics
+    "HostFlags": "ossl_handshake.core.verification",
+    "Purpose": "ossl_handshake.core.verification",
+    "VerifyFlags": "ossl_handshake.core.verification",
+    "OCSPRejected": "ossl_handshake.core.ocsp",
+    "OCSPStatus": "ossl_handshake.core.ocsp",
+    "inspect_ocsp": "ossl_handshake.core.ocsp",
+    "SessionStats": "ossl_handshake.core.session",
     "FaultNotFiredError": "ossl_handshake.wire.faults",
     "Select": "ossl_handshake.wire.faults",
     "Wire": "ossl_handshake.wire.wire",
@@ -92,6 +100,9 @@ if TYPE_CHECKING:
         TLSVersion,
     )
     from ossl_handshake.core.context import Context, SNIRejected
+    from ossl_handshake.core.ocsp import OCSPRejected, OCSPStatus, inspect_ocsp
+    from ossl_handshake.core.session import SessionStats
+    from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
     from ossl_handshake.core.errors import (
         BusyError,
         CallbackError,
@@ -161,10 +172,14 @@ __all__ = [
     "ErrorRecord",
     "FaultNotFiredError",
     "HandshakeResult",
+    "HostFlags",
     "Mode",
     "NoProgressError",
+    "OCSPRejected",
+    "OCSPStatus",
     "Options",
     "ProtocolError",
+    "Purpose",
     "ReturnCode",
     "Role",
     "SNIRejected",
@@ -172,6 +187,7 @@ __all__ = [
     "Select",
     "Session",
     "SessionCacheMode",
+    "SessionStats",
     "SideResult",
     "Step",
     "StepRecord",
@@ -180,6 +196,7 @@ __all__ = [
     "Trace",
     "TransportClosedError",
     "UnexpectedEOFError",
+    "VerifyFlags",
     "WantError",
     "WantReadError",
     "WantWriteError",
@@ -189,6 +206,7 @@ __all__ = [
     "drive",
     "ffi",
     "handshake",
+    "inspect_ocsp",
     "join",
     "ladder",
     "lib",

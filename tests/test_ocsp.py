@@ -245,7 +245,9 @@ def _der_chain(path: Any) -> tuple[bytes, bytes]:
 
     pem = path.read_text()
     blocks = pem.split("-----END CERTIFICATE-----")[:2]
-    leaf, issuer = (ssl.PEM_cert_to_DER_cert(b.strip() + "\n-----END CERTIFICATE-----\n") for b in blocks)
+    leaf, issuer = (
+        ssl.PEM_cert_to_DER_cert(b.strip() + "\n-----END CERTIFICATE-----\n") for b in blocks
+    )
     return leaf, issuer
 
 

@@ -30,7 +30,12 @@ from typing import Any
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.errors import ConfigurationError, drain, ensure
 from ossl_handshake.core.inputs import cert_data
-from ossl_handshake.core.keys import key_error, password_bytes
+from ossl_handshake.core.keys import (
+    _ERR_LIB_X509,
+    _X509_R_KEY_VALUES_MISMATCH,
+    key_error,
+    password_bytes,
+)
 
 __all__ = ["add_ca_data", "add_crl_data", "read_data", "use_chain_data", "use_key_data"]
 
@@ -80,6 +85,10 @@ def use_chain_data(target: Any, data: bytes, *, ssl: bool = False) -> None:
     """
     sk = _parse_chain(data, "certificate")
     certs = _certs(sk)
+    if ssl:
+        # An SSL holds one certificate per key type, copied from its SSL_CTX:
+        # without clearing them, the context's ECDSA one could still be chosen.
+        lib.SSL_certs_clear(target)
     use, clear, add = (
         (lib.SSL_use_certificate, lib.SSL_clear_chain_certs, lib.SSL_add1_chain_cert)
         if ssl
@@ -141,7 +150,18 @@ def use_key_data(
         if ssl
         else (lib.SSL_CTX_use_PrivateKey, lib.SSL_CTX_check_private_key)
     )
-    ensure(use, target, key, what=f"{name} was refused")
+    try:
+        ensure(use, target, key, what=f"{name} was refused")
+    except ConfigurationError as exc:
+        # 3.0 checks the key against the certificate inside the call.
+        if any(
+            e.library_code == _ERR_LIB_X509 and e.reason_code == _X509_R_KEY_VALUES_MISMATCH
+            for e in exc.errors
+        ):
+            raise ConfigurationError(
+                f"{name} does not match the certificate", errors=exc.errors, operation=exc.operation
+            ) from None
+        raise
     ensure(check, target, what=f"{name} does not match the certificate")
 
 

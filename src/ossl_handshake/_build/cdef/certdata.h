@@ -13,3 +13,4 @@ long SSL_clear_chain_certs(SSL *ssl);
 int SSL_check_private_key(const SSL *ssl);
 void EVP_PKEY_free(EVP_PKEY *pkey);
 void X509_CRL_free(X509_CRL *a);
+void SSL_certs_clear(SSL *s);

@@ -238,8 +238,10 @@ def test_openssl_s_client_verifies_our_in_memory_chain(ossl_tls_server: Any) -> 
     srv = server(cert=certs.SERVER_RSA.cert.read_bytes(), key=certs.SERVER_RSA.key.read_bytes())
     host, port = ossl_tls_server(srv).address
     rc, out, err = run_cmd(
-        [openssl, "s_client", "-connect", f"{host}:{port}", "-servername", "localhost"]
-        + ["-CAfile", str(certs.CA), "-verify_return_error", "-verify_hostname", "localhost"]
+        [
+            *(openssl, "s_client", "-connect", f"{host}:{port}", "-servername", "localhost"),
+            *("-CAfile", str(certs.CA), "-verify_return_error", "-verify_hostname", "localhost"),
+        ]
     )
     assert rc == 0, err
     assert "Verify return code: 0 (ok)" in out

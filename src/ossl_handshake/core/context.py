@@ -748,6 +748,20 @@ class Context:
             len(raw),
         )
 
+    @property
+    def session_cache_size(self) -> int:
+        """``SSL_CTX_sess_get/set_cache_size``: sessions the internal cache holds (0: no limit).
+
+        When it is full, adding one evicts the oldest and counts ``cache_full``
+        (:meth:`session_stats`). Setting it is refused while in use.
+        """
+        return int(self._read(lib.SSL_CTX_sess_get_cache_size))
+
+    @session_cache_size.setter
+    def session_cache_size(self, n: int) -> None:
+        size = c_int(n, "session_cache_size", 0, _LONG_MAX)
+        self._configure("session_cache_size", lib.SSL_CTX_sess_set_cache_size, size)
+
     def session_stats(self) -> SessionStats:
         """The session cache counters (``SSL_CTX_sess_number``, ``_hits``, ``_misses``, ...).
 

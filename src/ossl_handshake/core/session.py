@@ -193,7 +193,11 @@ class Session:
 
     @property
     def hostname(self) -> str | None:
-        """``SSL_SESSION_get0_hostname``: the SNI name it was made with, None if none."""
+        """``SSL_SESSION_get0_hostname``: the SNI name it was made with, None if none.
+
+        OpenSSL records the name only when the server's servername callback
+        accepted it (``SSL_TLSEXT_ERR_OK``); without a callback it stays None.
+        """
 
         def get(ptr: Any) -> str | None:
             p = lib.SSL_SESSION_get0_hostname(ptr)

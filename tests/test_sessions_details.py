@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from ossl_handshake import (
-    ContextInUseError,
     Connection,
     Context,
+    ContextInUseError,
     Options,
     Session,
     SessionStats,
@@ -105,7 +105,7 @@ def test_session_id_context_is_recorded_and_checked_on_resumption() -> None:
 def test_session_hostname_is_recorded_when_a_servername_callback_accepts_it() -> None:
     # OpenSSL stores the SNI name in the session only when the servername
     # callback answered SSL_TLSEXT_ERR_OK (without a callback it is NOACK).
-    plain_c, plain_s = full(client(), server())
+    _, plain_s = full(client(), server())
     assert plain_s.session is not None and plain_s.session.hostname is None
     c, s = full(client(), server(servername_callback=lambda conn, name: None))
     assert s.session is not None and s.session.hostname == "localhost"
@@ -202,8 +202,10 @@ def test_openssl_s_client_reconnects_and_our_server_cache_counts_hits(
     srv = server(options=Options.NO_TICKET, max_version="1.2")
     host, port = ossl_tls_server(srv).address
     rc, out, err = run_cmd(
-        [openssl, "s_client", "-connect", f"{host}:{port}", "-servername", "localhost"]
-        + ["-CAfile", str(certs.CA), "-reconnect"]
+        [
+            *(openssl, "s_client", "-connect", f"{host}:{port}", "-servername", "localhost"),
+            *("-CAfile", str(certs.CA), "-reconnect"),
+        ]
     )
     assert rc == 0, err
     assert out.count("Reused, TLSv1.2") == 5  # s_client -reconnect: five more handshakes

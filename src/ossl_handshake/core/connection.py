@@ -569,7 +569,16 @@ class Connection(NegotiatedValues):
         """``SSL_write_ex`` all of ``data`` (one record per 16 KiB); returns bytes written.
 
         ``data`` is any contiguous bytes-like object, counted in bytes
-        (``memoryview.nbytes``), not items.
+        (``memoryview.nbytes``), not items. As OpenSSL does it
+        (SSL_write(3)): without ``SSL_MODE_ENABLE_PARTIAL_WRITE`` the call
+        returns only once everything is written; a full transport raises
+        :class:`WantWriteError` and the *same* write must be retried (what
+        was already written is remembered by libssl, so the retry returns
+        ``len(data)``). ``SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER``, on by
+        default, lets the retry pass an equal copy at another address;
+        without it that is "bad write retry". With
+        ``Context(partial_write=True)`` the call returns after each record
+        with the count written (at most 16384 per record).
         """
         view = take_bytes(data)
 

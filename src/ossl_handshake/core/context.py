@@ -171,6 +171,21 @@ class Context:
       the memory of an idle connection; no effect on the protocol).
     - ``keylog``: NSS key log lines (``SSL_CTX_set_keylog_callback``) to a
       path (appended), a text file, or a callable taking each line.
+    - ``cert``/``key`` as bytes (PEM or DER) instead of paths, ``cadata``
+      (trust anchors as bytes, ``X509_STORE_add_cert``), ``crl``
+      (``X509_STORE_add_crl``): see :mod:`ossl_handshake.core.certdata`.
+    - ``verify_depth``: ``SSL_CTX_set_verify_depth``; ``verify_flags``:
+      ``X509_VERIFY_PARAM_set_flags`` (:class:`VerifyFlags`: CRL checks,
+      partial chains); ``host_flags``: ``X509_VERIFY_PARAM_set_hostflags``;
+      ``purpose``: ``SSL_CTX_set_purpose``.
+    - ``ocsp`` / ``ocsp_verify`` (clients): ``SSL_CTX_set_tlsext_status_type``
+      and the status callback's verdict; ``ocsp_response`` (servers): the
+      staple (``SSL_set_tlsext_status_ocsp_resp``); see :mod:`ossl_handshake.core.ocsp`.
+    - ``session_timeout``: ``SSL_CTX_set_timeout``; ``session_id_context``:
+      ``SSL_CTX_set_session_id_context``.
+    - ``accept_moving_write_buffer`` (default on, as in pyOpenSSL and
+      CPython) and ``partial_write``: ``SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER``
+      and ``SSL_MODE_ENABLE_PARTIAL_WRITE`` (see :meth:`set_mode`).
 
     **Sharing and changing.** The ``SSL_CTX`` lives in a guard
     (:class:`~ossl_handshake.core.handles.SharedGuard`): threads may create

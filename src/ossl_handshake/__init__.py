@@ -100,9 +100,6 @@ if TYPE_CHECKING:
         TLSVersion,
     )
     from ossl_handshake.core.context import Context, SNIRejected
-    from ossl_handshake.core.ocsp import OCSPRejected, OCSPStatus, inspect_ocsp
-    from ossl_handshake.core.session import SessionStats
-    from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
     from ossl_handshake.core.errors import (
         BusyError,
         CallbackError,
@@ -124,8 +121,10 @@ if TYPE_CHECKING:
         WantWriteError,
         ZeroReturnError,
     )
-    from ossl_handshake.core.session import Session
+    from ossl_handshake.core.ocsp import OCSPRejected, OCSPStatus, inspect_ocsp
+    from ossl_handshake.core.session import Session, SessionStats
     from ossl_handshake.core.step import Step
+    from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
     from ossl_handshake.observe import ladder, pcap
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair

@@ -30,6 +30,7 @@ from ossl_handshake import (
     memory_pair,
 )
 from tests._contexts import client, run, server
+from tests._openssl import STAPLES_FOREIGN_OCSP_RESPONSE
 from tests._peers import SServer, openssl_cli, s_server_identity
 from tests._peers import run as run_cmd
 
@@ -108,8 +109,11 @@ def test_staple_for_another_certificate_is_not_found_for_the_peer() -> None:
     verify = Verifier()
     result = run(client(ocsp_verify=verify), server(ocsp_response=REVOKED))
     result.expect(failed_side=Role.CLIENT, client_alert_sent="bad_certificate_status_response")
-    status = verify.status[0]
-    assert status is not None and status.found is False and status.cert_status is None
+    if STAPLES_FOREIGN_OCSP_RESPONSE:
+        status = verify.status[0]
+        assert status is not None and status.found is False and status.cert_status is None
+    else:  # 4.0 does not staple a response about another certificate
+        assert verify.seen == [None]
 
 
 def test_server_callable_returning_none_staples_nothing() -> None:

@@ -136,7 +136,11 @@ def use_key_data(
         given = password()
         key, pw, errors = _load_key(data, password_bytes(given))
     if key == _NULL:
-        err = key_error(pw, errors, given is not None, name, "certificate")
+        err = key_error(pw, errors, given is not None, name.removeprefix("key "), "certificate")
+        op = "PEM_read_bio_PrivateKey"  # key_error speaks of the file call
+        err = ConfigurationError(
+            err.message.replace("SSL_CTX_use_PrivateKey_file", op), errors=errors, operation=op
+        )
         if not pw.asked and not pw.too_long:
             err = ConfigurationError(
                 f"{name}: the bytes are not a PEM or DER private key",

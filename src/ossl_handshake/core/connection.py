@@ -686,7 +686,7 @@ class Connection(NegotiatedValues):
         key_src = key if key is not None else cert
         cert_raw = certdata.read_data(cert, "cert")
         key_raw = certdata.read_data(key_src, "key")
-        name = f"key {key_src}" if isinstance(key_src, (str, os.PathLike)) else "key"
+        name = f"key {key_src}" if isinstance(key_src, (str, os.PathLike)) else "key from memory"
 
         def load(ssl: Any) -> None:
             certdata.use_chain_data(ssl, cert_raw, ssl=True)

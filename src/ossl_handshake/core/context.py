@@ -613,7 +613,7 @@ class Context:
     def _load_cert_data(self, cert: CertSource, key: CertSource, password: Password | None) -> None:
         cert_raw = certdata.read_data(cert, "cert")
         key_raw = certdata.read_data(key, "key")
-        name = f"key {key}" if isinstance(key, (str, os.PathLike)) else "key"
+        name = f"key {key}" if isinstance(key, (str, os.PathLike)) else "key from memory"
 
         def load(ctx: Any) -> None:
             self._refuse_in_use("load_cert_chain")

@@ -112,7 +112,7 @@ def test_staple_for_another_certificate_is_not_found_for_the_peer() -> None:
     if STAPLES_FOREIGN_OCSP_RESPONSE:
         status = verify.status[0]
         assert status is not None and status.found is False and status.cert_status is None
-    else:  # 4.0 does not staple a response about another certificate
+    else:  # 3.6+ does not staple a response about another certificate
         assert verify.seen == [None]
 
 

@@ -21,6 +21,11 @@ class BuildPyWithPKI(build_py):
         for src in sorted((HERE / "certs").glob("*")):
             if src.suffix in {".pem", ".key"}:
                 shutil.copy2(src, target / src.name)
+        for sub in ("ocsp", "crl"):  # certs/gen-ocsp-crl.sh
+            (target / sub).mkdir(exist_ok=True)
+            for src in sorted((HERE / "certs" / sub).glob("*")):
+                if src.suffix in {".pem", ".key", ".der"}:
+                    shutil.copy2(src, target / sub / src.name)
 
 
 setup(

@@ -174,3 +174,11 @@ def own_signature(kind: str) -> str | None:
     ``SSL_get_signature_type_nid`` is 3.0+ (``FEATURES["signature_type"]``).
     """
     return kind if FEATURES["signature_type"] else None
+
+
+#: Whether a server staples an OCSP response that is about another certificate
+#: (``SSL_set_tlsext_status_ocsp_resp`` with a response for a foreign serial).
+#: Measured: 1.1.1, 3.0 and 3.5 send it as given (the client reads it and
+#: finds no SingleResponse for its peer); 3.6 and 4.0 send nothing (the
+#: client's status callback sees None).
+STAPLES_FOREIGN_OCSP_RESPONSE: bool = SERIES < (3, 6)

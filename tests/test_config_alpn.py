@@ -40,14 +40,14 @@ def test_set_alpn_select_with_a_list_after_construction() -> None:
 
 
 def test_selector_callable_sees_the_offer_and_chooses() -> None:
-    offers: list[list[str]] = []
+    offers: list[list[bytes]] = []
 
-    def choose(offered: list[str]) -> str | None:
+    def choose(offered: list[bytes]) -> bytes | None:
         offers.append(offered)
         return offered[-1]
 
     result = run(client(alpn=["h2", "http/1.1"]), server(alpn_select=choose))
-    assert offers == [["h2", "http/1.1"]]
+    assert offers == [[b"h2", b"http/1.1"]]  # RFC 7301 IDs are opaque bytes
     assert result.client.alpn_protocol == result.server.alpn_protocol == "http/1.1"
 
 
@@ -63,7 +63,7 @@ def test_selector_returning_none_means_no_alpn() -> None:
 
 
 def test_client_without_alpn_gets_none_and_the_selector_is_not_called() -> None:
-    calls: list[list[str]] = []
+    calls: list[list[bytes]] = []
     result = run(client(), server(alpn_select=lambda o: calls.append(o) or "h2"))
     assert result.ok and result.client.alpn_protocol is None
     assert calls == []
@@ -100,7 +100,7 @@ def test_server_choosing_an_unoffered_protocol_is_rejected_by_the_client() -> No
 
 
 def test_exception_in_selector_fails_the_handshake_and_is_reraised() -> None:
-    def broken(offered: list[str]) -> str:
+    def broken(offered: list[bytes]) -> str:
         raise KeyError("no table")
 
     c, s = memory_pair(client(alpn=["h2"]), server(alpn_select=broken), server_name="localhost")

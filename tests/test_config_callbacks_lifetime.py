@@ -112,7 +112,7 @@ def test_base_exception_from_a_callback_is_delivered_unchanged() -> None:
 
 
 def test_callback_error_is_raised_once_then_reported_by_every_later_step() -> None:
-    def broken(offered: list[str]) -> str:
+    def broken(offered: list[bytes]) -> str:
         raise RuntimeError("selector bug")
 
     c, s = memory_pair(client(alpn=["h2"]), server(alpn_select=broken), server_name="localhost")

@@ -55,6 +55,14 @@ _EXPORTS: dict[str, str] = {
     "Step": "ossl_handshake.core.step",
     "join": "ossl_handshake.core.connection",
     "Session": "ossl_handshake.core.session",
+    # beyond2: verification control, OCSP stapling, session statistics
+    "HostFlags": "ossl_handshake.core.verification",
+    "Purpose": "ossl_handshake.core.verification",
+    "VerifyFlags": "ossl_handshake.core.verification",
+    "OCSPRejected": "ossl_handshake.core.ocsp",
+    "OCSPStatus": "ossl_handshake.core.ocsp",
+    "inspect_ocsp": "ossl_handshake.core.ocsp",
+    "SessionStats": "ossl_handshake.core.session",
     "FaultNotFiredError": "ossl_handshake.wire.faults",
     "Select": "ossl_handshake.wire.faults",
     "Wire": "ossl_handshake.wire.wire",
@@ -134,9 +142,11 @@ if TYPE_CHECKING:
         WantX509LookupError,
         ZeroReturnError,
     )
+    from ossl_handshake.core.ocsp import OCSPRejected, OCSPStatus, inspect_ocsp
     from ossl_handshake.core.pauses import PAUSE, Pause
-    from ossl_handshake.core.session import Session
+    from ossl_handshake.core.session import Session, SessionStats
     from ossl_handshake.core.step import Step
+    from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
     from ossl_handshake.observe import ladder, pcap
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair
@@ -189,12 +199,16 @@ __all__ = [
     "FaultNotFiredError",
     "FaultProxy",
     "HandshakeResult",
+    "HostFlags",
     "Mode",
     "NoProgressError",
+    "OCSPRejected",
+    "OCSPStatus",
     "Options",
     "Pause",
     "PauseError",
     "ProtocolError",
+    "Purpose",
     "Reject",
     "ReturnCode",
     "Role",
@@ -203,6 +217,7 @@ __all__ = [
     "Select",
     "Session",
     "SessionCacheMode",
+    "SessionStats",
     "SideResult",
     "Step",
     "StepRecord",
@@ -211,6 +226,7 @@ __all__ = [
     "Trace",
     "TransportClosedError",
     "UnexpectedEOFError",
+    "VerifyFlags",
     "WantAsyncError",
     "WantAsyncJobError",
     "WantClientHelloError",
@@ -225,6 +241,7 @@ __all__ = [
     "drive",
     "ffi",
     "handshake",
+    "inspect_ocsp",
     "join",
     "ladder",
     "lib",

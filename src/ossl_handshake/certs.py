@@ -27,11 +27,17 @@ __all__ = [
     "CA",
     "CLIENT",
     "CLIENT_RSA",
+    "CRL_CA",
+    "CRL_INTERMEDIATE",
     "DIR",
     "EXPIRED",
     "INTERMEDIATE",
     "MISMATCHED_KEY",
     "NOT_A_CERT",
+    "OCSP_EXPIRED",
+    "OCSP_GOOD",
+    "OCSP_REVOKED",
+    "REVOKED_SERVER",
     "SERVER_ECDSA",
     "SERVER_ED25519",
     "SERVER_RSA",
@@ -114,6 +120,24 @@ NOT_A_CERT: Path = DIR / "not-a-cert.pem"
 """A text file that is not PEM, for bad-input tests."""
 MISMATCHED_KEY: Path = DIR / "mismatched.key"
 """A valid P-256 private key that matches none of the certificates."""
+
+# From certs/gen-ocsp-crl.sh (run it after gen.sh): CRLs and OCSP responses
+# signed by the CA keys above.
+REVOKED_SERVER: Identity = Identity(
+    cert=DIR / "crl" / "revoked-server.pem", key=DIR / "crl" / "revoked-server.key"
+)
+"""Server for localhost (chain with the intermediate) revoked by :data:`CRL_INTERMEDIATE`
+and :data:`OCSP_REVOKED`."""
+CRL_INTERMEDIATE: Path = DIR / "crl" / "intermediate.crl.pem"
+"""The intermediate's CRL (PEM): revokes :data:`REVOKED_SERVER` (keyCompromise)."""
+CRL_CA: Path = DIR / "crl" / "ca.crl.pem"
+"""The root's CRL (PEM): revokes nothing (what ``CRL_CHECK_ALL`` also needs)."""
+OCSP_GOOD: Path = DIR / "ocsp" / "good.der"
+"""DER OCSPResponse by the intermediate: :data:`SERVER_ECDSA` is good (for 100 years)."""
+OCSP_REVOKED: Path = DIR / "ocsp" / "revoked.der"
+"""DER OCSPResponse by the intermediate: :data:`REVOKED_SERVER` is revoked."""
+OCSP_EXPIRED: Path = DIR / "ocsp" / "expired.der"
+"""DER OCSPResponse for :data:`SERVER_ECDSA` (good) whose nextUpdate has passed."""
 
 _IDENTITIES: dict[str, Identity] = {
     "server-ecdsa": SERVER_ECDSA,

@@ -26,12 +26,17 @@ HERE = Path(__file__).resolve().parent
 CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
     *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
+    *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats", "modes")),
     "glue.h",
     "cdef/callbacks.h",
     "cdef/hello.h",
+    "cdef/ocsp.h",
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
-GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle", "hello")
+GLUE_ORDER = (
+    *("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle"),
+    *("hello", "certdata", "ocsp"),
+)
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(
     r"^\s*#\s*(include\b|pragma\s+once|(ifndef|define|endif)\b.*OSSL_HANDSHAKE_GLUE_H)"

@@ -68,6 +68,21 @@ typedef struct {
     int too_long;       /* the password did not fit OpenSSL's buffer */
 } ossl_password;
 
+/* ---- One OCSP response read for one certificate (glue/ocsp.c) ---------- */
+
+typedef struct {
+    int response_status;  /* OCSPResponseStatus: 0 successful */
+    int nsingle;          /* SingleResponses in it */
+    int found;            /* one of them is for the certificate asked about */
+    int cert_status;      /* V_OCSP_CERTSTATUS_*, -1 none */
+    int reason;           /* CRL reason of a revocation, -1 none */
+    int current;          /* OCSP_check_validity: thisUpdate/nextUpdate hold now */
+    int signature;        /* OCSP_basic_verify succeeded: 1, failed: 0, not checked: -1 */
+    long long this_update; /* seconds since the epoch, -1 none */
+    long long next_update;
+    long long revoked_at;
+} ossl_ocsp_info;
+
 /* ---- The direct-mode driver (glue/drive.c) ------------------------------ */
 
 typedef struct {
@@ -124,6 +139,9 @@ typedef struct {
     int alert_received;
     X509 *leaf;               /* SSL_get1_peer_certificate */
     STACK_OF_X509 *chain;     /* X509_chain_up_ref of SSL_get_peer_cert_chain */
+    STACK_OF_X509 *verified;  /* X509_chain_up_ref of SSL_get0_verified_chain */
+    unsigned char *ocsp;      /* a copy of the stapled OCSP response, NULL if none */
+    long ocsp_len;
 } ossl_snapshot;
 
 /* ---- Functions ---------------------------------------------------------- */
@@ -159,6 +177,18 @@ static const char *ossl_loaded_path(int which);
 static const char *ossl_object_libssl(const void *obj);
 static int ossl_get_negotiated_group(SSL *ssl);
 static const char *ossl_group_name(SSL *ssl, int nid);
+
+/* glue/certdata.c: certificates, keys and CRLs from PEM or DER bytes */
+static STACK_OF_X509 *ossl_certs_from_data(const unsigned char *data, int len);
+static EVP_PKEY *ossl_key_from_data(const unsigned char *data, int len, ossl_password *pw);
+static int ossl_store_add_crls(X509_STORE *store, const unsigned char *data, int len);
+
+/* glue/ocsp.c: the stapled response and reading one */
+static int ossl_set_ocsp_response(SSL *ssl, const unsigned char *der, int len);
+static long ossl_get_ocsp_response(SSL *ssl, const unsigned char **out);
+static int ossl_ocsp_inspect(const unsigned char *der, long len, X509 *leaf, X509 *issuer,
+                             X509_STORE *store, STACK_OF_X509 *untrusted, long slack,
+                             ossl_ocsp_info *out);
 
 /* glue/bio.c: BIO pairs and moving bytes between BIOs */
 static int ossl_join(SSL *a, SSL *b, size_t size);

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core import verify_pause
+from ossl_handshake.core import ocsp, verify_pause
 from ossl_handshake.core.handles import connection_of, context_of
 from ossl_handshake.core.pauses import PAUSE
-from ossl_handshake.tls.alpn import alpn_entries
+from ossl_handshake.tls.alpn import alpn_entries, alpn_name
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
@@ -218,13 +218,13 @@ def py_alpn_select_cb(ssl: Any, out: Any, outlen: Any, in_: Any, inlen: int, arg
     choice: bytes | None = None
     try:
         if callable(select):
-            picked = select([p.decode("ascii", "replace") for _, p in offered])
+            # RFC 7301 IDs are opaque: the selector gets the bytes as sent.
+            picked = select([p for _, p in offered])
             if picked is not None:
-                if isinstance(picked, str):
-                    picked = picked.encode("ascii")
-                if not isinstance(picked, bytes) or not 0 < len(picked) < 256:
-                    raise ValueError(f"alpn_select returned an invalid protocol: {picked!r}")
-                choice = picked
+                try:
+                    choice = alpn_name(picked)  # bytes, or an ASCII str
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"alpn_select returned an invalid protocol: {exc}") from None
         else:
             protos = {p for _, p in offered}
             choice = next((p for p in select if p in protos), None)
@@ -264,3 +264,10 @@ def py_new_session_cb(ssl: Any, session: Any) -> int:
     except BaseException as exc:
         park(conn, exc)
     return 1
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_ocsp_status_cb(ssl: Any, arg: Any) -> int:
+    """``SSL_CTX_set_tlsext_status_cb``: staple (server) or judge the staple (client)."""
+    conn = connection_of(ssl)
+    return ocsp.status_callback(ssl, conn, hooks_of(ssl, conn), park)

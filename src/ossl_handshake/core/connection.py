@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import threading
 import weakref
@@ -25,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
 from ossl_handshake.core import cert_callbacks as _cert_callbacks  # noqa: F401 - def_extern
+from ossl_handshake.core import certdata, ocsp
 from ossl_handshake.core import client_hello as _client_hello  # noqa: F401 - def_extern
 from ossl_handshake.core import pauses as _pauses
 from ossl_handshake.core.adopt import adoptee, take_reference
 from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.constants import Options, unavailable_options
-from ossl_handshake.core.context import Context, encode_alpn
+from ossl_handshake.core.context import CertSource, Context, Password, encode_alpn
 from ossl_handshake.core.errors import (
     BusyError,
     CallbackError,
@@ -45,7 +47,8 @@ from ossl_handshake.core.errors import (
 )
 from ossl_handshake.core.guard import Guard, run_both
 from ossl_handshake.core.inputs import c_int, take_bytes
-from ossl_handshake.core.negotiated import NegotiatedValues
+from ossl_handshake.core.negotiated import NegotiatedValues, verified_chain_of
+from ossl_handshake.core.ocsp import OCSPStatus
 from ossl_handshake.core.pauses import Pause
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step, step_from
@@ -629,7 +632,16 @@ class Connection(NegotiatedValues):
         """``SSL_write_ex`` all of ``data`` (one record per 16 KiB); returns bytes written.
 
         ``data`` is any contiguous bytes-like object, counted in bytes
-        (``memoryview.nbytes``), not items.
+        (``memoryview.nbytes``), not items. As OpenSSL does it
+        (SSL_write(3)): without ``SSL_MODE_ENABLE_PARTIAL_WRITE`` the call
+        returns only once everything is written; a full transport raises
+        :class:`WantWriteError` and the *same* write must be retried (what
+        was already written is remembered by libssl, so the retry returns
+        ``len(data)``). ``SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER``, on by
+        default, lets the retry pass an equal copy at another address;
+        without it that is "bad write retry". With
+        ``Context(partial_write=True)`` the call returns after each record
+        with the count written (at most 16384 per record).
         """
         view = take_bytes(data)
 
@@ -712,6 +724,81 @@ class Connection(NegotiatedValues):
         if not isinstance(session, Session):
             raise TypeError(f"session must be a Session, not {type(session).__name__}")
         self._guard.run(lambda ssl: ensure(lib.SSL_set_session, ssl, session.ptr, raising=SSLError))
+
+    # --- per-connection certificate ---
+    # (beyond2: this connection's own certificate and key, OCSP, the verified
+    # chain; the logic is in core/certdata.py and core/ocsp.py.)
+
+    def use_certificate(
+        self,
+        cert: CertSource,
+        key: CertSource | None = None,
+        *,
+        password: Password | None = None,
+    ) -> None:
+        """This connection's own certificate chain and key, before the handshake.
+
+        ``cert``/``key`` are paths or PEM/DER bytes (``key`` defaults to
+        ``cert``): ``SSL_use_certificate`` with the first certificate,
+        ``SSL_clear_chain_certs`` + ``SSL_add1_chain_cert`` with the rest,
+        ``SSL_use_PrivateKey`` then ``SSL_check_private_key``. They replace
+        the context's for this ``SSL`` only (the ``SSL_CTX`` is not
+        touched). Bad bytes, a wrong password or a key that does not match
+        are :class:`ConfigurationError`.
+        """
+        key_src = key if key is not None else cert
+        cert_raw = certdata.read_data(cert, "cert")
+        key_raw = certdata.read_data(key_src, "key")
+        name = f"key {key_src}" if isinstance(key_src, (str, os.PathLike)) else "key from memory"
+
+        def load(ssl: Any) -> None:
+            certdata.use_chain_data(ssl, cert_raw, ssl=True)
+            certdata.use_key_data(ssl, key_raw, password, ssl=True, name=name)
+
+        self._guard.run(load)
+
+    def request_ocsp(self) -> None:
+        """Clients: ask for a stapled OCSP response (``SSL_set_tlsext_status_type``).
+
+        Without ``Context(ocsp_verify=...)`` the staple is accepted as it
+        comes; read it as :attr:`ocsp_response` after the handshake.
+        """
+        if self.role is not Role.CLIENT:
+            raise ValueError("request_ocsp is for clients")
+        self._guard.run(
+            lambda ssl: ensure(
+                lib.SSL_set_tlsext_status_type, ssl, lib.TLSEXT_STATUSTYPE_ocsp, raising=SSLError
+            )
+        )
+
+    @property
+    def ocsp_response(self) -> bytes | None:
+        """``SSL_get_tlsext_status_ocsp_resp``: the DER OCSP response stapled, None without one.
+
+        On a client, what the server stapled; on a server, what it stapled.
+        """
+        return self._guard.read(ocsp.stapled)
+
+    def ocsp_status(self, *, slack: int = 300) -> OCSPStatus | None:
+        """The stapled response read for the peer's certificate (None: nothing stapled).
+
+        The SingleResponse for the peer's leaf and its issuer (from the
+        verified chain), ``OCSP_check_validity`` with ``slack`` seconds of
+        leeway, and the signature checked (``OCSP_basic_verify``) against
+        this connection's trust store. Callable from ``ocsp_verify``.
+        """
+        n = c_int(slack, "slack", 0, 1 << 31)
+        return self._guard.read(ocsp.peer_status, n)
+
+    @property
+    def verified_chain(self) -> list[bytes]:
+        """``SSL_get0_verified_chain``: the chain verification built, leaf to trust anchor (DER).
+
+        Unlike :attr:`peer_chain` (what the peer sent), it ends with the
+        anchor from our store and leaves out what the peer sent but the
+        path did not use; empty when nothing was verified.
+        """
+        return self._guard.read(verified_chain_of)
 
     # -- socket ----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core import certdata, verification
 from ossl_handshake.core.ca_lists import names_of_stack, set_ca_list
 from ossl_handshake.core.constants import (
     ClientAuth,
@@ -41,12 +42,16 @@ from ossl_handshake.core.inputs import (
     c_int,
     c_list,
     c_string,
+    cert_data,
     check_callable,
     no_nul,
     path_bytes,
 )
 from ossl_handshake.core.keylog import AppendLines, KeylogTarget, PathLike, StreamLines
 from ossl_handshake.core.keys import key_error, load_key, password_bytes
+from ossl_handshake.core.ocsp import OCSPResponder, OCSPVerifier
+from ossl_handshake.core.session import SessionStats, session_stats
+from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
 from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
 from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
@@ -57,8 +62,10 @@ if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection
     from ossl_handshake.core.session import Session
 
-#: ``(offered protocols) -> chosen protocol or None`` (server ALPN selection).
-AlpnSelector = Callable[[list[str]], "str | bytes | None"]
+#: ``(offered protocol IDs as bytes) -> chosen ID (bytes, or an ASCII str) or None``.
+AlpnSelector = Callable[[list[bytes]], "str | bytes | None"]
+#: A certificate, key, CA or CRL: a path, or the PEM/DER bytes themselves.
+CertSource = PathLike | bytes | bytearray | memoryview
 #: ``(connection, received name or None) -> Context to switch to, or None to keep``.
 ServernameCallback = Callable[["Connection", "str | None"], "Context | None"]
 #: ``(connection, preverify_ok, depth, X509 error code, certificate DER) -> accept?``.
@@ -125,6 +132,8 @@ class Hooks:
     cert: CertCallback | None = None
     client_cert: ClientCertCallback | None = None
     verify_may_pause: bool = False
+    ocsp_response: bytes | OCSPResponder | None = None
+    ocsp_verify: OCSPVerifier | None = None
 
 
 class Context:
@@ -172,6 +181,21 @@ class Context:
       the memory of an idle connection; no effect on the protocol).
     - ``keylog``: NSS key log lines (``SSL_CTX_set_keylog_callback``) to a
       path (appended), a text file, or a callable taking each line.
+    - ``cert``/``key`` as bytes (PEM or DER) instead of paths, ``cadata``
+      (trust anchors as bytes, ``X509_STORE_add_cert``), ``crl``
+      (``X509_STORE_add_crl``): see :mod:`ossl_handshake.core.certdata`.
+    - ``verify_depth``: ``SSL_CTX_set_verify_depth``; ``verify_flags``:
+      ``X509_VERIFY_PARAM_set_flags`` (:class:`VerifyFlags`: CRL checks,
+      partial chains); ``host_flags``: ``X509_VERIFY_PARAM_set_hostflags``;
+      ``purpose``: ``SSL_CTX_set_purpose``.
+    - ``ocsp`` / ``ocsp_verify`` (clients): ``SSL_CTX_set_tlsext_status_type``
+      and the status callback's verdict; ``ocsp_response`` (servers): the
+      staple (``SSL_set_tlsext_status_ocsp_resp``); see :mod:`ossl_handshake.core.ocsp`.
+    - ``session_timeout``: ``SSL_CTX_set_timeout``; ``session_id_context``:
+      ``SSL_CTX_set_session_id_context``.
+    - ``accept_moving_write_buffer`` (default on, as in pyOpenSSL and
+      CPython) and ``partial_write``: ``SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER``
+      and ``SSL_MODE_ENABLE_PARTIAL_WRITE`` (see :meth:`set_mode`).
 
     **Sharing and changing.** The ``SSL_CTX`` lives in a guard
     (:class:`~ossl_handshake.core.handles.SharedGuard`): threads may create
@@ -196,11 +220,12 @@ class Context:
         self,
         role: Role | str = Role.CLIENT,
         *,
-        cert: PathLike | None = None,
-        key: PathLike | None = None,
+        cert: CertSource | None = None,
+        key: CertSource | None = None,
         password: Password | None = None,
         cafile: PathLike | None = None,
         capath: PathLike | None = None,
+        cadata: bytes | None = None,
         verify: bool | None = None,
         client_auth: ClientAuth | str | None = None,
         min_version: TLSVersion | str | int | None = None,
@@ -226,6 +251,18 @@ class Context:
         client_cert_callback: ClientCertCallback | None = None,
         verify_may_pause: bool = False,
         client_ca_list: Iterable[PathLike] | None = None,
+        crl: CertSource | None = None,
+        verify_depth: int | None = None,
+        verify_flags: VerifyFlags | int | None = None,
+        host_flags: HostFlags | int | None = None,
+        purpose: Purpose | int | None = None,
+        ocsp: bool = False,
+        ocsp_response: bytes | OCSPResponder | None = None,
+        ocsp_verify: OCSPVerifier | None = None,
+        session_timeout: int | None = None,
+        session_id_context: bytes | None = None,
+        accept_moving_write_buffer: bool = True,
+        partial_write: bool = False,
     ) -> None:
         self.role = Role(role)
         self._init_state()
@@ -236,19 +273,40 @@ class Context:
         lib.ossl_init()
         lib.ossl_ctx_init(ctx)
         self._adopt_pointer(ctx)
-        self.cert = Path(cert) if cert is not None else None
+        self.cert = Path(cert) if isinstance(cert, (str, os.PathLike)) else None
         self.cafile = Path(cafile) if cafile is not None else None
 
-        if release_buffers:
-            self._run(lib.SSL_CTX_set_mode, lib.SSL_MODE_RELEASE_BUFFERS)
+        modes = Mode.RELEASE_BUFFERS if release_buffers else Mode.NONE
+        if accept_moving_write_buffer:
+            modes |= Mode.ACCEPT_MOVING_WRITE_BUFFER
+        if partial_write:
+            modes |= Mode.ENABLE_PARTIAL_WRITE
+        if modes:
+            self._run(lib.SSL_CTX_set_mode, int(modes))
         if cert is not None:
             self.load_cert_chain(cert, key, password=password)
         elif key is not None:
             raise ValueError("key given without cert")
         elif password is not None:
             raise ValueError("password given without cert and key")
-        if cafile is not None or capath is not None:
-            self.load_verify_locations(cafile, capath)
+        if cafile is not None or capath is not None or cadata is not None:
+            self.load_verify_locations(cafile, capath, cadata=cadata)
+        if crl is not None:
+            self.load_crl(crl)
+        if verify_depth is not None:
+            self.verify_depth = verify_depth
+        if verify_flags is not None:
+            self.set_verify_flags(verify_flags)
+        if host_flags is not None:
+            self.host_flags = host_flags
+        if purpose is not None:
+            self.set_purpose(purpose)
+        if ocsp or ocsp_verify is not None:
+            self.request_ocsp(ocsp_verify)
+        if ocsp_response is not None:
+            self.set_ocsp_response(ocsp_response)
+        if session_timeout is not None:
+            self.session_timeout = session_timeout
         if min_version is not None:
             self.min_version = TLSVersion.parse(min_version)
         if max_version is not None:
@@ -294,6 +352,8 @@ class Context:
             # once client certificates are in play (SSL_CTX_set_session_id_context(3)).
             sid = b"ossl-handshake"
             self._run(partial(ensure, lib.SSL_CTX_set_session_id_context), sid, len(sid))
+        if session_id_context is not None:
+            self.set_session_id_context(session_id_context)
         auth = ClientAuth(client_auth) if client_auth is not None else None
         if verify_callback is not None:
             self.set_verify_callback(verify_callback, may_pause=verify_may_pause)
@@ -488,11 +548,20 @@ class Context:
     # -- certificates -----------------------------------------------------
 
     def load_cert_chain(
-        self, cert: PathLike, key: PathLike | None = None, *, password: Password | None = None
+        self,
+        cert: CertSource,
+        key: CertSource | None = None,
+        *,
+        password: Password | None = None,
     ) -> None:
         """``SSL_CTX_use_certificate_chain_file`` + ``SSL_CTX_use_PrivateKey_file``.
 
-        ``key`` defaults to ``cert`` (a PEM holding both). ``password`` opens
+        ``cert`` and ``key`` are each a path or the PEM/DER bytes themselves
+        (:mod:`ossl_handshake.core.certdata`: ``SSL_CTX_use_certificate``,
+        ``SSL_CTX_add1_chain_cert`` for the rest of the chain,
+        ``SSL_CTX_use_PrivateKey``); bytes that are no certificate or key are
+        a :class:`ConfigurationError`. ``key`` defaults to ``cert`` (a PEM
+        holding both). ``password`` opens
         an encrypted key: str (UTF-8), bytes, or a callable returning one,
         called only when the key turns out to be encrypted. OpenSSL never
         prompts: an encrypted key without ``password`` and a wrong password
@@ -503,11 +572,14 @@ class Context:
         and key are copied into each connection at ``SSL_new`` and read
         while it handshakes.
         """
-        cert_b = path_bytes(cert, "cert")
         key_name = key if key is not None else cert
-        key_b = path_bytes(key_name, "key")
         if password is not None and not callable(password):
             password_bytes(password)  # type errors before anything is loaded
+        if not isinstance(cert, (str, os.PathLike)) or not isinstance(key_name, (str, os.PathLike)):
+            self._load_cert_data(cert, key_name, password)
+            return
+        cert_b = path_bytes(cert, "cert")
+        key_b = path_bytes(key_name, "key")
 
         def load(ctx: Any) -> None:
             self._refuse_in_use("load_cert_chain")
@@ -529,12 +601,23 @@ class Context:
         self.cert = Path(cert)
 
     def load_verify_locations(
-        self, cafile: PathLike | None = None, capath: PathLike | None = None
+        self,
+        cafile: PathLike | None = None,
+        capath: PathLike | None = None,
+        *,
+        cadata: bytes | None = None,
     ) -> None:
         """``SSL_CTX_load_verify_locations``: trust anchors from a PEM file and/or a hashed dir.
 
+        ``cadata``: trust anchors as PEM or DER bytes (one or more
+        certificates), each added with ``X509_STORE_add_cert``.
         Refused while in use (the trust store is read during handshakes).
         """
+        if cadata is not None:
+            raw = cert_data(cadata, "cadata")
+            self._configure("load_verify_locations", certdata.add_ca_data, raw)
+        if cafile is None and capath is None:
+            return
         f = path_bytes(cafile, "cafile") if cafile is not None else _NULL
         d = path_bytes(capath, "capath") if capath is not None else _NULL
         self._configure(
@@ -547,6 +630,201 @@ class Context:
         )
         if cafile is not None:
             self.cafile = Path(cafile)
+
+    # --- beyond2: verification control, certificates from memory, OCSP, sessions, modes ---
+    # The logic is in core/verification.py, core/certdata.py, core/ocsp.py and
+    # core/session.py; these are the thin, guarded entry points.
+
+    def _load_cert_data(self, cert: CertSource, key: CertSource, password: Password | None) -> None:
+        cert_raw = certdata.read_data(cert, "cert")
+        key_raw = certdata.read_data(key, "key")
+        name = f"key {key}" if isinstance(key, (str, os.PathLike)) else "key from memory"
+
+        def load(ctx: Any) -> None:
+            self._refuse_in_use("load_cert_chain")
+            certdata.use_chain_data(ctx, cert_raw)
+            certdata.use_key_data(ctx, key_raw, password, name=name)
+
+        self._run(load)
+        self.cert = Path(cert) if isinstance(cert, (str, os.PathLike)) else None
+
+    def load_crl(self, crl: CertSource) -> int:
+        """Add the CRLs of a PEM/DER file or bytes to the trust store (``X509_STORE_add_crl``).
+
+        Returns how many were added. OpenSSL consults them only with
+        ``VerifyFlags.CRL_CHECK`` (the leaf) or ``CRL_CHECK_ALL`` (every
+        level, which then needs a CRL from each CA). Refused while in use
+        (the store is read during handshakes).
+        """
+        raw = certdata.read_data(crl, "crl")
+        return int(self._configure("load_crl", certdata.add_crl_data, raw))
+
+    @property
+    def verify_depth(self) -> int:
+        """``SSL_CTX_get/set_verify_depth``: most intermediates allowed between leaf and anchor.
+
+        -1 is OpenSSL's default (100). A chain leaf → intermediate → root
+        needs 1; 0 fails it with ``X509_V_ERR_CERT_CHAIN_TOO_LONG``. Setting
+        it is refused while in use (copied at ``SSL_new``).
+        """
+        return int(self._read(lib.SSL_CTX_get_verify_depth))
+
+    @verify_depth.setter
+    def verify_depth(self, depth: int) -> None:
+        n = c_int(depth, "verify_depth", -1, (1 << 31) - 1)
+        self._configure("verify_depth", verification.set_depth, n)
+
+    @property
+    def verify_flags(self) -> VerifyFlags:
+        """``X509_VERIFY_PARAM_get_flags`` of the context (the :class:`VerifyFlags` bits set)."""
+        return self._read(verification.get_flags)
+
+    def set_verify_flags(self, flags: VerifyFlags | int) -> None:
+        """``X509_VERIFY_PARAM_set_flags`` (adds bits). Refused while in use."""
+        bits = verification.as_flags(flags, VerifyFlags, "verify_flags")
+        self._configure("set_verify_flags", verification.set_flags, bits)
+
+    def clear_verify_flags(self, flags: VerifyFlags | int) -> None:
+        """``X509_VERIFY_PARAM_clear_flags``. Refused while in use."""
+        bits = verification.as_flags(flags, VerifyFlags, "verify_flags")
+        self._configure("clear_verify_flags", verification.clear_flags, bits)
+
+    @property
+    def host_flags(self) -> HostFlags:
+        """``X509_VERIFY_PARAM_get/set_hostflags``: how the name check treats wildcards and CN.
+
+        Applies to the name set by ``server_name``/``verify_host``. Setting
+        it is refused while in use (copied at ``SSL_new``).
+        """
+        return self._read(verification.get_host_flags)
+
+    @host_flags.setter
+    def host_flags(self, flags: HostFlags | int) -> None:
+        bits = verification.as_flags(flags, HostFlags, "host_flags")
+        self._configure("host_flags", verification.set_host_flags, bits)
+
+    def set_purpose(self, purpose: Purpose | int) -> None:
+        """``SSL_CTX_set_purpose``: the purpose the peer's certificate is checked for.
+
+        Refused while in use (copied at ``SSL_new``).
+        """
+        p = Purpose(purpose)
+        self._configure("set_purpose", verification.set_purpose, p)
+
+    def request_ocsp(self, verify: OCSPVerifier | None = None) -> None:
+        """Clients: ask for a stapled OCSP response (``SSL_CTX_set_tlsext_status_type``).
+
+        ``verify(conn, response)`` (optional) judges it from the status
+        callback (``SSL_CTX_set_tlsext_status_cb``): the DER bytes or None
+        when nothing was stapled; True accepts, False fails the handshake
+        with ``bad_certificate_status_response``. Without it every response
+        is accepted and readable as ``conn.ocsp_response``. Refused while in
+        use (the callback is read during handshakes).
+        """
+        if self.role is not Role.CLIENT:
+            raise ValueError("request_ocsp is for client contexts; servers use ocsp_response=")
+        if verify is not None and not callable(verify):
+            raise TypeError(f"ocsp_verify must be callable, not {verify!r}")
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("request_ocsp")
+            self._set_hooks(ocsp_verify=verify)
+            ensure(lib.SSL_CTX_set_tlsext_status_type, ctx, lib.TLSEXT_STATUSTYPE_ocsp)
+            ensure(lib.SSL_CTX_set_tlsext_status_cb, ctx, lib.py_ocsp_status_cb)
+
+        self._run(apply)
+
+    def set_ocsp_response(self, response: bytes | OCSPResponder | None) -> None:
+        """Servers: what to staple when a client asks (``SSL_CTX_set_tlsext_status_cb``).
+
+        DER bytes (the same for every connection) or a callable
+        ``(conn) -> bytes | None``; see :mod:`ossl_handshake.core.ocsp` for
+        None and failures. Refused while in use.
+        """
+        if self.role is not Role.SERVER:
+            raise ValueError("ocsp_response is for server contexts; clients use ocsp=True")
+        source: bytes | OCSPResponder | None
+        if response is None or callable(response):
+            source = response
+        else:
+            source = cert_data(response, "ocsp_response")
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_ocsp_response")
+            self._set_hooks(ocsp_response=source)
+            cb = lib.py_ocsp_status_cb if source is not None else _NULL
+            lib.SSL_CTX_set_tlsext_status_cb(ctx, cb)
+
+        self._run(apply)
+
+    @property
+    def session_timeout(self) -> int:
+        """``SSL_CTX_get/set_timeout``: seconds a new session stays resumable.
+
+        Stamped on each session when it is made (``Session.timeout``; a
+        TLS 1.3 server also sends it as the ticket lifetime hint); OpenSSL's
+        default is 300. Setting it is refused while in use.
+        """
+        return int(self._read(lib.SSL_CTX_get_timeout))
+
+    @session_timeout.setter
+    def session_timeout(self, seconds: int) -> None:
+        n = c_int(seconds, "session_timeout", 0, _LONG_MAX)
+        self._configure("session_timeout", lib.SSL_CTX_set_timeout, n)
+
+    def set_session_id_context(self, sid_ctx: bytes) -> None:
+        """``SSL_CTX_set_session_id_context`` (at most 32 bytes).
+
+        A server resumes only sessions made under the same id context;
+        servers get ``b"ossl-handshake"`` by default. Refused while in use.
+        """
+        raw = cert_data(sid_ctx, "session_id_context")
+        if len(raw) > 32:
+            raise ValueError(f"session_id_context is at most 32 bytes, not {len(raw)}")
+        self._configure(
+            "set_session_id_context",
+            partial(ensure, lib.SSL_CTX_set_session_id_context),
+            raw,
+            len(raw),
+        )
+
+    @property
+    def session_cache_size(self) -> int:
+        """``SSL_CTX_sess_get/set_cache_size``: sessions the internal cache holds (0: no limit).
+
+        When it is full, adding one evicts the oldest and counts ``cache_full``
+        (:meth:`session_stats`). Setting it is refused while in use.
+        """
+        return int(self._read(lib.SSL_CTX_sess_get_cache_size))
+
+    @session_cache_size.setter
+    def session_cache_size(self, n: int) -> None:
+        size = c_int(n, "session_cache_size", 0, _LONG_MAX)
+        self._configure("session_cache_size", lib.SSL_CTX_sess_set_cache_size, size)
+
+    def session_stats(self) -> SessionStats:
+        """The session cache counters (``SSL_CTX_sess_number``, ``_hits``, ``_misses``, ...).
+
+        Safe while in use (a read).
+        """
+        return self._read(session_stats)
+
+    def set_mode(self, mode: Mode | int) -> Mode:
+        """``SSL_CTX_set_mode`` (adds bits); returns the new set.
+
+        ``ACCEPT_MOVING_WRITE_BUFFER`` is on by default (as in pyOpenSSL and
+        CPython): a ``write()`` retried after ``WantWriteError`` may pass an
+        equal copy of the data. ``ENABLE_PARTIAL_WRITE`` makes ``write()``
+        return after the first record instead of writing everything.
+        Refused while in use (copied at ``SSL_new``).
+        """
+        bits = verification.as_flags(mode, Mode, "mode")
+        return Mode(int(self._configure("set_mode", lib.SSL_CTX_set_mode, bits)))
+
+    def clear_mode(self, mode: Mode | int) -> Mode:
+        """``SSL_CTX_clear_mode``; returns the new set. Refused while in use."""
+        bits = verification.as_flags(mode, Mode, "mode")
+        return Mode(int(self._configure("clear_mode", lib.SSL_CTX_clear_mode, bits)))
 
     def set_verify(self, verify: bool | None = None, client_auth: ClientAuth | None = None) -> None:
         """``SSL_CTX_set_verify``: clients verify by default; servers ask per ``client_auth``.

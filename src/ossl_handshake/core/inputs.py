@@ -128,6 +128,22 @@ def take_bytes(data: object) -> memoryview:
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
+def cert_data(value: object, what: str) -> bytes:
+    """PEM or DER bytes of a certificate, key, CA or CRL (bytes-like, not empty, < 2 GiB).
+
+    A ``str`` is refused (``TypeError``): it would be a path elsewhere, and
+    PEM text is passed as ``bytes``.
+    """
+    if isinstance(value, str):
+        raise TypeError(f"{what} data must be bytes (PEM or DER), not str")
+    view = take_bytes(value)
+    if view.nbytes == 0:
+        raise ValueError(f"{what} data is empty")
+    if view.nbytes >= 1 << 31:
+        raise ValueError(f"{what} data is larger than OpenSSL's int length")
+    return view.tobytes()
+
+
 #: cdata pointer types :func:`as_pointer` accepts for each target type (a
 #: foreign cffi module may spell the typedef out as its struct).
 _POINTER_ALIASES = {

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ossl_handshake._native import ffi, lib, text
 from ossl_handshake.core.errors import verify_message
 from ossl_handshake.core.x509 import PeerCertificates, der, x509_name
+from ossl_handshake.tls.alpn import alpn_text
 from ossl_handshake.tls.names import packed_alert_name
 
 if TYPE_CHECKING:
@@ -94,7 +95,19 @@ class NegotiatedValues:
 
     @property
     def alpn_protocol(self) -> str | None:
-        """``SSL_get0_alpn_selected``: the protocol agreed by ALPN, or None."""
+        """``SSL_get0_alpn_selected`` as text, or None: the convenience for ASCII IDs.
+
+        RFC 7301 IDs are opaque bytes: an ID that is not ASCII reads here with
+        backslash escapes (``b"\\xffx"`` reads ``"\\\\xffx"``, see
+        :func:`~ossl_handshake.tls.alpn.alpn_text`); the exact ID is
+        :attr:`alpn_protocol_bytes`.
+        """
+        raw = self.alpn_protocol_bytes
+        return alpn_text(raw) if raw is not None else None
+
+    @property
+    def alpn_protocol_bytes(self) -> bytes | None:
+        """``SSL_get0_alpn_selected``: the protocol ID agreed by ALPN, as bytes, or None."""
 
         def read(ssl: Any) -> bytes | None:
             data = ffi.new("const unsigned char **")
@@ -103,7 +116,7 @@ class NegotiatedValues:
             return bytes(ffi.buffer(data[0], n[0])) if n[0] else None
 
         raw: bytes | None = self._guard.read(read)
-        return raw.decode("ascii", "replace") if raw is not None else None
+        return raw
 
     @property
     def server_name(self) -> str | None:
@@ -238,3 +251,15 @@ def _nid_name(ssl: Any, getter: Any) -> str | None:
     if getter(ssl, nid) != 1:
         return None
     return text(lib.OBJ_nid2sn(nid[0])) or None
+
+
+def verified_chain_of(ssl: Any) -> list[bytes]:
+    """``SSL_get0_verified_chain`` as DER, leaf first (empty when none)."""
+    sk = lib.SSL_get0_verified_chain(ssl)
+    if sk == ffi.NULL:
+        return []
+    stack = ffi.cast("OPENSSL_STACK *", sk)
+    return [
+        der(ffi.cast("X509 *", lib.OPENSSL_sk_value(stack, i)))
+        for i in range(lib.OPENSSL_sk_num(stack))
+    ]

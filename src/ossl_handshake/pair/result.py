@@ -10,6 +10,7 @@ from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.errors import SSLError, drain, verify_message
 from ossl_handshake.core.x509 import PeerCertificates
+from ossl_handshake.tls.alpn import alpn_text
 from ossl_handshake.tls.names import packed_alert_name
 from ossl_handshake.tls.roles import Role
 
@@ -27,6 +28,8 @@ class _Unset(enum.Enum):
 
 _UNSET = _Unset.UNSET
 _LAZY_PEER = ("peer_subject", "peer_issuer", "peer_chain")
+#: Made from the snapshot's own references on first read of that field.
+_LAZY_VERIFIED = "verified_chain"
 #: Fields decoded from the C snapshot on first read (SideResult.of).
 _SNAPSHOT_FIELDS = frozenset(
     (
@@ -36,6 +39,8 @@ _SNAPSHOT_FIELDS = frozenset(
         "cipher_bits",
         "group",
         "alpn_protocol",
+        "alpn_protocol_bytes",
+        "ocsp_response",
         "server_name",
         "session_reused",
         "hello_retry_request",
@@ -45,6 +50,7 @@ _SNAPSHOT_FIELDS = frozenset(
         "alert_sent",
         "alert_received",
         *_LAZY_PEER,
+        _LAZY_VERIFIED,
     )
 )
 _NULL = ffi.NULL
@@ -64,13 +70,16 @@ def _decode(snap: Any) -> dict[str, Any]:
     sent = snap.alert_sent
     received = snap.alert_received
     n = snap.alpn_len
+    alpn = bytes(ffi.buffer(snap.alpn, n)) if n else None
     return {
         "finished": bool(snap.finished),
         "version": _text(snap.version) or None,
         "cipher": _text(snap.cipher) if snap.cipher != _NULL else None,
         "cipher_bits": bits if bits >= 0 else None,
         "group": (ffi.string(snap.group).decode() or f"0x{nid:04x}") if nid else None,
-        "alpn_protocol": bytes(ffi.buffer(snap.alpn, n)).decode("ascii", "replace") if n else None,
+        "alpn_protocol": alpn_text(alpn) if alpn is not None else None,
+        "alpn_protocol_bytes": alpn,
+        "ocsp_response": bytes(ffi.buffer(snap.ocsp, snap.ocsp_len)) if snap.ocsp_len else None,
         "server_name": (
             ffi.string(snap.server_name).decode("utf-8", "replace")
             if snap.has_server_name
@@ -121,6 +130,12 @@ class SideResult:
     peer_signature_algorithm: str | None
     alert_sent: str | None
     alert_received: str | None
+    #: The negotiated ALPN ID as sent (``alpn_protocol`` is its text form).
+    alpn_protocol_bytes: bytes | None
+    #: The stapled OCSP response (DER), None when none was stapled.
+    ocsp_response: bytes | None
+    #: ``SSL_get0_verified_chain`` (DER, leaf to anchor); empty when not verified.
+    verified_chain: tuple[bytes, ...]
     error: SSLError | None = None
     signature_algorithm: str | None = None
     #: The server's copy of the ClientHello its ClientHello callback saw.
@@ -169,8 +184,13 @@ class SideResult:
             if snap is not None and name in _SNAPSHOT_FIELDS:
                 d.update(_decode(snap))
                 d["_peer_certs"] = PeerCertificates.held(snap.leaf, snap.chain, snap)
+                d["_verified"] = PeerCertificates.held(_NULL, snap.verified, snap)
                 del d["_snap"]
                 return getattr(self, name)  # peer_* fields: decoded below
+            if name == _LAZY_VERIFIED and "_verified" in d:
+                verified = d.pop("_verified").decode()[2]
+                object.__setattr__(self, name, verified)
+                return verified
             certs = d.get("_peer_certs")
             if certs is None or name not in _LAZY_PEER:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -180,7 +200,7 @@ class SideResult:
             return d[name]
 
     def __getstate__(self) -> dict[str, Any]:
-        for name in _LAZY_PEER:
+        for name in (*_LAZY_PEER, _LAZY_VERIFIED):
             getattr(self, name)  # decode before copying or pickling
         return dict(self.__dict__)
 
@@ -217,6 +237,11 @@ class SideResult:
         d["role"] = self.role.value
         d["peer_chain"] = len(self.peer_chain)
         d["client_hello"] = self.client_hello.to_dict() if self.client_hello else None
+        d["verified_chain"] = len(self.verified_chain)
+        d["ocsp_response"] = len(self.ocsp_response) if self.ocsp_response is not None else None
+        d["alpn_protocol_bytes"] = (
+            self.alpn_protocol_bytes.hex() if self.alpn_protocol_bytes is not None else None
+        )
         d["error"] = (
             None
             if self.error is None

@@ -1,5 +1,13 @@
 """The ALPN protocol list on the wire (RFC 7301, section 3.1), without libssl.
 
+Protocol IDs are opaque bytes (RFC 7301 3.1: "opaque ProtocolName"), and
+bytes they stay end to end: the server's selector is handed ``list[bytes]``
+and the negotiated ID reads as bytes (``alpn_protocol_bytes``). A ``str`` is
+a convenience for the common ASCII IDs (``"h2"``): accepted wherever an ID
+is given, but only if it is ASCII (``ValueError`` otherwise: which encoding a
+non-ASCII text would mean is not ours to guess); ``alpn_protocol`` reads an
+ID back as text with backslash escapes for non-ASCII bytes (:func:`alpn_text`).
+
 ``ProtocolNameList`` is a sequence of ``opaque ProtocolName<1..2^8-1>``: each
 name one length byte then its bytes. :func:`encode_alpn` builds it from
 names (what ``SSL_CTX_set_alpn_protos`` takes), :func:`decode_alpn` and
@@ -10,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["alpn_entries", "alpn_name", "decode_alpn", "encode_alpn"]
+__all__ = ["alpn_entries", "alpn_name", "alpn_text", "decode_alpn", "encode_alpn"]
 
 
 def alpn_name(proto: object) -> bytes:
@@ -81,3 +89,11 @@ def decode_alpn(data: bytes) -> list[bytes]:
     if sum(1 + len(p) for _, p in entries) != len(data):
         raise ValueError(f"malformed ALPN protocol list: {bytes(data)!r}")
     return [p for _, p in entries]
+
+
+def alpn_text(proto: bytes) -> str:
+    """An ID as text: ASCII as is, other bytes escaped (``b"\\xffx"`` → ``"\\\\xffx"``).
+
+    Lossless for ASCII IDs only; compare IDs as bytes.
+    """
+    return bytes(proto).decode("ascii", "backslashreplace")

@@ -18,8 +18,6 @@ void SSL_CTX_set_client_hello_cb(SSL_CTX *c, int (*cb)(SSL *, int *, void *), vo
 
 void SSL_CTX_set_cert_cb(SSL_CTX *c, int (*cb)(SSL *, void *), void *arg);
 void SSL_CTX_set_client_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, X509 **, EVP_PKEY **));
-int SSL_check_private_key(const SSL *ssl);
-void SSL_certs_clear(SSL *s);
 const SSL_CIPHER *SSL_CIPHER_find(SSL *ssl, const unsigned char *ptr);
 
 /* CA lists: STACK_OF(X509_NAME) is passed as void * (cffi has no STACK_OF). */

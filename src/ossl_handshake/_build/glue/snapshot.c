@@ -25,6 +25,9 @@ static void ossl_snapshot_free(ossl_snapshot *s)
     X509_free(s->leaf);
     if (s->chain != NULL)
         sk_X509_pop_free(s->chain, X509_free);
+    if (s->verified != NULL)
+        sk_X509_pop_free(s->verified, X509_free);
+    OPENSSL_free(s->ocsp);
     OPENSSL_free(s);
 }
 
@@ -71,5 +74,15 @@ static ossl_snapshot *ossl_snapshot_new(SSL *ssl)
     s->leaf = SSL_get_peer_certificate(ssl); /* also a new reference */
 #endif
     s->chain = ossl_peer_chain_ref(ssl);
+    if (SSL_get0_verified_chain(ssl) != NULL)
+        s->verified = X509_chain_up_ref(SSL_get0_verified_chain(ssl));
+    {
+        const unsigned char *resp = NULL;
+        long n = ossl_get_ocsp_response(ssl, &resp);
+        if (n > 0 && resp != NULL && (s->ocsp = OPENSSL_malloc((size_t)n)) != NULL) {
+            memcpy(s->ocsp, resp, (size_t)n);
+            s->ocsp_len = n;
+        }
+    }
     return s;
 }

@@ -182,4 +182,19 @@ static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 static void ossl_observe(SSL *ssl);
 
+/* ---- Record protection: TLS 1.3 AEAD and HKDF-Expand (glue/crypto.c) ---- */
+
+/* One AEAD operation: enc 1 seals in[inlen] into out[inlen] and writes the
+ * 16-byte tag; enc 0 opens in[inlen] against tag. Returns 1, or 0 on
+ * failure (a tag that does not verify). */
+static int ossl_aead(const EVP_CIPHER *cipher, int enc, const unsigned char *key,
+                     const unsigned char *nonce, size_t noncelen,
+                     const unsigned char *aad, size_t aadlen,
+                     const unsigned char *in, size_t inlen,
+                     unsigned char *out, unsigned char *tag);
+/* HKDF-Expand (RFC 5869) through EVP_PKEY_HKDF in expand-only mode. */
+static int ossl_hkdf_expand(const EVP_MD *md, const unsigned char *secret, size_t secretlen,
+                            const unsigned char *info, size_t infolen,
+                            unsigned char *out, size_t outlen);
+
 #endif /* OSSL_HANDSHAKE_GLUE_H */

@@ -11,12 +11,14 @@ costs more than a handshake); pairs are fresh per test.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from ossl_handshake import Context, certs
 from tests._contexts import client, server
+from tests._peers import KeyloggedServer
 from tests.c.build import compile_c, have_compiler
 
 
@@ -74,3 +76,25 @@ def echo_server_exe(c_build_dir: Path) -> Path:
 def tls_client_exe(c_build_dir: Path) -> Path:
     """tests/c/tls_client.c, a blocking TLS client in C."""
     return compile_c(C_DIR / "tls_client.c", c_build_dir / "tls_client")
+
+
+@pytest.fixture
+def keylogged_echo_server(
+    echo_server_exe: Path, tmp_path: Path
+) -> Iterator[Callable[..., KeyloggedServer]]:
+    """Starts tests/c/echo_server (ECDSA chain, TLS 1.3) with SSLKEYLOGFILE in its workdir."""
+    started: list[KeyloggedServer] = []
+
+    def start(*args: str) -> KeyloggedServer:
+        workdir = tmp_path / f"keylogged{len(started)}"
+        workdir.mkdir()
+        ident = ("--cert", str(certs.SERVER_ECDSA.cert), "--key", str(certs.SERVER_ECDSA.key))
+        server = KeyloggedServer(echo_server_exe, workdir, *ident, "--min-version", "1.3", *args)
+        started.append(server)
+        return server
+
+    yield start
+    for running in started:
+        if running.proc.poll() is None:
+            running.proc.kill()
+        running.finish()

@@ -7,29 +7,26 @@ purpose for a peer in another process.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ossl_handshake import Connection, Context, Role, Select, Wire, certs, drive, memory_pair
+from ossl_handshake import Connection, Role, Select, Wire, certs, drive, memory_pair
 from ossl_handshake.core.record_crypto import SUITES, RecordCipher
 from ossl_handshake.observe.decrypt import KeyLog
 from ossl_handshake.pair.result import HandshakeResult
 from ossl_handshake.wire import (
-    CorruptMessage,
     Corrupt,
+    CorruptMessage,
     Drop,
     Duplicate,
     EditMessage,
     TruncateMessage,
 )
 from tests._contexts import client, server
-from tests._peers import TIMEOUT
+from tests._peers import TIMEOUT, KeyloggedServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -254,43 +251,10 @@ def test_key_log_input_is_checked() -> None:
 # ---- a key log written by a C program ----------------------------------------------
 
 
-@pytest.fixture
-def c_server_with_keylog(echo_server_exe: Path, tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    ready, keylog = tmp_path / "port", tmp_path / "c-server.keys"
-    proc = subprocess.Popen(
-        [
-            str(echo_server_exe),
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--cert",
-            str(certs.SERVER_ECDSA.cert),
-            "--key",
-            str(certs.SERVER_ECDSA.key),
-            "--min-version",
-            "1.3",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "SSLKEYLOGFILE": str(keylog)},
-    )
-    deadline = time.monotonic() + TIMEOUT
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"echo_server did not start: {proc.communicate(timeout=TIMEOUT)}")
-        time.sleep(0.01)
-    yield int(ready.read_text()), keylog
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate(timeout=TIMEOUT)
-
-
 def test_records_from_a_c_server_decrypt_with_its_sslkeylogfile(
-    c_server_with_keylog: tuple[int, Path],
+    keylogged_echo_server: Callable[..., KeyloggedServer],
 ) -> None:
-    port, keylog = c_server_with_keylog
+    port, keylog = keylogged_echo_server().address
     keys = KeyLog(path=keylog)  # read incrementally, as the C server appends
     wire = Wire(keys=keys)
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)

@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "SideResult": "ossl_handshake.pair.result",
     "StepRecord": "ossl_handshake.pair.result",
     "Trace": "ossl_handshake.observe.trace",
+    "KeyLog": "ossl_handshake.observe.decrypt",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -116,6 +117,7 @@ if TYPE_CHECKING:
     from ossl_handshake.core.session import Session
     from ossl_handshake.core.step import Step
     from ossl_handshake.observe import ladder, pcap
+    from ossl_handshake.observe.decrypt import KeyLog
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair
     from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
@@ -161,6 +163,7 @@ __all__ = [
     "ErrorRecord",
     "FaultNotFiredError",
     "HandshakeResult",
+    "KeyLog",
     "Mode",
     "NoProgressError",
     "Options",

@@ -22,6 +22,7 @@ from types import FrameType
 import pytest
 
 from ossl_handshake import (
+    BusyError,
     ClosedError,
     Connection,
     ProtocolError,
@@ -30,6 +31,8 @@ from ossl_handshake import (
     Trace,
     WantReadError,
     Wire,
+    ZeroReturnError,
+    certs,
     ladder,
 )
 from ossl_handshake.observe.decrypt import KeyLog
@@ -60,8 +63,6 @@ def traced_client(sock: socket.socket, trace: Trace, **kw: object) -> Connection
 
 @pytest.fixture
 def s_server() -> Iterator[SServer]:
-    from ossl_handshake import certs
-
     server = SServer(openssl_cli(), *s_server_identity(certs.SERVER_ECDSA), "-tls1_3")
     yield server
     server.kill()
@@ -316,3 +317,74 @@ def test_visible_mode_arguments_are_checked() -> None:
         plain = Connection(ctx, sock=a)
         assert not plain.visible and plain.wire is None and plain.on_transfer is None
         plain.close()
+
+
+def test_our_server_in_visible_mode_draws_a_c_clients_flights(tls_client_exe: Path) -> None:
+    from tests._contexts import server as server_context
+
+    trace = Trace()
+    ctx = server_context()
+    ctx.set_keylog(trace.keylog_line)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        proc = subprocess.Popen(
+            [
+                str(tls_client_exe),
+                "--connect",
+                f"127.0.0.1:{port}",
+                "--cafile",
+                str(certs.CA),
+                "--servername",
+                "localhost",
+                "--send",
+                "from C",
+                "--expect",
+                "from C",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        listener.settimeout(TIMEOUT)
+        accepted, _ = listener.accept()
+    with accepted:
+        accepted.settimeout(10)
+        with Connection(ctx, sock=accepted, visible=True) as conn:
+            trace.attach(conn)
+            conn.do_handshake(on_step=trace.step_recorder(conn))
+            conn.write(conn.read(100))  # echo
+            with pytest.raises(ZeroReturnError):
+                conn.read(100)
+            conn.shutdown()
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, (out, err)
+    client_flights = [
+        f.labels
+        for f in ladder.flights(trace)
+        if isinstance(f, ladder.Flight) and f.side is Role.CLIENT
+    ]
+    assert client_flights[0] == ("ClientHello",)
+    assert "Finished" in client_flights[1]  # the C client's encrypted Finished, decrypted
+    assert "application_data (1 record)" in client_flights[2]
+
+
+def test_a_second_thread_gets_busy_while_a_visible_call_waits(silent_server: int) -> None:
+    with connect(silent_server, timeout=None) as sock:
+        conn = Connection(client(), sock=sock, server_name="localhost", visible=True)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                conn.do_handshake()
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=run)
+        t.start()
+        while conn.wire is not None and not conn.wire.records[Role.CLIENT]:
+            t.join(0.01)
+        with pytest.raises(BusyError):
+            conn.do_handshake()
+        conn.close()
+        t.join(TIMEOUT)
+        assert len(errors) == 1 and isinstance(errors[0], ClosedError)

@@ -30,12 +30,14 @@ import math
 import os
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.errors import (
+    BusyError,
     ClosedError,
     ErrorCode,
     SSLError,
@@ -315,6 +317,13 @@ class VisibleSocketTransport(SocketTransport):
         self._eof_given = False
         self._wire_tap = self.wire.tap
         self.wire.tap = self._tap
+        # One pumping thread at a time: the waits are outside the guard, so
+        # the guard's one-caller rule is kept here for them.
+        self._pumping = threading.Lock()
+
+    def _claim(self) -> None:
+        if not self._pumping.acquire(blocking=False):
+            raise BusyError("the connection is in use by another thread (visible socket mode)")
 
     def attach(self, ssl: Any) -> None:
         self.memory = MemoryTransport(ssl, self._bio_size)
@@ -351,6 +360,20 @@ class VisibleSocketTransport(SocketTransport):
         closed: Callable[[], bool],
     ) -> Any:
         """The connection's retry loop for this mode: call, send the output, feed the input."""
+        self._claim()
+        try:
+            return self._retry(conn, what, call, after, closed)
+        finally:
+            self._pumping.release()
+
+    def _retry(
+        self,
+        conn: Endpoint,
+        what: str,
+        call: Callable[[], tuple[Any, _SSLError | None]],
+        after: Callable[[Any], None] | None,
+        closed: Callable[[], bool],
+    ) -> Any:
         deadline = self.deadline()
         while True:
             value, exc = call()
@@ -373,7 +396,7 @@ class VisibleSocketTransport(SocketTransport):
             if not self._ready(select.POLLOUT, deadline, what, closed):
                 return  # non-blocking socket: the rest goes out with the next call
             try:
-                n = os.write(self.fd, out)
+                n = self._write(out)
             except BlockingIOError:
                 continue
             except OSError as exc:
@@ -387,6 +410,15 @@ class VisibleSocketTransport(SocketTransport):
         if self.remote.shut and self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_WR)
+
+    def _write(self, data: bytearray) -> int:
+        """One ``send`` that never blocks: the socket was just polled writable."""
+        sock = self.sock
+        if sock is not None and sock.gettimeout() is None:
+            # A blocking descriptor: MSG_DONTWAIT takes what fits instead of
+            # waiting for all of it (a close() could not wake that wait).
+            return sock.send(data, socket.MSG_DONTWAIT)
+        return os.write(self.fd, data)  # non-blocking descriptor (timeout or 0.0)
 
     def receive(self, conn: Endpoint, deadline: float | None, what: str, closed: Any) -> bool:
         """Give the SSL bytes from the peer; False when none came (non-blocking socket)."""
@@ -411,6 +443,13 @@ class VisibleSocketTransport(SocketTransport):
             # only part of a record so far: wait for the rest
 
     def pull(self, conn: Endpoint) -> None:
+        self._claim()
+        try:
+            self._pull(conn)
+        finally:
+            self._pumping.release()
+
+    def _pull(self, conn: Endpoint) -> None:
         while not self._eof:
             data = self._recv(None, "read", lambda: False, nowait=True)
             if not data:

@@ -22,7 +22,6 @@ TAG_LEN = 16
 IV_LEN = 12
 #: TLS 1.3 records say ``application_data`` and TLS 1.2 in their header.
 _OUTER_TYPE = 23
-_LEGACY_VERSION = 0x0303
 #: Largest TLSInnerPlaintext (2^14 + 1) plus the expansion RFC 8446 5.2 allows.
 MAX_CIPHERTEXT = (1 << 14) + 256
 

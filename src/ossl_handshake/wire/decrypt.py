@@ -37,9 +37,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from ossl_handshake.tls.names import HRR_RANDOM
 from ossl_handshake.tls.records import (
     APPLICATION_DATA,
     HANDSHAKE,
@@ -49,9 +48,7 @@ from ossl_handshake.tls.records import (
     VersionState,
 )
 from ossl_handshake.tls.roles import Role
-
-if TYPE_CHECKING:
-    from ossl_handshake.wire.faults import Chunk
+from ossl_handshake.wire.faults import Chunk
 
 _CLIENT_HELLO = 1
 _SERVER_HELLO = 2
@@ -274,8 +271,6 @@ class Resealer:
 
     def process(self, direction: Role, chunks: list[Chunk]) -> list[Chunk]:
         """The chunks as they must be delivered: edited messages sealed, numbers kept."""
-        from ossl_handshake.wire.faults import Chunk
-
         out_state = self._out[direction]
         result: list[Chunk] = []
         for chunk in chunks:
@@ -319,23 +314,11 @@ def _protected_records(data: bytes) -> int:
     return n
 
 
-def client_random_of(records: Sequence[Record]) -> bytes | None:
-    """The client random of the first ClientHello among ``records`` (None if absent)."""
-    for rec in records:
-        if rec.content_type == HANDSHAKE and not rec.encrypted:
-            for name, off in zip(rec.handshake_types, rec.message_offsets, strict=False):
-                body = rec.payload[off + 4 :]
-                if name == "ClientHello" and len(body) >= 34 and body[2:34] != HRR_RANDOM:
-                    return bytes(body[2:34])
-    return None
-
-
 __all__ = [
     "Cipher",
     "Decryptor",
     "Resealer",
     "TrafficKeys",
-    "client_random_of",
     "epoch_label",
     "epoch_name",
     "split_inner",

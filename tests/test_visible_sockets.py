@@ -28,6 +28,7 @@ from ossl_handshake import (
     ProtocolError,
     Role,
     Select,
+    SyscallError,
     Trace,
     WantReadError,
     Wire,
@@ -36,7 +37,7 @@ from ossl_handshake import (
     ladder,
 )
 from ossl_handshake.observe.decrypt import KeyLog
-from ossl_handshake.wire import TruncateMessage
+from ossl_handshake.wire import BYTES, CloseAfter, TruncateMessage
 from tests._contexts import client
 from tests._peers import TIMEOUT, KeyloggedServer, SServer, openssl_cli, s_server_identity
 
@@ -388,3 +389,34 @@ def test_a_second_thread_gets_busy_while_a_visible_call_waits(silent_server: int
         conn.close()
         t.join(TIMEOUT)
         assert len(errors) == 1 and isinstance(errors[0], ClosedError)
+
+
+def test_byte_at_a_time_delivery_both_ways_against_s_server(s_server: SServer) -> None:
+    wire = Wire(policy=BYTES)
+    with connect(s_server.port) as sock:
+        conn = Connection(client(), sock=sock, server_name="localhost", visible=True, wire=wire)
+        conn.do_handshake()
+        assert conn.version == "TLSv1.3"
+        # Every byte from the server went to our SSL in its own BIO_write.
+        received = [d for side, d in wire.deliveries if side is Role.SERVER]
+        assert received and all(len(d) == 1 for d in received)
+        conn.close()
+
+
+def test_close_after_shuts_our_side_and_the_c_server_sees_eof(
+    keylogged_echo_server: Callable[..., KeyloggedServer],
+) -> None:
+    server = keylogged_echo_server()
+    cut = CloseAfter(Role.CLIENT, 10)
+    with connect(server.port) as sock:
+        conn = Connection(
+            client(), sock=sock, server_name="localhost", visible=True, wire=Wire([cut])
+        )
+        # The server gives up on a 10-byte ClientHello: an alert (3.x sends
+        # decode_error) or a plain close, depending on its OpenSSL.
+        with pytest.raises((ProtocolError, SyscallError)):
+            conn.do_handshake()
+        conn.close()
+    assert cut.fired == 1
+    status, out, _ = server.finish()
+    assert status == 2 and out.splitlines()[-1].startswith("FAIL")

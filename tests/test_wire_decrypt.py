@@ -272,3 +272,27 @@ def test_records_from_a_c_server_decrypt_with_its_sslkeylogfile(
     echoed = [r.plaintext for r in wire.records[Role.SERVER] if r.inner_type == 23]
     assert echoed == [b"echo me"]
     assert len(keys) >= 5  # the C server's own lines: handshake, traffic, exporter
+
+
+def test_client_authentication_messages_are_named_both_ways() -> None:
+    keys = KeyLog()
+    sctx = server(cafile=certs.CA, client_auth="require")
+    cctx = client(max_version="1.3", cert=certs.CLIENT.cert, key=certs.CLIENT.key)
+    for ctx in (sctx, cctx):
+        ctx.set_keylog(keys.add_line)
+    wire = Wire(keys=keys)
+    assert drive(*memory_pair(cctx, sctx, server_name="localhost"), wire=wire).error is None
+    assert names(wire, Role.SERVER)[:6] == [
+        "ServerHello",
+        "EncryptedExtensions",
+        "CertificateRequest",
+        "Certificate",
+        "CertificateVerify",
+        "Finished",
+    ]
+    assert names(wire, Role.CLIENT) == [
+        "ClientHello",
+        "Certificate",
+        "CertificateVerify",
+        "Finished",
+    ]

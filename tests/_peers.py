@@ -171,3 +171,38 @@ def s_server_identity(ident: certs.Identity) -> list[str]:
         "-cert_chain",
         str(certs.INTERMEDIATE),
     ]
+
+
+class KeyloggedServer:
+    """A running tests/c/echo_server that appends its secrets to ``keylog`` (SSLKEYLOGFILE)."""
+
+    def __init__(self, exe: Path, workdir: Path, *args: str) -> None:
+        ready = workdir / "port"
+        self.keylog = workdir / "c-server.keys"
+        self.proc = subprocess.Popen(
+            [str(exe), "--port", "0", "--ready-file", str(ready), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "SSLKEYLOGFILE": str(self.keylog)},
+        )
+        deadline = time.monotonic() + TIMEOUT
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"echo_server did not start: {self.proc.communicate(timeout=TIMEOUT)}")
+            time.sleep(0.01)
+        self.port = int(ready.read_text())
+
+    @property
+    def address(self) -> tuple[int, Path]:
+        return self.port, self.keylog
+
+    def finish(self) -> tuple[int, str, str]:
+        """``(exit status, stdout, stderr)``, killing the server if it does not end."""
+        try:
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        return self.proc.returncode, out, err

@@ -18,7 +18,7 @@ import pytest
 
 from ossl_handshake import Context, certs
 from tests._contexts import client, server
-from tests._peers import TIMEOUT, EchoServer
+from tests._peers import TIMEOUT, EchoServer, KeyloggedServer
 from tests.c.build import compile_c, have_compiler
 
 
@@ -103,3 +103,25 @@ def echo_server(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[...,
         if echo.proc.poll() is None:
             echo.proc.kill()
             echo.proc.communicate(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def keylogged_echo_server(
+    echo_server_exe: Path, tmp_path: Path
+) -> Iterator[Callable[..., KeyloggedServer]]:
+    """Starts tests/c/echo_server (ECDSA chain, TLS 1.3) with SSLKEYLOGFILE in its workdir."""
+    started: list[KeyloggedServer] = []
+
+    def start(*args: str) -> KeyloggedServer:
+        workdir = tmp_path / f"keylogged{len(started)}"
+        workdir.mkdir()
+        ident = ("--cert", str(certs.SERVER_ECDSA.cert), "--key", str(certs.SERVER_ECDSA.key))
+        server = KeyloggedServer(echo_server_exe, workdir, *ident, "--min-version", "1.3", *args)
+        started.append(server)
+        return server
+
+    yield start
+    for running in started:
+        if running.proc.poll() is None:
+            running.proc.kill()
+        running.finish()

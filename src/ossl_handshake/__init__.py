@@ -86,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "ClientHello": "ossl_handshake.tls.client_hello",
     "Reject": "ossl_handshake.core.client_hello",
     "CertRequest": "ossl_handshake.core.cert_callbacks",
+    "KeyLog": "ossl_handshake.observe.decrypt",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -148,6 +149,7 @@ if TYPE_CHECKING:
     from ossl_handshake.core.step import Step
     from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
     from ossl_handshake.observe import ladder, pcap
+    from ossl_handshake.observe.decrypt import KeyLog
     from ossl_handshake.observe.trace import Trace
     from ossl_handshake.pair.driver import drive, handshake, memory_pair
     from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
@@ -200,6 +202,7 @@ __all__ = [
     "FaultProxy",
     "HandshakeResult",
     "HostFlags",
+    "KeyLog",
     "Mode",
     "NoProgressError",
     "OCSPRejected",

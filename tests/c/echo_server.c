@@ -26,6 +26,9 @@
  * 1 usage or setup error. Echo-phase errors after a successful handshake are
  * reported on stderr only. Accepted sockets have 10 s receive/send timeouts
  * and the whole process is bounded by alarm(30).
+ *
+ * With SSLKEYLOGFILE set in the environment, every secret is appended to that
+ * file as an NSS key log line (SSL_CTX_set_keylog_callback), flushed at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -95,6 +98,15 @@ static int write_ready_file(const char *path, int port)
         return -1;
     }
     return 0;
+}
+
+static FILE *keylog_file;
+
+static void keylog_line(const SSL *ssl, const char *line)
+{
+    (void)ssl;
+    fprintf(keylog_file, "%s\n", line);
+    fflush(keylog_file);
 }
 
 static void set_timeouts(int fd)
@@ -220,6 +232,14 @@ int main(int argc, char **argv)
         || (max_version && SSL_CTX_set_max_proto_version(ctx, max_version) != 1)) {
         fprintf(stderr, "echo_server: cannot set up the SSL_CTX\n");
         goto done;
+    }
+    if (getenv("SSLKEYLOGFILE") != NULL && *getenv("SSLKEYLOGFILE") != '\0') {
+        keylog_file = fopen(getenv("SSLKEYLOGFILE"), "a");
+        if (keylog_file == NULL) {
+            perror("echo_server: SSLKEYLOGFILE");
+            goto done;
+        }
+        SSL_CTX_set_keylog_callback(ctx, keylog_line);
     }
     if (cafile != NULL) {
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cafile);

@@ -217,5 +217,19 @@ static int ossl_client_hello_extensions(SSL *s, int *out, size_t cap);
 static int ossl_no_password_cb(char *buf, int size, int rwflag, void *u);
 static int ossl_load_cert_key(const char *cert, const char *key, X509 **x, EVP_PKEY **k);
 static int ossl_set_retry_verify(SSL *ssl);
+/* ---- Record protection: TLS 1.3 AEAD and HKDF-Expand (glue/crypto.c) ---- */
+
+/* One AEAD operation: enc 1 seals in[inlen] into out[inlen] and writes the
+ * 16-byte tag; enc 0 opens in[inlen] against tag. Returns 1, or 0 on
+ * failure (a tag that does not verify). */
+static int ossl_aead(const EVP_CIPHER *cipher, int enc, const unsigned char *key,
+                     const unsigned char *nonce, size_t noncelen,
+                     const unsigned char *aad, size_t aadlen,
+                     const unsigned char *in, size_t inlen,
+                     unsigned char *out, unsigned char *tag);
+/* HKDF-Expand (RFC 5869) through EVP_PKEY_HKDF in expand-only mode. */
+static int ossl_hkdf_expand(const EVP_MD *md, const unsigned char *secret, size_t secretlen,
+                            const unsigned char *info, size_t infolen,
+                            unsigned char *out, size_t outlen);
 
 #endif /* OSSL_HANDSHAKE_GLUE_H */

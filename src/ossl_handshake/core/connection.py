@@ -58,9 +58,11 @@ from ossl_handshake.core.transports import (
     SharedPairTransport,
     SocketTransport,
     Transport,
+    VisibleSocketTransport,
 )
 from ossl_handshake.core.x509 import PeerCertificates, x509_name
 from ossl_handshake.tls.roles import Role, as_role
+from ossl_handshake.wire.wire import Tap, Wire
 
 if TYPE_CHECKING:
     from ossl_handshake.tls.client_hello import ClientHello
@@ -123,6 +125,27 @@ def _check_verify_host(verify_host: object, server_name: str | None) -> str | No
     )
 
 
+def _socket_transport(
+    sock: socket.socket | None,
+    role: Role,
+    visible: bool,
+    wire: Wire | None,
+    bio_size: int | None,
+) -> SocketTransport | None:
+    """The transport for ``sock`` (None without one); visible mode is explicit."""
+    if not isinstance(visible, bool):
+        raise TypeError(f"visible must be a bool, not {type(visible).__name__}")
+    if wire is not None and not visible:
+        raise ValueError("wire= needs visible=True (a Wire sees only a visible socket's bytes)")
+    if sock is None:
+        if visible:
+            raise ValueError("visible=True needs sock= (a memory connection is always visible)")
+        return None
+    if visible:
+        return VisibleSocketTransport(sock, role, wire, bio_size or 0)
+    return SocketTransport(sock)
+
+
 class _Owned:
     """What freeing the SSL also releases; no reference back to the Connection,
     so the guard's free function does not keep the Connection alive."""
@@ -156,7 +179,11 @@ class Connection(NegotiatedValues):
     SNI (``SSL_set_tlsext_host_name``, not for IP literals) and the name the
     certificate must match (``SSL_set1_host``, or ``SSL_set1_ip_asc`` for an
     IP literal), unless ``verify_host`` overrides the latter: a host name
-    ``str``, or ``False`` to check no name.
+    ``str``, or ``False`` to check no name. ``visible=True`` (with ``sock``)
+    runs the SSL on a memory BIO pair that Python pumps to the socket, so a
+    :class:`~ossl_handshake.Trace`, the ladder, pcap files and a ``wire``
+    (:class:`~ossl_handshake.Wire`, faults included) see every flight
+    (``core/transports.py``, :class:`VisibleSocketTransport`).
 
     One thread at a time: a second thread entering a connection that is in a
     libssl call gets :class:`~ossl_handshake.BusyError`; ``close()`` from
@@ -176,6 +203,8 @@ class Connection(NegotiatedValues):
         alpn: list[str] | None = None,
         options: Options | int = Options.NONE,
         bio_size: int | None = 0,
+        visible: bool = False,
+        wire: Wire | None = None,
     ) -> None:
         if not isinstance(context, Context):
             raise TypeError(f"context must be a Context, not {type(context).__name__}")
@@ -188,7 +217,7 @@ class Connection(NegotiatedValues):
         alpn_wire = encode_alpn(alpn) if alpn is not None else None
         if bio_size is not None and sock is None:
             c_int(bio_size, "bio_size", 0, MAX_BIO_SIZE)
-        transport = SocketTransport(sock) if sock is not None else None
+        transport = _socket_transport(sock, r, visible, wire, bio_size)
 
         self._init_fields(context, r)
         owned = _Owned(context, counted=True)
@@ -487,7 +516,10 @@ class Connection(NegotiatedValues):
         timeout waits with poll between calls (``TimeoutError`` at the end).
         ``after(value)`` runs after each call, outside the guard.
         """
-        deadline = self._transport.deadline()
+        t = self._transport
+        if isinstance(t, VisibleSocketTransport):
+            return t.retry(self, what, lambda: self._guard.run(once), after, lambda: self.closed)
+        deadline = t.deadline()
         while True:
             value, exc = self._guard.run(once)
             if after is not None:
@@ -684,6 +716,7 @@ class Connection(NegotiatedValues):
             buf = ffi.new("char[1]")
             return self._peeked(ssl, self._call_locked(ssl, lib.ossl_peek, buf, 1))
 
+        self._transport.pull(self)  # visible mode: what already arrived on the socket
         return self._guard.run(once)
 
     def _peeked(self, ssl: Any, res: Any) -> int:
@@ -808,6 +841,37 @@ class Connection(NegotiatedValues):
         t = self._transport
         return t.sock if isinstance(t, SocketTransport) else None
 
+    # --- visible socket mode ---
+
+    @property
+    def visible(self) -> bool:
+        """True for a socket connection in visible mode (``Connection(..., visible=True)``)."""
+        return isinstance(self._transport, VisibleSocketTransport)
+
+    @property
+    def wire(self) -> Wire | None:
+        """The :class:`~ossl_handshake.Wire` every byte of a visible connection crosses."""
+        t = self._transport
+        return t.wire if isinstance(t, VisibleSocketTransport) else None
+
+    @property
+    def on_transfer(self) -> Tap | None:
+        """Callable ``(sender_role, data)`` per delivery of a visible connection (a Trace's)."""
+        t = self._transport
+        return t.on_transfer if isinstance(t, VisibleSocketTransport) else None
+
+    @on_transfer.setter
+    def on_transfer(self, fn: Tap | None) -> None:
+        t = self._transport
+        if not isinstance(t, VisibleSocketTransport):
+            raise ValueError(
+                f"connection is on {t.describe()}: its bytes never pass through Python; "
+                "create it with Connection(ctx, sock=..., visible=True)"
+            )
+        if fn is not None and not callable(fn):
+            raise TypeError(f"on_transfer must be callable or None, not {fn!r}")
+        t.on_transfer = fn
+
     @property
     def timeout(self) -> float | None:
         """The socket's timeout (``sock.gettimeout()``); None on memory transports.
@@ -831,6 +895,8 @@ class Connection(NegotiatedValues):
     def _memory(self) -> MemoryTransport:
         """Our BIO pair (use under the guard), or ValueError for other transports."""
         t = self._transport
+        if isinstance(t, VisibleSocketTransport) and t.memory is not None:
+            return t.memory
         if not isinstance(t, MemoryTransport):
             raise ValueError(f"connection is on {t.describe()}: it has no network BIO")
         return t

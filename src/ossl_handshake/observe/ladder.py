@@ -4,6 +4,12 @@ Client on the left, server on the right, one arrow per flight (a
 :class:`~ossl_handshake.trace.TransferEvent`) labelled with the messages the
 sender's message callback reported for it, in order; alerts drawn in their
 own style; a marker at the step where each side finished (or failed).
+
+A side without a traced connection (the remote peer of a visible socket
+connection) has no message callback: its flights are labelled from their
+records (:mod:`ossl_handshake.tls.records`), its TLS 1.3 handshake messages
+decrypted with the trace's key log lines when it has them
+(:mod:`ossl_handshake.wire.decrypt`), else shown as ``encrypted``.
 """
 
 from __future__ import annotations
@@ -12,8 +18,18 @@ import textwrap
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from ossl_handshake.observe.decrypt import KeyLog
 from ossl_handshake.observe.trace import MessageEvent, StepEvent, Trace, TransferEvent
+from ossl_handshake.tls.names import ALERT_LEVELS, alert_name
+from ossl_handshake.tls.records import (
+    APPLICATION_DATA,
+    CHANGE_CIPHER_SPEC,
+    Record,
+    RecordStream,
+    VersionState,
+)
 from ossl_handshake.tls.roles import Role
+from ossl_handshake.wire.decrypt import Decryptor
 
 
 @dataclass(frozen=True)
@@ -80,17 +96,86 @@ def _labels(messages: list[MessageEvent]) -> tuple[list[str], bool]:
     ], alert
 
 
+class _RecordView:
+    """Both directions' records, decrypted where the trace's key log allows."""
+
+    def __init__(self, trace: Trace) -> None:
+        versions = VersionState()
+        self.streams = {r: RecordStream(r, versions) for r in Role}
+        self.decryptor = Decryptor(KeyLog(trace=trace), versions)
+        self.count = {r: 0 for r in Role}
+
+    def records(self, ev: TransferEvent) -> list[Record]:
+        index = self.count[ev.side]
+        self.count[ev.side] += 1
+        return self.decryptor.annotate(ev.side, self.streams[ev.side].feed(ev.data, index))
+
+
+def _record_labels(records: list[Record]) -> tuple[list[str], bool]:
+    """Labels of a remote flight from its records (runs of data records counted)."""
+    out: list[str | tuple[str, int]] = []
+    alert = False
+    for rec in records:
+        label: str | None = None
+        run: str | None = None
+        if rec.handshake_types:
+            out.extend(rec.handshake_types)
+            continue
+        if rec.alert is not None:
+            level, desc = rec.alert
+            label = f"alert: {alert_name(desc)} ({ALERT_LEVELS.get(level, f'level_{level}')})"
+            alert = True
+        elif rec.content_type == CHANGE_CIPHER_SPEC:
+            label = "ChangeCipherSpec"
+        elif rec.inner_type == APPLICATION_DATA or (
+            rec.content_type == APPLICATION_DATA and not rec.decrypted and not rec.encrypted
+        ):
+            run = "application_data"
+        elif rec.encrypted and not rec.decrypted:
+            run = "encrypted"
+        else:
+            run = rec.content_type_name
+        if label is not None:
+            out.append(label)
+        elif run is not None:
+            last = out[-1] if out else None
+            if isinstance(last, tuple) and last[0] == run:
+                out[-1] = (run, last[1] + 1)
+            else:
+                out.append((run, 1))
+    return [
+        x if isinstance(x, str) else f"{x[0]} ({x[1]} record{'s' if x[1] > 1 else ''})" for x in out
+    ], alert
+
+
 def flights(trace: Trace) -> list[Flight | Marker]:
-    """The diagram's rows in trace order: flights and finish/failure markers."""
+    """The diagram's rows in trace order: flights and finish/failure markers.
+
+    Raises ``ValueError`` for a trace of a socket connection that was not in
+    visible mode: only one side's steps are known there, and a ladder drawn
+    from them would be wrong.
+    """
+    if trace.blind_socket and not trace.transfers:
+        raise ValueError(
+            "the trace watched a socket connection whose bytes never passed through Python, "
+            "so no flight can be drawn; create it with Connection(ctx, sock=..., visible=True)"
+        )
     rows: list[Flight | Marker] = []
     per_step = not trace.transfers
+    view = _RecordView(trace) if trace.transfers else None
     pending: dict[Role, list[MessageEvent]] = {Role.CLIENT: [], Role.SERVER: []}
     failed: set[Role] = set()
     for ev in trace.events:
         if isinstance(ev, MessageEvent) and ev.sent:
             pending[ev.side].append(ev)
         elif isinstance(ev, TransferEvent):
-            rows.append(_flight(ev, ev.length, pending))
+            assert view is not None
+            records = view.records(ev)
+            if ev.side not in trace.attached_roles and ev.data:
+                labels, alert = _record_labels(records)
+                rows.append(Flight(ev, ev.side, ev.to, ev.length, tuple(labels), alert))
+            else:
+                rows.append(_flight(ev, ev.length, pending))
         elif isinstance(ev, StepEvent):
             if ev.done:
                 rows.append(Marker(ev, True))

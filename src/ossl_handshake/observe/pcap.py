@@ -92,7 +92,13 @@ def packets(trace: Trace) -> list[Packet]:
     """The frames for every flight in ``trace``, with handshake and teardown."""
     flights = trace.transfers
     if not flights:
-        raise ValueError("the trace holds no transfers: nothing crossed a traced wire")
+        hint = (
+            "a socket connection's bytes are recorded only in visible mode: "
+            "Connection(ctx, sock=..., visible=True)"
+            if trace.blind_socket
+            else "nothing crossed a traced wire"
+        )
+        raise ValueError(f"the trace holds no transfers: {hint}")
     if any(f.length and not f.data for f in flights):
         raise ValueError("the trace was recorded with keep_data=False: no bytes to write")
     return stream_packets([(trace.wall_time(f), f.side, f.data) for f in flights])

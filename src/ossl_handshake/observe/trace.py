@@ -11,6 +11,14 @@ through :meth:`Trace.keylog_line`, a callable to give to
 
 Nothing is installed on a connection until :meth:`Trace.attach` is called, so
 an untraced handshake runs without any Python callback.
+
+A connection on a socket is traced with its bytes only in visible mode
+(``Connection(ctx, sock=s, visible=True)``): :meth:`Trace.attach` then
+records every flight both ways (the socket's transfers), and the ladder
+names the remote peer's messages from its records (decrypted with the
+trace's key log lines, TLS 1.3). A plain socket connection's bytes never
+pass through Python: its ladder and capture files are refused with an error
+saying so.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import json
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -223,6 +231,10 @@ class Trace:
         self._attached: list[weakref.ref[Connection]] = []
         self._env_path = keylog_from_env(keylog_env)
         self._nsteps = 0
+        #: Roles of the connections attached (their sent messages label the ladder).
+        self.attached_roles: set[Role] = set()
+        #: True once a socket connection not in visible mode was attached.
+        self.blind_socket = False
 
     # -- collecting ---------------------------------------------------------
 
@@ -233,6 +245,11 @@ class Trace:
         """Watch ``conn``: install ``on_info``/``on_message`` observers feeding this trace."""
         conn.on_info = self._on_info
         conn.on_message = self._on_message
+        self.attached_roles.add(conn.role)
+        if conn.visible:
+            conn.on_transfer = self.on_transfer
+        elif conn.sock is not None:
+            self.blind_socket = True
         if all(r() is not conn for r in self._attached):
             self._attached.append(weakref.ref(conn))
         return conn
@@ -242,6 +259,8 @@ class Trace:
         if not conn.closed:
             conn.on_info = None
             conn.on_message = None
+            if conn.visible:
+                conn.on_transfer = None
         self._attached = [r for r in self._attached if r() is not None and r() is not conn]
 
     def detach_all(self) -> None:
@@ -305,6 +324,14 @@ class Trace:
                 **kw,
             )
         )
+
+    def step_recorder(self, conn: Connection) -> Callable[[Step, str], None]:
+        """An ``on_step`` for ``conn.do_handshake``: each step recorded as the driver does."""
+
+        def record(step: Step, state_before: str) -> None:
+            self.record_step(conn, step, state_before)
+
+        return record
 
     def record_step(self, conn: Connection, step: Step, state_before: str) -> StepEvent:
         """Record one ``SSL_do_handshake`` call the driver just made on ``conn``."""

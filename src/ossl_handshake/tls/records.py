@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ossl_handshake.tls.names import (
     HRR_RANDOM,
+    alert_name,
     content_type_name,
     handshake_type_name,
     version_name,
@@ -48,8 +49,16 @@ class Record:
     flights of that direction (a flight is what one side wrote between two
     deliveries; a record belongs to the flight that completed it),
     ``offset`` is the position of its first header byte in the direction's
-    stream. ``handshake_types`` names the plaintext handshake
-    messages starting in this record (empty for encrypted records).
+    stream. ``handshake_types`` names the handshake messages starting in
+    this record, ``message_offsets`` where each starts in the record's
+    content (the payload, or ``plaintext`` once decrypted). An encrypted TLS
+    1.3 record decrypted with keys (:mod:`ossl_handshake.wire.decrypt`) also
+    carries ``plaintext`` (its content, without the type byte and padding),
+    ``inner_type`` (the real content type), ``epoch`` (the traffic secret's
+    key log label, e.g. ``SERVER_HANDSHAKE_TRAFFIC_SECRET`` or
+    ``CLIENT_TRAFFIC_SECRET_1`` after a KeyUpdate) and ``seq`` (its sequence
+    number in that epoch); without keys they are None and
+    ``handshake_types`` is empty.
     """
 
     direction: Role
@@ -62,6 +71,16 @@ class Record:
     data: bytes
     encrypted: bool
     handshake_types: tuple[str, ...] = ()
+    message_offsets: tuple[int, ...] = ()
+    plaintext: bytes | None = None
+    inner_type: int | None = None
+    epoch: str | None = None
+    seq: int | None = None
+
+    @property
+    def decrypted(self) -> bool:
+        """True for an encrypted record whose plaintext the wire's keys revealed."""
+        return self.plaintext is not None
 
     @property
     def content_type_name(self) -> str:
@@ -81,6 +100,10 @@ class Record:
     @property
     def alert(self) -> tuple[int, int] | None:
         """``(level, description)`` of a plaintext alert record, else None."""
+        if self.plaintext is not None:
+            if self.inner_type != ALERT or len(self.plaintext) < 2:
+                return None
+            return self.plaintext[0], self.plaintext[1]
         if self.content_type != ALERT or self.encrypted or self.length < 2:
             return None
         return self.data[HEADER_LEN], self.data[HEADER_LEN + 1]
@@ -88,8 +111,14 @@ class Record:
     def describe(self) -> str:
         """``#2 handshake[ServerHello] 122 B`` or ``#4 application_data (encrypted) 53 B``."""
         what = self.content_type_name
+        if self.inner_type is not None:
+            what = content_type_name(self.inner_type)
         if self.handshake_types:
             what += "[" + ",".join(self.handshake_types) + "]"
+        elif self.alert is not None and self.plaintext is not None:
+            what += f"[{alert_name(self.alert[1])}]"
+        if self.plaintext is not None:
+            what += " (decrypted)"
         elif self.encrypted:
             what += " (encrypted)"
         return f"#{self.index} {what} {len(self.data)} B"
@@ -159,8 +188,9 @@ class RecordStream:
     def _record(self, ctype: int, version: int, length: int, raw: bytes, flight: int) -> Record:
         encrypted = self._encrypted(ctype)
         types: tuple[str, ...] = ()
+        offsets: tuple[int, ...] = ()
         if ctype == HANDSHAKE and not encrypted:
-            types = self._handshake_messages(raw[HEADER_LEN:])
+            types, offsets = self.handshake_messages(raw[HEADER_LEN:])
         if ctype == CHANGE_CIPHER_SPEC:
             self.seen_ccs = True
         rec = Record(
@@ -174,13 +204,18 @@ class RecordStream:
             data=raw,
             encrypted=encrypted,
             handshake_types=types,
+            message_offsets=offsets,
         )
         self.count += 1
         self.offset += len(raw)
         return rec
 
-    def _handshake_messages(self, payload: bytes) -> tuple[str, ...]:
+    def handshake_messages(self, payload: bytes) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """Reassemble handshake messages; name those whose header starts in ``payload``.
+
+        Returns the names and where each starts in ``payload``. The wire's
+        decryption feeds decrypted handshake content through a stream of its
+        own.
 
         ``_hs`` holds the handshake stream from the next message header on;
         ``_hs_base`` is how many handshake bytes came before it.
@@ -189,6 +224,7 @@ class RecordStream:
         self._hs += payload
         hs = self._hs
         names: list[str] = []
+        offsets: list[int] = []
         pos = 0
         while pos < len(hs):
             mtype = hs[pos]
@@ -198,6 +234,7 @@ class RecordStream:
             body = bytes(hs[pos + 4 : pos + 4 + mlen]) if complete else b""
             if self._hs_base + pos >= first:
                 names.append(self._name(mtype, body))
+                offsets.append(self._hs_base + pos - first)
             if not complete:
                 break
             if mtype == 2 and self.direction is Role.SERVER:
@@ -205,7 +242,7 @@ class RecordStream:
             pos += 4 + mlen
         del hs[:pos]
         self._hs_base += pos
-        return tuple(names)
+        return tuple(names), tuple(offsets)
 
     @staticmethod
     def _name(mtype: int, body: bytes) -> str:

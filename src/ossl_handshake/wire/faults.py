@@ -48,9 +48,12 @@ class Select:
     ``record`` and ``flight`` are 0-based indexes within the direction.
     ``content_type`` is a name (``"alert"``, ``"handshake"``,
     ``"application_data"``, ``"change_cipher_spec"``) or number.
-    ``handshake_type`` (``"Certificate"``) matches plaintext handshake
-    records carrying a message of that type: TLS 1.2 and the hellos of TLS
-    1.3 (in TLS 1.3 the Certificate is encrypted: aim by ``record`` instead).
+    ``handshake_type`` (``"Certificate"``) matches records in which a
+    message of that type starts: plaintext handshake records (TLS 1.2, the
+    hellos of TLS 1.3) and, when the wire has keys (``Wire(keys=...)``),
+    the encrypted TLS 1.3 messages (EncryptedExtensions, Certificate,
+    CertificateVerify, Finished, NewSessionTicket, KeyUpdate...); without
+    keys those stay unnamed: aim by ``record`` instead.
     ``encrypted`` restricts to protected (True) or plaintext (False) records.
     Selectors see only the outer record header: an encrypted TLS 1.3 alert
     is an ``application_data`` record, so there ``content_type="alert"``
@@ -106,11 +109,17 @@ ANY = Select()
 
 @dataclass(slots=True)
 class Chunk:
-    """Bytes on their way through the faults: a record, injected bytes, or an EOF mark."""
+    """Bytes on their way through the faults: a record, injected bytes, or an EOF mark.
+
+    ``inner`` is set by a message edit of a decrypted record: the new
+    TLSInnerPlaintext, which the wire seals (with the receiver's sequence
+    number) in place of ``data``.
+    """
 
     data: bytes
     record: Record | None = None
     eof: bool = False
+    inner: bytes | None = None
 
     @property
     def direction(self) -> Role | None:
@@ -392,18 +401,109 @@ class CloseAfter(Fault):
         return f"CloseAfter({self.direction.value} {self._args()}; fired={self.fired})"
 
 
+class EditMessage(Fault):
+    """Rewrite one handshake *message* of the record and keep the record valid.
+
+    ``edit(body) -> body`` gets the body of the first message of type
+    ``select.handshake_type`` starting in the record (without its 4-byte
+    header; the first message when no type is selected) and returns the new
+    body; the message header's length is fixed to match. A plaintext record
+    gets its record length fixed; a decrypted TLS 1.3 record is sealed again
+    by the wire with the right key and the receiver's sequence number, so
+    the peer parses the edited message and reports what is wrong with it
+    (``decode_error``, ``illegal_parameter``...), not ``bad_record_mac``.
+    Every edit changes the handshake transcript, so unless the peer fails
+    on the message itself its Finished check fails (``decrypt_error``).
+    An encrypted record the wire could not decrypt raises ``ValueError``.
+    """
+
+    def __init__(self, select: Select = ANY, edit: Any = None, **kw: Any) -> None:
+        super().__init__(select, **kw)
+        if not callable(edit):
+            raise TypeError(f"edit must be callable (body -> body), not {edit!r}")
+        self.edit = edit
+
+    def apply(self, chunk: Chunk) -> list[Chunk]:
+        rec = chunk.record
+        assert rec is not None
+        if rec.encrypted and rec.plaintext is None:
+            raise ValueError(
+                f"{type(self).__name__} needs the plaintext of {rec!r}: give the Wire keys "
+                "(Wire(keys=KeyLog(...))) for TLS 1.3 records"
+            )
+        content = rec.plaintext if rec.plaintext is not None else rec.payload
+        want = self.select.handshake_type
+        starts = [
+            off
+            for name, off in zip(rec.handshake_types, rec.message_offsets, strict=False)
+            if want is None or name == want
+        ]
+        if not starts:
+            raise ValueError(f"no handshake message starts in {rec!r}")
+        off = starts[0]
+        body_len = int.from_bytes(content[off + 1 : off + 4], "big")
+        end = off + 4 + body_len
+        if len(content) < end:
+            raise ValueError(f"the message at offset {off} of {rec!r} continues in a later record")
+        body = bytes(self.edit(bytes(content[off + 4 : end])))
+        new = content[:off] + content[off : off + 1] + len(body).to_bytes(3, "big") + body
+        new += content[end:]
+        if rec.plaintext is not None:
+            assert rec.inner_type is not None
+            return [Chunk(chunk.data, rec, inner=new + bytes([rec.inner_type]))]
+        header = rec.data[:3] + len(new).to_bytes(2, "big")
+        return [Chunk(header + new, rec)]
+
+
+class TruncateMessage(EditMessage):
+    """Keep only the first ``keep`` bytes of the message body (header length fixed)."""
+
+    def __init__(self, select: Select = ANY, keep: int = 0, **kw: Any) -> None:
+        if keep < 0:
+            raise ValueError(f"keep must be >= 0, not {keep}")
+        super().__init__(select, lambda body: body[:keep], **kw)
+        self.keep = keep
+
+    def _args(self) -> str:
+        return f"keep={self.keep}"
+
+
+class CorruptMessage(EditMessage):
+    """XOR byte ``offset`` of the message body with ``xor`` (negative: from the end)."""
+
+    def __init__(self, select: Select = ANY, offset: int = 0, xor: int = 0x01, **kw: Any) -> None:
+        if not 0 < xor < 256:
+            raise ValueError(f"xor must be 1..255, not {xor}")
+        self.offset = offset
+        self.xor = xor
+        super().__init__(select, self._flip, **kw)
+
+    def _flip(self, body: bytes) -> bytes:
+        data = bytearray(body)
+        if not -len(data) <= self.offset < len(data):
+            raise IndexError(f"CorruptMessage offset {self.offset} outside a {len(data)}-byte body")
+        data[self.offset] ^= self.xor
+        return bytes(data)
+
+    def _args(self) -> str:
+        return f"offset={self.offset}, xor=0x{self.xor:02x}"
+
+
 __all__ = [
     "ANY",
     "Chunk",
     "CloseAfter",
     "Corrupt",
+    "CorruptMessage",
     "Delay",
     "Drop",
     "Duplicate",
+    "EditMessage",
     "Fault",
     "FaultNotFiredError",
     "Inject",
     "Reorder",
     "Select",
     "Truncate",
+    "TruncateMessage",
 ]

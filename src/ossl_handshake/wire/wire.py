@@ -17,6 +17,7 @@ with the same keys moves the same bytes in the same order.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,7 @@ from typing import Protocol
 
 from ossl_handshake.tls.records import Record, RecordStream, VersionState
 from ossl_handshake.tls.roles import Role
+from ossl_handshake.wire.decrypt import Decryptor, Resealer, TrafficKeys
 from ossl_handshake.wire.faults import Chunk, Fault, FaultNotFiredError
 
 
@@ -187,6 +189,15 @@ class Wire:
     ``flights[role]``, ``deliveries`` (``(sender, bytes)`` per delivery),
     ``faults``. ``tap`` (None or ``fn(sender_role, data)``) is called with
     exactly the bytes delivered to the peer, once per delivery.
+
+    ``keys`` (a :class:`~ossl_handshake.wire.decrypt.TrafficKeys`, e.g.
+    :class:`ossl_handshake.observe.decrypt.KeyLog`) makes the wire decrypt
+    TLS 1.3 records: ``records`` then carry the encrypted handshake messages
+    (selectors aim at them by ``handshake_type``), message edits
+    (:class:`~ossl_handshake.wire.faults.EditMessage`) are sealed again, and
+    with ``resequence`` (the default) every record delivered after a
+    dropped, duplicated or injected one is sealed with the sequence number
+    the receiver expects (:mod:`ossl_handshake.wire.decrypt`).
     """
 
     def __init__(
@@ -197,6 +208,8 @@ class Wire:
         client_policy: Policy | None = None,
         server_policy: Policy | None = None,
         tap: Tap | None = None,
+        keys: TrafficKeys | None = None,
+        resequence: bool = True,
     ) -> None:
         self.faults: list[Fault] = list(faults)
         for f in self.faults:
@@ -209,6 +222,12 @@ class Wire:
         self.tap: Tap | None = tap
         versions = VersionState()
         self._dirs = {r: _Direction(r, RecordStream(r, versions)) for r in Role}
+        #: The TLS 1.3 decryption state (None without ``keys``).
+        self.decryptor: Decryptor | None = None
+        self._resealer: Resealer | None = None
+        if keys is not None:
+            self.decryptor = Decryptor(keys, versions)
+            self._resealer = Resealer(self.decryptor, resequence=resequence)
         self.deliveries: list[tuple[Role, bytes]] = []
         self._ends: dict[Role, weakref.ref[Endpoint]] = {}
 
@@ -287,9 +306,13 @@ class Wire:
         d = self._dirs[direction]
         policy = self.policies[direction]
         data = src.bio_read()
+        if self.decryptor is not None and self.decryptor.waiting:
+            self._catch_up()
         if data:
             index = len(d.flights)
             records = d.stream.feed(data, index)
+            if self.decryptor is not None:
+                records = self.decryptor.annotate(direction, records)
             d.flights.append(Flight(direction, index, d.offset, data, tuple(records)))
             d.offset += len(data)
             chunks = [Chunk(r.data, r) for r in records]
@@ -300,6 +323,12 @@ class Wire:
                 for c in fault.on_flight(direction, index):
                     released[c.direction or direction].append(c)
             chunks += released[direction]
+            if self._resealer is not None:
+                chunks = self._resealer.process(direction, chunks)
+                if released[direction.peer]:
+                    released[direction.peer] = self._resealer.process(
+                        direction.peer, released[direction.peer]
+                    )
             if isinstance(policy, Coalesce):
                 d.coalesced += chunks
                 d.coalesced_count += 1
@@ -313,6 +342,21 @@ class Wire:
         elif d.coalesced:
             self._release_coalesced(d, policy)  # the sender is waiting: stop holding
         return self._deliver(d, dst, policy)
+
+    def _catch_up(self) -> None:
+        """Put records decrypted late (their key log line came after them) into the flights."""
+        assert self.decryptor is not None
+        for role, opened in self.decryptor.catch_up().items():
+            flights = self._dirs[role].flights
+            for index, rec in opened:
+                f = flights[rec.flight]
+                records = tuple(rec if r.index == index else r for r in f.records)
+                flights[rec.flight] = dataclasses.replace(f, records=records)
+
+    def refresh(self) -> None:
+        """Decrypt the records whose keys arrived late (``records``, ``describe`` show them)."""
+        if self.decryptor is not None:
+            self._catch_up()
 
     def _check_ends(self, src: Endpoint, dst: Endpoint) -> None:
         if src.role is dst.role:

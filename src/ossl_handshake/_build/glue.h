@@ -182,4 +182,7 @@ static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 static void ossl_observe(SSL *ssl);
 
+/* glue/dh.c: DHE parameters of a server context from PEM text */
+static int ossl_ctx_set_dh_pem(SSL_CTX *ctx, const char *pem, int len);
+
 #endif /* OSSL_HANDSHAKE_GLUE_H */

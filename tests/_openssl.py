@@ -174,3 +174,27 @@ def own_signature(kind: str) -> str | None:
     ``SSL_get_signature_type_nid`` is 3.0+ (``FEATURES["signature_type"]``).
     """
     return kind if FEATURES["signature_type"] else None
+
+
+#: The alert a server answers a malformed record with after the handshake
+#: (the probes of tests/_probes.py; the same for ``openssl s_server -www`` and
+#: ``ossl-handshake server --www`` on one libssl). Measured on 3.0.
+_PROBE_ALERTS = {
+    "bad-mac": "bad_record_mac",
+    "ccs-after-finished": "unexpected_message",
+    "bad-key-update": "illegal_parameter",
+    "oversized-record": "record_overflow",
+    "garbage": "protocol_version",
+}
+
+
+def probe_alert(probe: str, version: str) -> str:
+    """The alert for ``probe`` under TLS ``version`` ("1.2"/"1.3").
+
+    A plaintext ChangeCipherSpec after a TLS 1.2 handshake is read as an
+    encrypted record, so it fails decryption (``bad_record_mac``); TLS 1.3
+    accepts a CCS only during the handshake (``unexpected_message``).
+    """
+    if probe == "ccs-after-finished" and version == "1.2":
+        return "bad_record_mac"
+    return _PROBE_ALERTS[probe]

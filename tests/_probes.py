@@ -98,6 +98,12 @@ def _close_notify_first(conn: TLSConnection, arm: ArmedSocket, raw: socket.socke
         pass
 
 
+def _fatal_alert(conn: TLSConnection, arm: ArmedSocket, raw: socket.socket) -> None:
+    alert = Alert().create(AlertDescription.internal_error, AlertLevel.fatal)
+    for _ in conn._sendMsg(alert):
+        pass
+
+
 #: name -> what the client sends after the handshake.
 PROBES = {
     "bad-mac": _bad_mac,
@@ -107,6 +113,7 @@ PROBES = {
     "garbage": _garbage,
     "request": _request,
     "close-notify-first": _close_notify_first,
+    "fatal-alert": _fatal_alert,
 }
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ossl_handshake.cli.capture import CaptureRelay, capture_path, keylog_dispatch
 from ossl_handshake.cli.config import (
     add_config_args,
     build_context,
@@ -125,6 +126,7 @@ class Outcome:
     expect_alert: str | None = None
     alert_sent: str | None = None
     alert_received: str | None = None
+    relay: CaptureRelay | None = None
 
     @property
     def expected_failure(self) -> bool:
@@ -448,13 +450,18 @@ def run_connection(
     session: Session | None = None,
 ) -> Session | None:
     """Handshake, data phase, close; fills ``out``. Returns the client's session."""
-    sock.settimeout(args.timeout)
     deadline = _Deadline(sock, args.deadline)
+    if args.pcapng:
+        out.trace = Trace(keep_data=True)
+        out.relay = CaptureRelay(sock, out.trace, out.side, args.timeout)
+        sock = out.relay.inner
+    elif args.trace:
+        out.trace = Trace(keep_data=False)
+    sock.settimeout(args.timeout)
     conn = Connection(ctx, out.side, sock=sock, server_name=server_name, session=session)
     out.conn = conn
     out.expect_alert = args.expect_alert
-    if args.trace:
-        out.trace = Trace(keep_data=False)
+    if out.trace is not None:
         out.trace.attach(conn)
     reader = _Reader(conn)
     try:
@@ -490,9 +497,15 @@ def run_connection(
 
 
 def _finish(out: Outcome, args: argparse.Namespace, emit: Emit) -> None:
+    if out.relay is not None and out.trace is not None:
+        out.relay.join()
+        if out.trace.transfers:
+            out.trace.write_pcapng(capture_path(args.pcapng, out.index))
     emit(out.to_json(args.trace))
     if out.conn is not None:
         out.conn.close()
+    if out.relay is not None:
+        out.relay.close()
 
 
 def _usage(name: str, exc: BaseException) -> int:
@@ -530,6 +543,8 @@ def _context(args: argparse.Namespace, role: Role) -> Context:
     _check_peer_args(args, role)
     ctx = build_context(args, role)
     configure_peer(ctx, args, role)
+    if args.pcapng:
+        ctx.set_keylog(keylog_dispatch(args.keylog))
     return ctx
 
 
@@ -681,6 +696,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="the connection must fail with this alert, sent or received (exit 0 then)",
     )
     g.add_argument("--trace", action="store_true", help="add steps and protocol messages")
+    g.add_argument(
+        "--pcapng",
+        metavar="FILE",
+        help="capture each connection (FILE, then FILE-1, ...), key log embedded",
+    )
     g.add_argument(
         "--keylog", metavar="FILE", help="append NSS key log lines (SSLKEYLOGFILE format)"
     )

@@ -192,9 +192,10 @@ def probe_alert(probe: str, version: str) -> str:
     """The alert for ``probe`` under TLS ``version`` ("1.2"/"1.3").
 
     A plaintext ChangeCipherSpec after a TLS 1.2 handshake is read as an
-    encrypted record, so it fails decryption (``bad_record_mac``); TLS 1.3
-    accepts a CCS only during the handshake (``unexpected_message``).
+    encrypted record, so it fails decryption: ``bad_record_mac`` from 3.0,
+    ``internal_error`` on 1.1.1 (measured, s_server alike); TLS 1.3 accepts a
+    CCS only during the handshake (``unexpected_message``).
     """
     if probe == "ccs-after-finished" and version == "1.2":
-        return "bad_record_mac"
+        return "internal_error" if V111 else "bad_record_mac"
     return _PROBE_ALERTS[probe]

@@ -178,7 +178,7 @@ def own_signature(kind: str) -> str | None:
 
 #: The alert a server answers a malformed record with after the handshake
 #: (the probes of tests/_probes.py; the same for ``openssl s_server -www`` and
-#: ``ossl-handshake server --www`` on one libssl). Measured on 3.0.
+#: ``ossl-handshake server --www`` on one libssl); the exceptions are in probe_alert.
 _PROBE_ALERTS = {
     "bad-mac": "bad_record_mac",
     "ccs-after-finished": "unexpected_message",

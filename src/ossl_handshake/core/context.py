@@ -700,7 +700,8 @@ class Context:
         ``PEM_read_bio_Parameters`` and given to ``SSL_CTX_set0_tmp_dh_pkey``
         (OpenSSL 3.0+, which takes ownership); on 1.1.1
         ``PEM_read_bio_DHparams`` and ``SSL_CTX_set_tmp_dh`` (which copies).
-        Without either, a server offers no ``DHE-*`` cipher suite. Parameters
+        Without either, a server offers no ``DHE-*`` cipher suite (up to
+        OpenSSL 3.x; 4.0 picks automatic parameters by default). Parameters
         too small for the security level fail here (``SSL_R_DH_KEY_TOO_SMALL``).
 
         Refused while in use (copied into each ``SSL`` at ``SSL_new``).

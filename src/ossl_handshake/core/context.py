@@ -717,8 +717,12 @@ class Context:
             return
         self._configure(
             "set_dh_params",
-            partial(ensure, lib.ossl_ctx_set_dh_pem, operation="SSL_CTX_set0_tmp_dh_pkey",
-                    what="refused the DH parameters"),
+            partial(
+                ensure,
+                lib.ossl_ctx_set_dh_pem,
+                operation="SSL_CTX_set0_tmp_dh_pkey",
+                what="refused the DH parameters",
+            ),
             pem,
             len(pem),
         )

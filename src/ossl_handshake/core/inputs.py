@@ -111,6 +111,7 @@ def dh_params_pem(value: object) -> bytes | None:
         raise ValueError(f"{where}: larger than 1 MiB, not DH parameters")
     return pem
 
+
 def take_bytes(data: object) -> memoryview:
     """A bytes-like ``data`` as a flat byte view (``nbytes`` long), or TypeError/ValueError.
 

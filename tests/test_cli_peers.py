@@ -630,7 +630,7 @@ def test_renegotiation_accepts_a_tls12_client_renegotiation(openssl: str) -> Non
 
 
 def test_a_stalled_client_does_not_block_a_second_one() -> None:
-    server = CliServer("--accept", "2")  # default --workers 4
+    server = CliServer("--accept", "2", "--timeout", "60")  # default --workers 4
     with socket.create_connection(("127.0.0.1", server.port), timeout=10):
         rc, _, err = client(server.port)  # connects while the first sends nothing
         assert rc == EXIT_OK, err

@@ -2,6 +2,8 @@
 # Regenerate the ossl-handshake TEST PKI into the directory this script lives in.
 #
 #   bash certs/gen.sh            (from any working directory)
+#   bash certs/gen.sh rsa-chain  (only the all-RSA chain: rsa-ca, rsa-intermediate,
+#                                 server-rsa-chain; every other file stays as it is)
 #
 # Uses only the openssl CLI (OpenSSL >= 3.0). Every run regenerates every file.
 # These certificates and keys are for tests only. Never use them for anything else.
@@ -81,9 +83,9 @@ sign() {
         || { cat "$TMP/ca.log" >&2; exit 1; }
 }
 
-# root <name> <subject>: self-signed root CA <name>.pem and <name>.key
+# root <name> <subject> [key-kind]: self-signed root CA <name>.pem and <name>.key
 root() {
-    genkey "$1" ec
+    genkey "$1" "${3:-ec}"
     csr "$1" "$2"
     sign "$1" self v3_root
     cp "$TMP/$1.crt" "$OUT/$1.pem"
@@ -107,8 +109,30 @@ leaf() {
     chain "$name" "$@"
 }
 
+# --- the all-RSA hierarchy ------------------------------------------------
+# A separate RSA root and RSA intermediate: every signature in the chain is RSA,
+# for peers that accept only RSA signatures on certificates (server-rsa.pem's
+# leaf is RSA but its intermediate and root are ECDSA). Trust anchor: rsa-ca.pem.
+rsa_chain() {
+    root rsa-ca "/CN=ossl-handshake Test RSA Root CA$O" rsa
+    genkey rsa-intermediate rsa
+    csr rsa-intermediate "/CN=ossl-handshake Test RSA Intermediate CA$O"
+    sign rsa-intermediate rsa-ca v3_intermediate
+    cp "$TMP/rsa-intermediate.crt" "$OUT/rsa-intermediate.pem"
+    leaf server-rsa-chain rsa "/CN=localhost$O" rsa-intermediate v3_server_rsa rsa-intermediate
+}
+
 # Remove what earlier runs may have left behind.
 rm -f "$OUT"/*.srl "$OUT"/*.csr "$OUT"/*.crt
+
+if [[ "${1:-}" == rsa-chain ]]; then
+    rsa_chain
+    echo "all-RSA chain regenerated in $OUT"
+    exit 0
+elif [[ -n "${1:-}" ]]; then
+    echo "usage: bash certs/gen.sh [rsa-chain]" >&2
+    exit 2
+fi
 
 # --- the trusted hierarchy -------------------------------------------------
 
@@ -126,6 +150,8 @@ leaf sni-alt        ec      "/CN=alt.localhost$O"  intermediate v3_sni_alt     i
 leaf wrong-host     ec      "/CN=wrong.example$O"  intermediate v3_wrong_host  intermediate
 leaf client         ec      "/CN=ossl-handshake test client$O" intermediate v3_client     intermediate
 leaf client-rsa     rsa     "/CN=ossl-handshake test client$O" intermediate v3_client_rsa intermediate
+
+rsa_chain
 
 # --- the expired server certificate ----------------------------------------
 

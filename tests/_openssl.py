@@ -182,3 +182,37 @@ def own_signature(kind: str) -> str | None:
 #: finds no SingleResponse for its peer); 3.6 and 4.0 send nothing (the
 #: client's status callback sees None).
 STAPLES_FOREIGN_OCSP_RESPONSE: bool = SERIES < (3, 6)
+#: The alert a server answers a malformed record with after the handshake
+#: (the probes of tests/_probes.py; the same for ``openssl s_server -www`` and
+#: ``ossl-handshake server --www`` on one libssl); the exceptions are in probe_alert.
+_PROBE_ALERTS = {
+    "bad-mac": "bad_record_mac",
+    "ccs-after-finished": "unexpected_message",
+    "bad-key-update": "illegal_parameter",
+    "oversized-record": "record_overflow",
+    "garbage": "protocol_version",
+}
+
+
+def probe_alert(probe: str, version: str) -> str:
+    """The alert for ``probe`` under TLS ``version`` ("1.2"/"1.3").
+
+    A plaintext ChangeCipherSpec after a TLS 1.2 handshake is read as an
+    encrypted record, so it fails decryption: ``bad_record_mac`` on 3.0/3.1,
+    ``internal_error`` on 1.1.1 and from the 3.2 record layer (measured on
+    1.1.1, 3.0, 3.5, 3.6, 4.0; s_server alike); TLS 1.3 accepts a CCS only
+    during the handshake (``unexpected_message``). Garbage (content type and
+    version 0xff) under TLS 1.3: ``protocol_version`` up to 3.1,
+    ``unexpected_message`` from 3.2 (which checks the type first).
+    """
+    if probe == "ccs-after-finished" and version == "1.2":
+        return "internal_error" if V111 or SERIES >= (3, 2) else "bad_record_mac"
+    if probe == "garbage" and version == "1.3" and SERIES >= (3, 2):
+        return "unexpected_message"
+    return _PROBE_ALERTS[probe]
+
+
+#: A server without DHE parameters negotiates ``DHE-*`` anyway from 4.0
+#: (automatic parameters by default); up to 3.x it offers no DHE suite
+#: ("no shared cipher" for a DHE-only client). Measured on 1.1.1, 3.0, 3.5, 3.6, 4.0.
+DHE_BY_DEFAULT = SERIES >= (4, 0)

@@ -46,6 +46,8 @@ GENERATED = {
         "ca",
         "intermediate",
         "untrusted-ca",
+        "rsa-ca",
+        "rsa-intermediate",
         *certs.identities(),
     ]
     for ext in ["pem", "key"]
@@ -91,6 +93,7 @@ def test_every_bundled_identity_exists_and_key_matches_cert() -> None:
     ids = certs.identities()
     assert set(ids) == {
         *SERVERS,
+        "server-rsa-chain",
         "sni-alt",
         "client",
         "client-rsa",
@@ -103,6 +106,10 @@ def test_every_bundled_identity_exists_and_key_matches_cert() -> None:
         "ca": certs.Identity(certs.CA, certs.DIR / "ca.key"),
         "intermediate": certs.Identity(certs.INTERMEDIATE, certs.DIR / "intermediate.key"),
         "untrusted-ca": certs.Identity(certs.UNTRUSTED_CA, certs.DIR / "untrusted-ca.key"),
+        "rsa-ca": certs.Identity(certs.RSA_CA, certs.DIR / "rsa-ca.key"),
+        "rsa-intermediate": certs.Identity(
+            certs.RSA_INTERMEDIATE, certs.DIR / "rsa-intermediate.key"
+        ),
     }
     for name, identity in {**ids, **roots}.items():
         assert isinstance(identity, certs.Identity)
@@ -173,6 +180,24 @@ def test_server_chains_verify_against_the_root() -> None:
         ]:
             good, out = verify(identity.cert, "-x509_strict", "-purpose", "sslserver", *check)
             assert good, f"{stem} {check}: {out}"
+
+
+def test_the_all_rsa_chain_is_rsa_signed_from_root_to_leaf() -> None:
+    chain = certs.SERVER_RSA_CHAIN.cert
+    assert pem_blocks(chain) == 2, "leaf followed by the RSA intermediate"
+    for cert in [chain, certs.RSA_INTERMEDIATE, certs.RSA_CA]:
+        assert "Public-Key: (2048 bit)" in text(cert), cert.name
+        assert "Signature Algorithm: sha256WithRSAEncryption" in text(cert), cert.name
+        assert "ecdsa" not in text(cert).lower(), cert.name
+    assert "CA:TRUE, pathlen:0" in text(certs.RSA_INTERMEDIATE)
+    good, out = verify(
+        chain, "-x509_strict", "-purpose", "sslserver", "-verify_hostname", "localhost",
+        cafile=certs.RSA_CA,
+    )  # fmt: skip
+    assert good, out
+    # A separate hierarchy: the ECDSA root does not anchor it.
+    good, out = verify(chain)
+    assert not good, out
 
 
 def test_client_chains_verify_for_client_auth_only() -> None:

@@ -7,8 +7,11 @@ Everything listens on 127.0.0.1 with ephemeral ports; every wait is bounded.
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +19,18 @@ import pytest
 from ossl_handshake import certs
 from ossl_handshake.cli.main import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, EXIT_VERIFY
 from ossl_handshake.cli.peers import SCHEMA_VERSION, parse_hostport
-from tests._openssl import CLI_DN_EQ
-from tests._peers import CliServer, SServer, cli, handshakes, openssl_cli, run, s_server_identity
+from tests._openssl import CLI_DN_EQ, DHE_BY_DEFAULT, reasons_of
+from tests._peers import (
+    CliServer,
+    SServer,
+    cli,
+    handshakes,
+    openssl_cli,
+    read_until,
+    run,
+    s_server_identity,
+)
+from tests._probes import probe
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -371,3 +384,292 @@ def test_cli_client_sees_tls13_client_certificate_rejection_after_its_handshake(
     assert line["error"]["reasons"] == ["tlsv13 alert certificate required"]
     assert src == EXIT_TLS
     assert handshakes(sout)[0]["alert_sent"] == "certificate_required"
+
+
+# ---- the server's data phase: it never writes first --------------------------------------
+
+
+def test_server_send_waits_for_the_clients_first_record() -> None:
+    # The client's first record after the handshake fails its MAC: a server that
+    # wrote its reply first would have put "pong" on the wire before the alert.
+    server = CliServer("--send", "pong")
+    seen = probe(server.port, "bad-mac", "1.3")
+    rc, sout, _ = server.finish()
+    assert (seen.data, seen.alert) == (b"", "bad_record_mac")
+    line = only(handshakes(sout))
+    assert rc == EXIT_TLS
+    assert line["data"]["sent"] == 0
+    assert line["error"]["phase"] == "data"
+
+
+def test_server_send_answers_the_first_read() -> None:
+    server = CliServer("--send", "pong")
+    seen = probe(server.port, "request", "1.3")
+    rc, sout, _ = server.finish()
+    assert seen.data == b"pong"
+    assert rc == EXIT_OK
+    assert only(handshakes(sout))["data"] == {"sent": 4, "received": "GET / HTTP/1.0\r\n\r\n"}
+
+
+def test_server_send_first_writes_before_reading() -> None:
+    server = CliServer("--send", "pong", "--send-first")
+    seen = probe(server.port, "bad-mac", "1.3")
+    rc, sout, _ = server.finish()
+    assert seen.data == b"pong"  # before the bad record was even read
+    # Then the server closed and met the bad record while closing (before or
+    # after its close_notify went out: after it, OpenSSL sends no alert).
+    line = only(handshakes(sout))
+    assert rc == EXIT_TLS
+    assert line["error"]["phase"] == "shutdown"
+    assert line["error"]["reasons"] == reasons_of("decryption failed or bad record mac")
+
+
+def test_server_reports_a_fatal_alert_received_after_the_handshake() -> None:
+    server = CliServer("--echo")
+    seen = probe(server.port, "fatal-alert", "1.3")
+    rc, sout, _ = server.finish()
+    line = only(handshakes(sout))
+    assert seen.alert is None  # no answer to a fatal alert
+    assert rc == EXIT_TLS
+    assert line["finished"] is True
+    assert line["outcome"] == "tls_error"
+    assert line["alert_received"] == "internal_error"
+    assert line["error"]["phase"] == "data"
+
+
+def test_echo_server_writes_back_what_the_client_sends() -> None:
+    server = CliServer("--echo")
+    rc, lines, err = client(server.port, "--send", "abc", "--expect", "abc")
+    src, sout, _ = server.finish()
+    assert rc == EXIT_OK, err
+    assert src == EXIT_OK
+    assert only(lines)["data"] == {"sent": 3, "received": "abc"}
+    assert only(handshakes(sout))["data"] == {"sent": 3, "received": "abc"}
+
+
+# ---- --send escapes and --send-line ------------------------------------------------------
+
+
+def test_send_escapes_reach_the_server_as_bytes() -> None:
+    server = CliServer("--expect", r"a\x00b\tc\\\r\n")
+    rc, lines, err = client(server.port, "--send", r"a\x00b\tc\\\r\n")
+    src, sout, _ = server.finish()
+    assert rc == EXIT_OK, err
+    assert only(lines)["data"]["sent"] == 8
+    assert src == EXIT_OK
+    assert only(handshakes(sout))["data"]["received"] == "a\x00b\tc\\\r\n"
+
+
+def test_send_line_appends_crlf() -> None:
+    server = CliServer("--expect", r"hello\r\n")
+    rc, lines, err = client(server.port, "--send-line", "hello")
+    src, _, _ = server.finish()
+    assert rc == EXIT_OK, err
+    assert src == EXIT_OK
+    assert only(lines)["data"]["sent"] == 7
+
+
+@pytest.mark.parametrize("bad", [r"\q", r"\x4", r"\xzz", "trailing\\"])
+def test_bad_send_escape_is_a_usage_error(bad: str) -> None:
+    rc, out, err = run(cli("client", "--connect", "127.0.0.1:1", "--send", bad))
+    assert rc == EXIT_USAGE, (out, err)
+    assert "--send: bad escape" in err
+
+
+# ---- the client's own certificate --------------------------------------------------------
+
+
+def test_client_cert_and_key_are_the_clients_own_certificate() -> None:
+    server = CliServer("--mtls")
+    rc, lines, err = client(
+        server.port, "--cert", str(certs.CLIENT_RSA.cert), "--key", str(certs.CLIENT_RSA.key)
+    )
+    src, sout, _ = server.finish()
+    assert rc == EXIT_OK, err
+    assert only(lines)["peer_subject"] == "O=ossl-handshake tests,CN=localhost"
+    assert src == EXIT_OK
+    served = only(handshakes(sout))
+    assert served["peer_subject"] == "O=ossl-handshake tests,CN=ossl-handshake test client"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--cert", str(certs.CLIENT.cert), "--client-cert", str(certs.CLIENT_RSA.cert)],
+        ["--key", str(certs.CLIENT.key)],
+    ],
+    ids=["cert-and-client-cert", "key-without-cert"],
+)
+def test_client_certificate_flag_conflicts_are_usage_errors(flags: list[str]) -> None:
+    rc, out, err = run(cli("client", "--connect", "127.0.0.1:1", *flags))
+    assert rc == EXIT_USAGE, (out, err)
+    assert "ossl-handshake client:" in err
+
+
+# ---- negotiation flags of the server -----------------------------------------------------
+
+
+def test_alpn_required_refuses_a_client_without_a_common_protocol() -> None:
+    server = CliServer("--alpn", "h2", "--alpn-required")
+    rc, lines, _ = client(server.port, "--alpn", "http/1.1")
+    src, sout, _ = server.finish()
+    line, served = only(lines), only(handshakes(sout))
+    assert rc == EXIT_TLS
+    assert line["alert_received"] == "no_application_protocol"
+    assert src == EXIT_TLS
+    assert served["alert_sent"] == "no_application_protocol"
+    assert served["error"]["phase"] == "handshake"
+
+
+def test_alpn_required_without_alpn_is_a_usage_error() -> None:
+    rc, _, err = run(cli("server", "--listen", "127.0.0.1:0", "--alpn-required"))
+    assert rc == EXIT_USAGE
+    assert "--alpn-required needs --alpn" in err
+
+
+DHE = ("--tls", "1.2", "--key-type", "rsa", "--cipher", "DHE-RSA-AES128-GCM-SHA256")
+
+
+def _ffdhe2048(openssl: str, tmp_path: Path) -> Path:
+    pem = tmp_path / "dh.pem"
+    rc, out, err = run(
+        [openssl, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_param:ffdhe2048",
+         "-out", str(pem)]
+    )  # fmt: skip
+    assert rc == 0, out + err
+    return pem
+
+
+@pytest.mark.parametrize("source", ["auto", "file"])
+def test_dhparam_lets_the_server_negotiate_dhe(openssl: str, tmp_path: Path, source: str) -> None:
+    value = "auto" if source == "auto" else str(_ffdhe2048(openssl, tmp_path))
+    server = CliServer(*DHE, "--dhparam", value)
+    rc, lines, err = client(server.port, *DHE)
+    src, _, _ = server.finish()
+    assert rc == EXIT_OK, err
+    assert src == EXIT_OK
+    assert only(lines)["cipher"] == "DHE-RSA-AES128-GCM-SHA256"
+
+
+def test_without_dhparam_a_dhe_only_client_fails() -> None:
+    server = CliServer(*DHE)
+    rc, lines, _ = client(server.port, *DHE)
+    _, sout, _ = server.finish()
+    if DHE_BY_DEFAULT:  # OpenSSL 4.0: automatic DHE parameters unless turned off
+        assert rc == EXIT_OK
+        assert only(lines)["cipher"] == "DHE-RSA-AES128-GCM-SHA256"
+        return
+    assert rc == EXIT_TLS
+    assert only(lines)["alert_received"] == "handshake_failure"
+    assert only(handshakes(sout))["error"]["reasons"] == ["no shared cipher"]
+
+
+def test_dhparam_file_that_is_not_dh_parameters_is_a_usage_error() -> None:
+    rc, _, err = run(cli("server", "--listen", "127.0.0.1:0", "--dhparam", str(certs.CA)))
+    assert rc == EXIT_USAGE
+    assert "no -----BEGIN DH PARAMETERS----- block" in err
+
+
+@pytest.mark.parametrize(("tickets", "reused"), [("0", False), ("1", True)])
+def test_num_tickets_decides_tls13_resumption(tickets: str, reused: bool) -> None:
+    server = CliServer("--accept", "2", "--num-tickets", tickets)
+    rc, lines, err = client(server.port, "--resume", "1")
+    server.finish()
+    assert rc == EXIT_OK, err
+    assert [line["session_reused"] for line in lines] == [False, reused]
+
+
+def _renegotiate_with_s_client(openssl: str, port: int) -> str:
+    """s_client renegotiates on an "R" line, then sends "hello"; returns what it printed."""
+    proc = subprocess.Popen(
+        [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+         "-CAfile", str(certs.CA), "-tls1_2"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    try:
+        seen = read_until(proc, b"---\n")  # the session summary: handshake done
+        proc.stdin.write(b"R\n")
+        proc.stdin.flush()
+        seen += read_until(proc, b"RENEGOTIATING")
+        proc.stdin.write(b"hello\n")
+        proc.stdin.flush()
+        seen += read_until(proc, re.compile(rb"hello\n|no renegotiation|:error:"))
+        out, _ = proc.communicate(timeout=20)  # closes stdin: s_client closes the connection
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=20)
+    return (seen + out).decode(errors="replace")
+
+
+def test_no_renegotiation_refuses_a_tls12_client_renegotiation(openssl: str) -> None:
+    server = CliServer("--tls", "1.2", "--echo", "--no-renegotiation")
+    printed = _renegotiate_with_s_client(openssl, server.port)
+    rc, sout, _ = server.finish()
+    served = only(handshakes(sout))
+    assert "no renegotiation" in printed
+    assert served["alert_sent"] == "no_renegotiation"
+    assert served["outcome"] == "tls_error"  # s_client gives up with a fatal alert
+    assert served["error"]["phase"] == "data"
+    assert rc == EXIT_TLS
+
+
+def test_renegotiation_accepts_a_tls12_client_renegotiation(openssl: str) -> None:
+    server = CliServer("--tls", "1.2", "--echo", "--renegotiation")
+    printed = _renegotiate_with_s_client(openssl, server.port)
+    rc, sout, _ = server.finish()
+    served = only(handshakes(sout))
+    assert "no renegotiation" not in printed
+    assert served["data"]["received"] == "hello\n"
+    assert served["outcome"] == "ok"
+    assert rc == EXIT_OK
+
+
+# ---- concurrency: --workers and --deadline -----------------------------------------------
+
+
+def test_a_stalled_client_does_not_block_a_second_one() -> None:
+    server = CliServer("--accept", "2", "--timeout", "60")  # default --workers 4
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        rc, _, err = client(server.port)  # connects while the first sends nothing
+        assert rc == EXIT_OK, err
+        # The second connection's line is out while the first is still open.
+        server.early += read_until(server.proc, b'"index": 1')
+        assert b'"index": 0' not in server.early
+    src, sout, _ = server.finish()
+    first, second = sorted(handshakes(sout), key=lambda line: line["index"])
+    assert second["outcome"] == "ok"
+    assert first["finished"] is False
+    assert first["error"]["phase"] == "handshake"
+    assert src == first["exit_code"] != EXIT_OK
+
+
+def test_deadline_cuts_a_stalled_client_so_a_single_worker_serves_the_next() -> None:
+    server = CliServer("--accept", "2", "--workers", "1", "--deadline", "1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        rc, _, err = client(server.port)  # waits in the backlog behind the stalled one
+        assert rc == EXIT_OK, err
+    src, sout, _ = server.finish()
+    first, second = handshakes(sout)
+    assert first["index"] == 0
+    assert first["outcome"] == "timeout"
+    assert first["error"]["class"] == "DeadlineExceeded"
+    assert first["error"]["phase"] == "handshake"
+    assert second["outcome"] == "ok"
+    assert src == EXIT_IO
+
+
+# ---- the all-RSA chain -------------------------------------------------------------------
+
+
+def test_rsa_only_client_verifies_the_all_rsa_chain() -> None:
+    server = CliServer("--key-type", "rsa-chain")
+    rc, lines, err = client(
+        server.port, "--cafile", str(certs.RSA_CA), "--sigalgs", "rsa_pss_rsae_sha256:RSA+SHA256"
+    )
+    server.finish()
+    line = only(lines)
+    assert rc == EXIT_OK, err
+    assert line["verify_result"] == 0
+    assert line["peer_subject"] == "O=ossl-handshake tests,CN=localhost"

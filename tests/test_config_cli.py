@@ -125,3 +125,13 @@ def test_text_summary_shows_hrr_and_the_server_signature(
     out = capsys.readouterr().out
     assert f"group={group('secp256r1')}" in out
     assert "hrr=False" in out and "peer_sig=ED25519" in out
+
+
+def test_rsa_chain_key_type_is_trusted_through_its_own_root(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, [r] = demo(capsys, "--key-type", "rsa-chain", "--sigalgs", "rsa_pss_rsae_sha256")
+    assert code == EXIT_OK
+    assert r["client"]["verify_result"] == 0  # the demo client trusts certs.RSA_CA for it
+    assert r["client"]["peer_subject"] == "O=ossl-handshake tests,CN=localhost"
+    assert r["client"]["peer_signature_algorithm"] == "RSASSA-PSS"

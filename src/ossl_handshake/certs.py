@@ -38,9 +38,12 @@ __all__ = [
     "OCSP_GOOD",
     "OCSP_REVOKED",
     "REVOKED_SERVER",
+    "RSA_CA",
+    "RSA_INTERMEDIATE",
     "SERVER_ECDSA",
     "SERVER_ED25519",
     "SERVER_RSA",
+    "SERVER_RSA_CHAIN",
     "SNI_ALT",
     "UNTRUSTED_CA",
     "UNTRUSTED_CLIENT",
@@ -92,6 +95,10 @@ CA: Path = DIR / "ca.pem"
 """Root trust anchor, "ossl-handshake Test Root CA"."""
 INTERMEDIATE: Path = DIR / "intermediate.pem"
 """Intermediate CA (signed by :data:`CA`) that issues every trusted leaf."""
+RSA_CA: Path = DIR / "rsa-ca.pem"
+"""Root of the all-RSA chain, "ossl-handshake Test RSA Root CA" (RSA-2048, self-signed)."""
+RSA_INTERMEDIATE: Path = DIR / "rsa-intermediate.pem"
+"""RSA-2048 intermediate CA signed by :data:`RSA_CA`; issues :data:`SERVER_RSA_CHAIN`."""
 UNTRUSTED_CA: Path = DIR / "untrusted-ca.pem"
 """A separate self-signed root that nothing trusts by default."""
 
@@ -99,6 +106,10 @@ SERVER_ECDSA: Identity = _identity("server-ecdsa")
 """Server for localhost/127.0.0.1/::1, ECDSA P-256, chain with the intermediate."""
 SERVER_RSA: Identity = _identity("server-rsa")
 """Server for localhost/127.0.0.1/::1, RSA-2048, chain with the intermediate."""
+SERVER_RSA_CHAIN: Identity = _identity("server-rsa-chain")
+"""Server for localhost/127.0.0.1/::1 whose whole chain is RSA (RSA-2048 leaf, chain with
+:data:`RSA_INTERMEDIATE`, trust anchor :data:`RSA_CA`): for peers that accept only RSA
+signatures on certificates. :data:`SERVER_RSA`'s issuers are ECDSA."""
 SERVER_ED25519: Identity = _identity("server-ed25519")
 """Server for localhost/127.0.0.1/::1, Ed25519, chain with the intermediate."""
 SNI_ALT: Identity = _identity("sni-alt")
@@ -142,6 +153,7 @@ OCSP_EXPIRED: Path = DIR / "ocsp" / "expired.der"
 _IDENTITIES: dict[str, Identity] = {
     "server-ecdsa": SERVER_ECDSA,
     "server-rsa": SERVER_RSA,
+    "server-rsa-chain": SERVER_RSA_CHAIN,
     "server-ed25519": SERVER_ED25519,
     "sni-alt": SNI_ALT,
     "client": CLIENT,

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
     *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
-    *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats", "modes", "crypto")),
+    *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats", "modes", "crypto", "dh")),
     "glue.h",
     "cdef/callbacks.h",
     "cdef/hello.h",
@@ -35,7 +35,7 @@ CDEF_ORDER = (
 #: Definitions before their users (one translation unit; glue.h declares them all).
 GLUE_ORDER = (
     *("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle"),
-    *("hello", "certdata", "ocsp", "crypto"),
+    *("hello", "certdata", "ocsp", "crypto", "dh"),
 )
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(

@@ -231,5 +231,7 @@ static int ossl_aead(const EVP_CIPHER *cipher, int enc, const unsigned char *key
 static int ossl_hkdf_expand(const EVP_MD *md, const unsigned char *secret, size_t secretlen,
                             const unsigned char *info, size_t infolen,
                             unsigned char *out, size_t outlen);
+/* glue/dh.c: DHE parameters of a server context from PEM text */
+static int ossl_ctx_set_dh_pem(SSL_CTX *ctx, const char *pem, int len);
 
 #endif /* OSSL_HANDSHAKE_GLUE_H */

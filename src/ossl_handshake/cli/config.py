@@ -8,11 +8,13 @@ that each command accepts the same flags with the same meaning.
 from __future__ import annotations
 
 import argparse
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ossl_handshake import certs
+from ossl_handshake._native import UNAVAILABLE_OPTIONS
 from ossl_handshake.core.constants import ClientAuth, Options
 from ossl_handshake.core.context import Context
 from ossl_handshake.tls.roles import Role
@@ -23,8 +25,11 @@ if TYPE_CHECKING:
 KEY_TYPES = {
     "ecdsa": certs.SERVER_ECDSA,
     "rsa": certs.SERVER_RSA,
+    "rsa-chain": certs.SERVER_RSA_CHAIN,
     "ed25519": certs.SERVER_ED25519,
 }
+#: The trust anchor a key type needs when ``--cafile`` is not given (demo: both sides).
+KEY_TYPE_CA = {"rsa-chain": certs.RSA_CA}
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +53,11 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--key-type", choices=sorted(KEY_TYPES), default="ecdsa", help="bundled server certificate"
     )
-    g.add_argument("--cert", metavar="PEM", help="certificate chain file (overrides --key-type)")
+    g.add_argument(
+        "--cert",
+        metavar="PEM",
+        help="certificate chain file: the server's (overrides --key-type), on client its own",
+    )
     g.add_argument("--key", metavar="PEM", help="private key for --cert")
     g.add_argument("--cafile", metavar="PEM", help="trust anchors (default: the bundled test CA)")
     g.add_argument("--no-verify", action="store_true", help="client does not verify the server")
@@ -92,7 +101,7 @@ def build_context(
         "sigalgs": args.sigalgs,
         "security_level": args.security_level,
         "options": Options.NO_TICKET if args.no_tickets else Options.NONE,
-        "cafile": args.cafile or certs.CA,
+        "cafile": args.cafile or KEY_TYPE_CA.get(args.key_type, certs.CA),
     }
     if role is Role.SERVER:
         cert: str | Path
@@ -157,3 +166,64 @@ def set_server_alpn(server: Context, alpn: list[str]) -> None:
     select = getattr(server, "set_alpn_select", None)
     if select is not None:
         select(alpn)
+
+
+def configure_peer(ctx: Context, args: argparse.Namespace, role: Role) -> None:
+    """The ``server``/``client`` flags beyond the shared ones, on a fresh context.
+
+    Server: ``--alpn`` (with ``--alpn-required``), ``--dhparam``,
+    ``--num-tickets``, ``--renegotiation``/``--no-renegotiation``. Both:
+    ``--keylog``.
+    """
+    if getattr(args, "keylog", None) and not getattr(args, "pcapng", None):
+        ctx.set_keylog(args.keylog)  # with --pcapng, cli/capture.py's dispatcher writes it
+    if role is not Role.SERVER:
+        return
+    alpn = _split(args.alpn)
+    if alpn:
+        ctx.set_alpn_select(alpn, bool(getattr(args, "alpn_required", False)))
+    elif getattr(args, "alpn_required", False):
+        raise ValueError("--alpn-required needs --alpn (the server's protocols)")
+    if getattr(args, "dhparam", None):
+        ctx.set_dh_params(args.dhparam)
+    if getattr(args, "num_tickets", None) is not None:
+        ctx.num_tickets = args.num_tickets
+    reneg = getattr(args, "renegotiation", None)
+    if reneg is False:
+        ctx.set_options(Options.NO_RENEGOTIATION)
+    elif reneg is True:
+        ctx.clear_options(Options.NO_RENEGOTIATION)
+        # OpenSSL 1.1.1 has no such option: it accepts a client's renegotiation by default.
+        if not UNAVAILABLE_OPTIONS & int(Options.ALLOW_CLIENT_RENEGOTIATION):
+            ctx.set_options(Options.ALLOW_CLIENT_RENEGOTIATION)
+
+
+_ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\x00", "\\": b"\\"}
+
+
+def parse_escapes(text: str, what: str) -> bytes:
+    r"""``--send``/``--expect`` text to bytes: UTF-8, with ``\r \n \t \0 \\ \xHH``.
+
+    Any other backslash sequence is a ``ValueError`` (a usage error), never
+    sent as typed.
+    """
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\\":
+            out += ch.encode("utf-8")
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt in _ESCAPES:
+            out += _ESCAPES[nxt]
+            i += 2
+        elif nxt == "x" and all(c in string.hexdigits for c in text[i + 2 : i + 4]):
+            if len(text) < i + 4:
+                raise ValueError(f"{what}: bad escape {text[i:]!r}")
+            out.append(int(text[i + 2 : i + 4], 16))
+            i += 4
+        else:
+            raise ValueError(f"{what}: bad escape {text[i : i + 4]!r} (\\r \\n \\t \\0 \\\\ \\xHH)")
+    return bytes(out)

@@ -8,7 +8,17 @@ exit status is the highest code of any connection (see :mod:`ossl_handshake.cli.
 
 The server prints ``{"event": "ready", ...}`` with the bound port once it
 listens (and writes ``<port>\\n`` to ``--ready-file``), so a harness can start
-it on ``127.0.0.1:0`` and learn the port.
+it on ``127.0.0.1:0`` and learn the port. It serves up to ``--workers``
+connections at once, a thread each, and cuts any connection that outlives
+``--deadline``, so one stalled client cannot hold up the others.
+
+What the server does after the handshake, like ``openssl s_server``: it
+never writes first unless told to (``--send-first``): ``--www`` reads a
+request and answers with a small HTTP/1.0 page, ``--echo`` writes back what
+it reads, ``--send`` answers the first read. A connection that ends with a
+fatal alert (sent or received) is half-closed (``shutdown(SHUT_WR)``) and
+drained briefly before the socket is closed, so the alert reaches the peer
+instead of being lost behind a reset.
 """
 
 from __future__ import annotations
@@ -17,14 +27,22 @@ import argparse
 import contextlib
 import json
 import os
+import select
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ossl_handshake.cli.config import _split, add_config_args, build_context, set_server_alpn
+from ossl_handshake.cli.capture import CaptureRelay, capture_path, keylog_dispatch
+from ossl_handshake.cli.config import (
+    add_config_args,
+    build_context,
+    configure_peer,
+    parse_escapes,
+)
 from ossl_handshake.cli.main import (
     EXIT_IO,
     EXIT_OK,
@@ -39,14 +57,22 @@ from ossl_handshake.core.errors import (
     CertificateVerifyError,
     ProtocolError,
     SSLError,
+    UnexpectedEOFError,
     ZeroReturnError,
 )
 from ossl_handshake.core.session import Session
 from ossl_handshake.observe.trace import Trace
+from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
 
 #: Version of the JSON result lines; bumped only on incompatible changes.
 SCHEMA_VERSION = 1
+
+#: The alerts OpenSSL sends and accepts at warning level; every other one is fatal.
+WARNING_ALERTS = frozenset({"close_notify", "user_canceled", "no_renegotiation"})
+
+#: How long a closing side waits for the peer's FIN after its own (half-close drain).
+DRAIN_SECONDS = 1.0
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -68,6 +94,19 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host, port
 
 
+class DeadlineExceeded(TimeoutError):
+    """The connection outlived ``--deadline``: its socket was shut down under it."""
+
+
+class FatalAlert(Exception):
+    """A fatal alert sent or received that no exception reported (e.g. while closing)."""
+
+
+def is_fatal(alert: str | None) -> bool:
+    """True for an alert name OpenSSL treats as fatal (None and warnings are not)."""
+    return alert is not None and alert not in WARNING_ALERTS
+
+
 @dataclass
 class Outcome:
     """What happened on one connection; becomes one JSON line."""
@@ -84,20 +123,38 @@ class Outcome:
     received: str | None = None
     mismatch: bool = False
     handshake_done: bool = False
+    expect_alert: str | None = None
+    alert_sent: str | None = None
+    alert_received: str | None = None
+    relay: CaptureRelay | None = None
+
+    @property
+    def expected_failure(self) -> bool:
+        """The connection failed with the ``--expect-alert`` alert (sent or received)."""
+        want = self.expect_alert
+        return (
+            want is not None
+            and self.error is not None
+            and want in (self.alert_sent, self.alert_received)
+        )
 
     @property
     def exit_code(self) -> int:
         """The documented exit code for this connection."""
+        if self.expect_alert is not None:
+            return EXIT_OK if self.expected_failure else EXIT_TLS
         if self.error is None:
             return EXIT_TLS if self.mismatch else EXIT_OK
         if isinstance(self.error, CertificateVerifyError):
             return EXIT_VERIFY
-        if isinstance(self.error, SSLError):
+        if isinstance(self.error, (SSLError, FatalAlert)):
             return EXIT_TLS
         return EXIT_IO
 
     @property
     def outcome(self) -> str:
+        if self.expect_alert is not None:
+            return "expected_failure" if self.expected_failure else "expect_mismatch"
         code = self.exit_code
         if code == EXIT_OK:
             return "ok"
@@ -108,6 +165,18 @@ class Outcome:
         if code == EXIT_TLS:
             return "tls_error"
         return "timeout" if isinstance(self.error, TimeoutError) else "io_error"
+
+    def note_alerts(self) -> None:
+        """Take the connection's last alerts; a fatal one with no error yet fails this phase."""
+        c = self.conn
+        if c is None or c.closed:
+            return
+        self.alert_sent, self.alert_received = c.alert_sent, c.alert_received
+        if self.error is None:
+            for verb, alert in (("sent", self.alert_sent), ("received", self.alert_received)):
+                if is_fatal(alert):
+                    self.error = FatalAlert(f"{self.side.value} {verb} fatal alert {alert}")
+                    return
 
     def to_json(self, trace: bool) -> dict[str, Any]:
         """The schema-1 result line (``docs/cli-json.md``)."""
@@ -131,8 +200,8 @@ class Outcome:
             "verify_result": c.verify_result if c is not None else None,
             "verify_message": c.verify_message if c is not None else None,
             "peer_subject": c.peer_subject if c is not None else None,
-            "alert_sent": c.alert_sent if c is not None else None,
-            "alert_received": c.alert_received if c is not None else None,
+            "alert_sent": c.alert_sent if c is not None else self.alert_sent,
+            "alert_received": c.alert_received if c is not None else self.alert_received,
             "steps": len(self.steps),
             "data": {"sent": self.sent, "received": self.received},
             "error": None,
@@ -174,46 +243,201 @@ def _handshake(conn: Connection, out: Outcome) -> None:
     conn.do_handshake(on_step=record)
 
 
-def _read_exactly(conn: Connection, n: int) -> bytes:
-    """``SSL_read_ex`` until ``n`` bytes arrived or the peer closed."""
-    buf = b""
-    while len(buf) < n:
+class _Reader:
+    """``SSL_read_ex`` with the peer's close_notify remembered (no write after it)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.peer_closed = False
+
+    def read(self, n: int = 16384) -> bytes:
+        """One read (at most one record's data); b"" once the peer sent close_notify."""
+        if self.peer_closed:
+            return b""
         try:
-            chunk = conn.read(n - len(buf))
+            return self.conn.read(n)
         except ZeroReturnError:
-            break
-        buf += chunk
-    return buf
+            self.peer_closed = True
+            return b""
+
+    def exactly(self, n: int) -> bytes:
+        """Read until ``n`` bytes arrived or the peer closed."""
+        buf = b""
+        while len(buf) < n:
+            chunk = self.read(n - len(buf))
+            if not chunk:
+                break
+            buf += chunk
+        return buf
 
 
-def _drain_close(conn: Connection, grace: float) -> None:
+def _request_done(buf: bytes) -> bool:
+    """``--www``: a request ends at a blank line; a first record without any line
+    break is taken whole (not HTTP, but a request all the same)."""
+    return b"\r\n\r\n" in buf or b"\n\n" in buf or b"\n" not in buf
+
+
+def _www_page(conn: Connection) -> bytes:
+    body = (
+        "ossl-handshake server\r\n"
+        f"version: {conn.version}\r\ncipher: {conn.cipher}\r\n"
+        f"group: {conn.group}\r\nalpn: {conn.alpn_protocol}\r\nsni: {conn.server_name}\r\n"
+        f"session_reused: {conn.session_reused}\r\n"
+    ).encode()
+    head = (
+        "HTTP/1.0 200 ok\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+def _serve_data(conn: Connection, out: Outcome, args: argparse.Namespace) -> _Reader:
+    """The server's side of the data phase: it never writes before reading,
+    unless ``--send-first``, and never after the peer's close_notify."""
+    r = _Reader(conn)
+    send, expect = args.send_bytes, args.expect_bytes
+    if args.www:
+        buf = r.read()
+        while buf and not _request_done(buf):
+            chunk = r.read()
+            if not chunk:
+                break
+            buf += chunk
+        out.received = buf.decode("utf-8", "replace")
+        if buf and not r.peer_closed:
+            out.sent = conn.write(_www_page(conn))
+        return r
+    if args.echo:
+        got = b""
+        while chunk := r.read():
+            got += chunk
+            out.sent += conn.write(chunk)
+        out.received = got.decode("utf-8", "replace")
+        return r
+    if send is not None and args.send_first:
+        out.sent = conn.write(send)
+    if expect is not None:
+        got = r.exactly(len(expect))
+        out.received = got.decode("utf-8", "replace")
+        out.mismatch = got != expect
+    elif send is not None and not args.send_first:
+        got = r.read()  # reply to the first read, whatever it holds
+        out.received = got.decode("utf-8", "replace")
+    if send is not None and not args.send_first and not r.peer_closed:
+        out.sent = conn.write(send)
+    return r
+
+
+def _client_data(conn: Connection, out: Outcome, args: argparse.Namespace) -> _Reader:
+    """The client talks first: ``--send``, then ``--expect``."""
+    r = _Reader(conn)
+    if args.send_bytes is not None:
+        out.sent = conn.write(args.send_bytes)
+    if args.expect_bytes is not None:
+        got = r.exactly(len(args.expect_bytes))
+        out.received = got.decode("utf-8", "replace")
+        out.mismatch = got != args.expect_bytes
+    return r
+
+
+def _close_tls(conn: Connection, reader: _Reader, grace: float) -> None:
     """Send close_notify (``SSL_shutdown``) and read until the peer's close_notify or EOF.
 
     Reading to the end processes TLS 1.3 tickets and post-handshake alerts
-    (a server rejecting our certificate after our handshake finished). A
-    received fatal alert is re-raised; EOF, reset and timeout are not errors
-    here. Records already received are processed first (``SSL_peek_ex``): a
-    peer that sent a fatal alert and closed may answer our close_notify with
-    a reset, and the alert must not be lost behind that.
+    (a server rejecting our certificate after our handshake finished).
+    Records already received are processed first (``SSL_peek_ex``): a peer
+    that sent a fatal alert and closed may answer our close_notify with a
+    reset, and the alert must not be lost behind that. A fatal alert or a
+    record that fails (bad MAC, unexpected message) is raised; EOF, reset
+    and timeout are not errors here (the peer may just leave).
     """
     saved = conn.timeout
     conn.timeout = grace
     try:
-        try:
-            conn.process_pending()
+        conn.process_pending()
+        if reader.peer_closed:
             with contextlib.suppress(SSLError, OSError):
-                conn.shutdown()
-            while True:
-                conn.read(16384)
-        except ZeroReturnError:
+                conn.shutdown()  # answer the peer's close_notify with ours
             return
-        except ProtocolError as exc:
-            if exc.alert_received and exc.alert_received != "close_notify":
-                raise
-        except (SSLError, OSError):
+        try:
+            conn.shutdown()
+        except OSError:
             return
+        while reader.read():
+            pass
+    except UnexpectedEOFError:
+        return  # the peer left without close_notify: common, and not a record failure
+    except ProtocolError:
+        raise
+    except (SSLError, OSError):
+        return
     finally:
-        conn.timeout = saved
+        if not conn.closed:
+            conn.timeout = saved
+
+
+def _half_close_and_drain(sock: socket.socket, seconds: float) -> None:
+    """``shutdown(SHUT_WR)``, then read and discard until the peer's FIN (bounded).
+
+    Closing a socket with unread data makes the kernel send a reset, and a
+    reset can make the peer drop what it had not read yet: our alert.
+    """
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+    poller = select.poll()
+    try:
+        poller.register(sock.fileno(), select.POLLIN)
+    except (OSError, ValueError):
+        return
+    left = seconds
+    step = 0.05
+    while left > 0:
+        if not poller.poll(int(step * 1000)):
+            left -= step
+            continue
+        try:
+            if not sock.recv(65536, socket.MSG_DONTWAIT):
+                return
+        except BlockingIOError:
+            continue
+        except OSError:
+            return
+
+
+class _Deadline:
+    """``--deadline``: shut the socket down under a connection that outlives it.
+
+    The watchdog touches only the socket (never the ``SSL``): a wait in poll
+    then sees EOF and the connection's call returns. ``done()`` is called
+    before the socket is closed, so the watchdog never shuts down a file
+    descriptor that was already reused.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float | None) -> None:
+        self.sock = sock
+        self.seconds = seconds
+        self.hit = False
+        self._lock = threading.Lock()
+        self._finished = False
+        self._timer: threading.Timer | None = None
+        if seconds is not None:
+            self._timer = threading.Timer(seconds, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.hit = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+
+    def done(self) -> None:
+        with self._lock:
+            self._finished = True
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def run_connection(
@@ -225,51 +449,63 @@ def run_connection(
     server_name: str | None = None,
     session: Session | None = None,
 ) -> Session | None:
-    """Handshake, ``--send``/``--expect``, close; fills ``out``. Returns the client's session."""
+    """Handshake, data phase, close; fills ``out``. Returns the client's session."""
+    deadline = _Deadline(sock, args.deadline)
+    if args.pcapng:
+        out.trace = Trace(keep_data=True)
+        out.relay = CaptureRelay(sock, out.trace, out.side, args.timeout)
+        sock = out.relay.inner
+    elif args.trace:
+        out.trace = Trace(keep_data=False)
     sock.settimeout(args.timeout)
     conn = Connection(ctx, out.side, sock=sock, server_name=server_name, session=session)
     out.conn = conn
-    if args.trace:
-        out.trace = Trace(keep_data=False)
+    out.expect_alert = args.expect_alert
+    if out.trace is not None:
         out.trace.attach(conn)
-    send = args.send.encode() if args.send is not None else None
-    expect = args.expect.encode() if args.expect is not None else None
+    reader = _Reader(conn)
     try:
         out.phase = "handshake"
         _handshake(conn, out)
         out.handshake_done = True
-        out.phase = "data"
-        # Client talks first, server answers: a --send/--expect pair on each side echoes.
-        order = ("send", "expect") if out.side is Role.CLIENT else ("expect", "send")
-        for what in order:
-            if what == "send" and send is not None:
-                out.sent = conn.write(send)
-            elif what == "expect" and expect is not None:
-                got = _read_exactly(conn, len(expect))
-                out.received = got.decode("utf-8", "replace")
-                out.mismatch = got != expect
-        out.phase = "shutdown"
-        _drain_close(conn, min(args.timeout, 2.0))
-        out.phase = None
+        out.note_alerts()
+        if out.error is None:
+            out.phase = "data"
+            if out.side is Role.SERVER:
+                reader = _serve_data(conn, out, args)
+            else:
+                reader = _client_data(conn, out, args)
+            out.note_alerts()
+        if out.error is None:
+            out.phase = "shutdown"
+            _close_tls(conn, reader, min(args.timeout, 2.0))
+            out.note_alerts()
+        if out.error is None:
+            out.phase = None
     except (SSLError, OSError) as exc:
         out.error = exc
+        out.note_alerts()
+    if deadline.hit and out.error is not None:
+        out.error = DeadlineExceeded(
+            f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
+        )
+    deadline.done()
+    _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
     if out.error is None and out.side is Role.CLIENT:
         return conn.session
     return None
 
 
 def _finish(out: Outcome, args: argparse.Namespace, emit: Emit) -> None:
+    if out.relay is not None and out.trace is not None:
+        out.relay.join()
+        if out.trace.transfers:
+            out.trace.write_pcapng(capture_path(args.pcapng, out.index))
     emit(out.to_json(args.trace))
     if out.conn is not None:
         out.conn.close()
-
-
-def _contexts(args: argparse.Namespace, role: Role) -> Context:
-    ctx = build_context(args, role)
-    alpn = _split(args.alpn)
-    if role is Role.SERVER and alpn:
-        set_server_alpn(ctx, alpn)
-    return ctx
+    if out.relay is not None:
+        out.relay.close()
 
 
 def _usage(name: str, exc: BaseException) -> int:
@@ -283,11 +519,40 @@ def _write_ready_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
+def _check_peer_args(args: argparse.Namespace, role: Role) -> None:
+    """The flags that only make sense together; ValueError (a usage error) otherwise."""
+    if args.expect_alert is not None and args.expect_alert not in ALERT_CODES:
+        raise ValueError(f"--expect-alert: unknown alert name {args.expect_alert!r}")
+    if role is Role.CLIENT:
+        if args.cert is not None:
+            if args.client_cert is not None:
+                raise ValueError("--cert and --client-cert both name the client's certificate")
+            # On `client`, --cert/--key are this side's certificate, as in s_client.
+            args.client_cert, args.client_key = args.cert, args.key
+            args.cert = args.key = None
+        elif args.key is not None:
+            raise ValueError("--key without --cert")
+    send = args.send
+    if args.send_line is not None:
+        send = (send or "") + args.send_line + "\\r\\n"
+    args.send_bytes = parse_escapes(send, "--send") if send is not None else None
+    args.expect_bytes = parse_escapes(args.expect, "--expect") if args.expect else None
+
+
+def _context(args: argparse.Namespace, role: Role) -> Context:
+    _check_peer_args(args, role)
+    ctx = build_context(args, role)
+    configure_peer(ctx, args, role)
+    if args.pcapng:
+        ctx.set_keylog(keylog_dispatch(args.keylog))
+    return ctx
+
+
 def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
-    """Listen, accept ``--accept`` connections one after the other, one JSON line each."""
+    """Listen; serve ``--accept`` connections, ``--workers`` at a time; one JSON line each."""
     try:
         host, port = parse_hostport(args.listen)
-        ctx = _contexts(args, Role.SERVER)
+        ctx = _context(args, Role.SERVER)
     except (OSError, ValueError, TypeError) as exc:
         return _usage("server", exc)
     try:
@@ -295,42 +560,66 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
         lsock = socket.socket(family, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind((host, port))
-        lsock.listen(16)
+        lsock.listen(64)
     except OSError as exc:
         print(f"ossl-handshake server: cannot listen on {args.listen}: {exc}", file=sys.stderr)
         return EXIT_IO
-    code = EXIT_OK
+    lock = threading.Lock()
+    codes: list[int] = []
+
+    def emit_locked(obj: dict[str, Any]) -> None:
+        with lock:
+            emit(obj)
+
+    slots = threading.BoundedSemaphore(args.workers)
+
+    def serve(sock: socket.socket, out: Outcome) -> None:
+        try:
+            with sock:
+                run_connection(ctx, sock, out, args)
+                _finish(out, args, emit_locked)
+            with lock:
+                codes.append(out.exit_code)
+        finally:
+            slots.release()
+
+    workers: list[threading.Thread] = []
     with lsock:
         bound = lsock.getsockname()[1]
         if args.ready_file:
             _write_ready_file(args.ready_file, bound)
-        emit({"schema": SCHEMA_VERSION, "event": "ready", "host": host, "port": bound})
+        emit_locked({"schema": SCHEMA_VERSION, "event": "ready", "host": host, "port": bound})
         # --accept 0 serves until killed, so waiting for the next client is unbounded.
         lsock.settimeout(args.timeout if args.accept else None)
         i = 0
         while args.accept == 0 or i < args.accept:
+            slots.acquire()  # all workers busy: the next client waits in the backlog
             out = Outcome(Role.SERVER, i)
             try:
                 sock, addr = lsock.accept()
             except OSError as exc:  # includes TimeoutError
+                slots.release()
                 out.error = exc
                 out.phase = "accept"
-                emit(out.to_json(args.trace))
-                return max(code, out.exit_code)
+                emit_locked(out.to_json(args.trace))
+                with lock:
+                    codes.append(out.exit_code)
+                break
             out.peer = f"{addr[0]}:{addr[1]}"
-            with sock:
-                run_connection(ctx, sock, out, args)
-                _finish(out, args, emit)
-            code = max(code, out.exit_code)
+            t = threading.Thread(target=serve, args=(sock, out), name=f"conn-{i}", daemon=True)
+            t.start()
+            workers = [w for w in workers if w.is_alive()] + [t]
             i += 1
-    return code
+        for t in workers:
+            t.join()
+    return max(codes, default=EXIT_OK)
 
 
 def run_client(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
     """Connect ``1 + --resume`` times, offering the first session on the later ones."""
     try:
         host, port = parse_hostport(args.connect)
-        ctx = _contexts(args, Role.CLIENT)
+        ctx = _context(args, Role.CLIENT)
     except (OSError, ValueError, TypeError) as exc:
         return _usage("client", exc)
     server_name = args.sni or "localhost"
@@ -372,24 +661,117 @@ def _count(value: str) -> int:
     return v
 
 
+def _workers(value: str) -> int:
+    v = int(value)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return v
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     g = p.add_argument_group("peer")
     g.add_argument("--timeout", type=_positive, default=10.0, metavar="S",
                    help="per-operation timeout in seconds (default 10)")  # fmt: skip
-    g.add_argument("--send", metavar="TEXT", help="write TEXT after the handshake")
-    g.add_argument("--expect", metavar="TEXT", help="read len(TEXT) bytes and compare")
+    g.add_argument(
+        "--deadline",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="whole-connection limit in seconds: the socket is shut down after it",
+    )
+    send = g.add_mutually_exclusive_group()
+    send.add_argument(
+        "--send",
+        metavar="TEXT",
+        help=r"write TEXT after the handshake; escapes \r \n \t \0 \\ \xHH",
+    )
+    send.add_argument("--send-line", metavar="TEXT", help="like --send, with CRLF appended")
+    g.add_argument(
+        "--expect", metavar="TEXT", help="read len(TEXT) bytes and compare (same escapes as --send)"
+    )
+    g.add_argument(
+        "--expect-alert",
+        metavar="NAME",
+        help="the connection must fail with this alert, sent or received (exit 0 then)",
+    )
     g.add_argument("--trace", action="store_true", help="add steps and protocol messages")
+    g.add_argument(
+        "--pcapng",
+        metavar="FILE",
+        help="capture each connection (FILE, then FILE-1, ...), key log embedded",
+    )
+    g.add_argument(
+        "--keylog", metavar="FILE", help="append NSS key log lines (SSLKEYLOGFILE format)"
+    )
 
 
 @command("server", "TLS server on a socket: one JSON line per handshake")
 def _configure_server(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", required=True, metavar="HOST:PORT",
                    help="address to bind; port 0 picks a free one (ready line)")  # fmt: skip
-    p.add_argument("--accept", type=_count, default=1, metavar="N",
-                   help="connections to serve, one after the other (0: until killed)")  # fmt: skip
+    p.add_argument(
+        "--accept",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="connections to serve (0: until killed)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=4,
+        metavar="N",
+        help="connections served at once, a thread each (default 4)",
+    )
     p.add_argument("--ready-file", metavar="PATH", help="write the bound port here when ready")
     _common(p)
+    g = p.add_argument_group("server")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--www",
+        action="store_true",
+        help="read a request (to a blank line), answer with an HTTP/1.0 200 page",
+    )
+    mode.add_argument(
+        "--echo", action="store_true", help="write back everything read, until the peer closes"
+    )
+    g.add_argument(
+        "--send-first",
+        action="store_true",
+        help="write --send right after the handshake instead of after the first read",
+    )
+    g.add_argument(
+        "--alpn-required",
+        action="store_true",
+        help="no common ALPN protocol: fail with no_application_protocol",
+    )
+    g.add_argument(
+        "--dhparam",
+        metavar="auto|PEM",
+        help="DHE parameters for TLS 1.2 DHE-* ciphers: auto or a PEM file",
+    )
+    g.add_argument(
+        "--num-tickets",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="TLS 1.3 session tickets sent after the handshake (default 2)",
+    )
+    reneg = g.add_mutually_exclusive_group()
+    reneg.add_argument(
+        "--no-renegotiation",
+        dest="renegotiation",
+        action="store_false",
+        default=None,
+        help="SSL_OP_NO_RENEGOTIATION: refuse renegotiation",
+    )
+    reneg.add_argument(
+        "--renegotiation",
+        dest="renegotiation",
+        action="store_true",
+        help="SSL_OP_ALLOW_CLIENT_RENEGOTIATION: accept a client's",
+    )
     p.set_defaults(func=run_server)
 
 
@@ -402,4 +784,12 @@ def _configure_client(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_client)
 
 
-__all__ = ["SCHEMA_VERSION", "Outcome", "parse_hostport", "run_client", "run_server"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "DeadlineExceeded",
+    "FatalAlert",
+    "Outcome",
+    "parse_hostport",
+    "run_client",
+    "run_server",
+]

@@ -44,6 +44,7 @@ from ossl_handshake.core.inputs import (
     c_string,
     cert_data,
     check_callable,
+    dh_params_pem,
     no_nul,
     path_bytes,
 )
@@ -157,6 +158,8 @@ class Context:
     - ``ciphers`` (TLS ≤ 1.2): ``SSL_CTX_set_cipher_list``; ``ciphersuites``
       (TLS 1.3): ``SSL_CTX_set_ciphersuites``.
     - ``groups``: ``SSL_CTX_set1_groups_list``; ``sigalgs``: ``SSL_CTX_set1_sigalgs_list``.
+    - ``dh_params`` (servers): DHE parameters for TLS ≤ 1.2, ``"auto"`` or a
+      PEM file or PEM bytes; see :meth:`set_dh_params`.
     - ``security_level``: ``SSL_CTX_set_security_level``.
     - ``options``: ``SSL_CTX_set_options`` (an :class:`Options` flag).
     - ``alpn``: clients: ``SSL_CTX_set_alpn_protos`` (the offered list);
@@ -234,6 +237,7 @@ class Context:
         ciphersuites: str | None = None,
         groups: str | Iterable[str] | None = None,
         sigalgs: str | Iterable[str] | None = None,
+        dh_params: PathLike | bytes | None = None,
         security_level: int | None = None,
         options: Options | int = Options.NONE,
         alpn: Iterable[str | bytes] | None = None,
@@ -319,6 +323,8 @@ class Context:
             self.set_groups(groups)
         if sigalgs is not None:
             self.set_sigalgs(sigalgs)
+        if dh_params is not None:
+            self.set_dh_params(dh_params)
         if security_level is not None:
             self.security_level = security_level
         if options:
@@ -994,6 +1000,42 @@ class Context:
             "set_sigalgs",
             partial(ensure, lib.SSL_CTX_set1_sigalgs_list, what=f"refused {raw.decode()!r}"),
             raw,
+        )
+
+    def set_dh_params(self, value: PathLike | bytes) -> None:
+        """DHE parameters of a server (TLS ≤ 1.2 ``DHE-*`` ciphers; TLS 1.3 uses ``groups``).
+
+        ``"auto"``: ``SSL_CTX_set_dh_auto(ctx, 1)``, built-in parameters sized
+        to the certificate's security level (SSL_CTX_set_dh_auto(3)). A PEM
+        file path or PEM bytes (``-----BEGIN DH PARAMETERS-----``): read with
+        ``PEM_read_bio_Parameters`` and given to ``SSL_CTX_set0_tmp_dh_pkey``
+        (OpenSSL 3.0+, which takes ownership); on 1.1.1
+        ``PEM_read_bio_DHparams`` and ``SSL_CTX_set_tmp_dh`` (which copies).
+        Without either, a server offers no ``DHE-*`` cipher suite (up to
+        OpenSSL 3.x; 4.0 picks automatic parameters by default). Parameters
+        too small for the security level fail here (``SSL_R_DH_KEY_TOO_SMALL``).
+
+        Refused while in use (copied into each ``SSL`` at ``SSL_new``).
+        Servers only: a client context raises ``ValueError``.
+        """
+        if self.role is not Role.SERVER:
+            raise ValueError("DHE parameters are for server contexts")
+        pem = dh_params_pem(value)
+        if pem is None:
+            self._configure(
+                "set_dh_params", partial(ensure, lib.SSL_CTX_set_dh_auto, what="dh auto"), 1
+            )
+            return
+        self._configure(
+            "set_dh_params",
+            partial(
+                ensure,
+                lib.ossl_ctx_set_dh_pem,
+                operation="SSL_CTX_set0_tmp_dh_pkey",
+                what="refused the DH parameters",
+            ),
+            pem,
+            len(pem),
         )
 
     @property

@@ -111,6 +111,35 @@ def check_address(value: object, what: str) -> tuple[str, int]:
     return host, port
 
 
+#: The PEM label of DHE parameters (``openssl dhparam``, ``openssl genpkey -genparam``).
+_DH_PEM_LABEL = b"-----BEGIN DH PARAMETERS-----"
+
+
+def dh_params_pem(value: object) -> bytes | None:
+    """``Context.set_dh_params``'s argument: None for ``"auto"``, else the PEM text.
+
+    ``"auto"``; a path (str or os.PathLike) to a PEM file; or the PEM bytes
+    themselves. A file or bytes without a ``DH PARAMETERS`` block is a
+    ``ValueError`` naming what was given, before any C call.
+    """
+    if value == "auto":
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        pem, where = bytes(value), "dh_params bytes"
+    elif isinstance(value, (str, os.PathLike)):
+        where = f"dh_params file {os.fspath(value)!r}"
+        pem = Path(os.fsdecode(path_bytes(value, "dh_params"))).read_bytes()
+    else:
+        raise TypeError(
+            f"dh_params must be 'auto', a PEM file path or PEM bytes, not {type(value).__name__}"
+        )
+    if _DH_PEM_LABEL not in pem:
+        raise ValueError(f"{where}: no {_DH_PEM_LABEL.decode()} block")
+    if len(pem) > 1 << 20:
+        raise ValueError(f"{where}: larger than 1 MiB, not DH parameters")
+    return pem
+
+
 def take_bytes(data: object) -> memoryview:
     """A bytes-like ``data`` as a flat byte view (``nbytes`` long), or TypeError/ValueError.
 

@@ -28,9 +28,12 @@ CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
     "glue.h",
     "cdef/callbacks.h",
+    "cdef/post_handshake.h",
+    "cdef/psk.h",
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
-GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle")
+GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle",
+              "post_handshake", "psk")
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(
     r"^\s*#\s*(include\b|pragma\s+once|(ifndef|define|endif)\b.*OSSL_HANDSHAKE_GLUE_H)"

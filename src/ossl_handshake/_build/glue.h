@@ -57,6 +57,8 @@ typedef struct {
     void *handle;       /* ffi.new_handle of a weakref to the Python Connection */
     int cb_error;       /* a Python callback parked an exception (callbacks.park) */
     int want_keylog;    /* the connection's hooks have a key log writer: call Python */
+    int key_updates_sent;     /* TLS 1.3 KeyUpdate messages seen by the msg callback */
+    int key_updates_received;
 } ossl_conn_state;
 
 /* ---- A password for one key load (glue/callbacks.c, ossl_pem_password_cb) */
@@ -181,5 +183,13 @@ static void ossl_snapshot_free(ossl_snapshot *s);
 static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 static void ossl_observe(SSL *ssl);
+
+/* glue/post_handshake.c: early data, captured like glue/step.c */
+static int ossl_write_early_data(SSL *ssl, const void *buf, size_t num, ossl_result *r);
+static int ossl_read_early_data(SSL *ssl, void *buf, size_t num, ossl_result *r);
+
+/* glue/psk.c: the SSL_SESSION of a TLS 1.3 external PSK */
+static SSL_SESSION *ossl_psk_session(SSL *ssl, const void *md, const unsigned char *key,
+                                     size_t keylen, const unsigned char *cipher_id);
 
 #endif /* OSSL_HANDSHAKE_GLUE_H */

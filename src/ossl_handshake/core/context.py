@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core import psk as _psk
 from ossl_handshake.core.constants import (
     ClientAuth,
     Mode,
@@ -38,6 +39,8 @@ from ossl_handshake.core.guard import SharedGuard
 from ossl_handshake.core.inputs import as_pointer, c_int, c_list, c_string, no_nul, path_bytes
 from ossl_handshake.core.keylog import AppendLines, KeylogTarget, PathLike, StreamLines
 from ossl_handshake.core.keys import key_error, load_key, password_bytes
+from ossl_handshake.core.post_handshake import Renegotiation, renegotiation_options
+from ossl_handshake.core.psk import ClientPsk, ServerPsk
 from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
 from ossl_handshake.tls.names import ALERT_CODES
 from ossl_handshake.tls.roles import Role
@@ -108,6 +111,8 @@ class Hooks:
     alpn_select: tuple[bytes, ...] | AlpnSelector | None = None
     alpn_required: bool = False
     new_session: NewSessionCallback | None = None
+    #: core/psk.py: a PSK (client) or a PskServer (server).
+    psk: Any = None
 
 
 class Context:
@@ -155,6 +160,16 @@ class Context:
       the memory of an idle connection; no effect on the protocol).
     - ``keylog``: NSS key log lines (``SSL_CTX_set_keylog_callback``) to a
       path (appended), a text file, or a callable taking each line.
+    - ``renegotiation`` (TLS ≤ 1.2): a :class:`~ossl_handshake.core.post_handshake.Renegotiation`
+      policy (``"refuse"``, ``"server"``, ``"client"``, ``"unsafe_legacy"``)
+      mapped to ``SSL_OP_NO_RENEGOTIATION`` / ``SSL_OP_ALLOW_CLIENT_RENEGOTIATION``
+      / ``SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION``; None keeps OpenSSL's default.
+    - ``post_handshake_auth`` (clients, TLS 1.3): ``SSL_CTX_set_post_handshake_auth``.
+    - ``max_early_data`` / ``recv_max_early_data`` (TLS 1.3):
+      ``SSL_CTX_set_max_early_data`` / ``SSL_CTX_set_recv_max_early_data``;
+      ``anti_replay=False`` sets ``SSL_OP_NO_ANTI_REPLAY`` (servers).
+    - ``psk``, ``psk_identity_hint``, ``psk_cipher``: pre-shared keys, see
+      :meth:`set_psk`.
 
     **Sharing and changing.** The ``SSL_CTX`` lives in a guard
     (:class:`~ossl_handshake.core.handles.SharedGuard`): threads may create
@@ -204,6 +219,14 @@ class Context:
         servername_callback: ServernameCallback | None = None,
         verify_callback: VerifyCallback | None = None,
         on_new_session: NewSessionCallback | None = None,
+        renegotiation: Renegotiation | str | None = None,
+        post_handshake_auth: bool = False,
+        max_early_data: int | None = None,
+        recv_max_early_data: int | None = None,
+        anti_replay: bool | None = None,
+        psk: ClientPsk | ServerPsk | None = None,
+        psk_identity_hint: str | bytes | None = None,
+        psk_cipher: str = "TLS_AES_128_GCM_SHA256",
     ) -> None:
         self.role = Role(role)
         self._init_state()
@@ -257,6 +280,16 @@ class Context:
             self.set_new_session_callback(on_new_session)
         if num_tickets is not None:
             self.num_tickets = num_tickets
+        self._beyond_keywords(
+            renegotiation,
+            post_handshake_auth,
+            max_early_data,
+            recv_max_early_data,
+            anti_replay,
+            psk,
+            psk_identity_hint,
+            psk_cipher,
+        )
         if session_cache is not None:
             self.session_cache = session_cache
         if keylog is not None:
@@ -848,6 +881,116 @@ class Context:
             )
 
         self._run(apply)
+
+    # --- beyond the first handshake ---
+
+    def _beyond_keywords(
+        self,
+        renegotiation: Renegotiation | str | None,
+        post_handshake_auth: bool,
+        max_early_data: int | None,
+        recv_max_early_data: int | None,
+        anti_replay: bool | None,
+        psk: ClientPsk | ServerPsk | None,
+        psk_identity_hint: str | bytes | None,
+        psk_cipher: str,
+    ) -> None:
+        if renegotiation is not None:
+            on, off = renegotiation_options(renegotiation)
+            if off:
+                self.clear_options(off)
+            if on:
+                self.set_options(on)
+        if not isinstance(post_handshake_auth, bool):
+            raise TypeError(f"post_handshake_auth must be a bool, not {post_handshake_auth!r}")
+        if post_handshake_auth:
+            if self.role is not Role.CLIENT:
+                raise ValueError("post_handshake_auth is a client setting (the server asks)")
+            self._run(lib.SSL_CTX_set_post_handshake_auth, 1)
+        if max_early_data is not None:
+            self.max_early_data = max_early_data
+        if recv_max_early_data is not None:
+            self.recv_max_early_data = recv_max_early_data
+        if anti_replay is not None:
+            if not isinstance(anti_replay, bool):
+                raise TypeError(f"anti_replay must be a bool, not {anti_replay!r}")
+            if not anti_replay:
+                self.set_options(Options.NO_ANTI_REPLAY)
+        if psk is not None or psk_identity_hint is not None:
+            self.set_psk(psk, identity_hint=psk_identity_hint, cipher=psk_cipher)
+
+    @property
+    def max_early_data(self) -> int:
+        """``SSL_CTX_get/set_max_early_data``: 0-RTT bytes a server accepts (0: no 0-RTT).
+
+        A server puts it in its tickets (a client can send early data only
+        on a session that allows it). Setting is refused while in use.
+        """
+        return int(self._read(lib.SSL_CTX_get_max_early_data))
+
+    @max_early_data.setter
+    def max_early_data(self, n: int) -> None:
+        v = c_int(n, "max_early_data", 0, 0xFFFFFFFF)
+        self._configure("max_early_data", partial(ensure, lib.SSL_CTX_set_max_early_data), v)
+
+    @property
+    def recv_max_early_data(self) -> int:
+        """``SSL_CTX_get/set_recv_max_early_data``: the most a server reads before it
+        fails the handshake (default 16384). Setting is refused while in use."""
+        return int(self._read(lib.SSL_CTX_get_recv_max_early_data))
+
+    @recv_max_early_data.setter
+    def recv_max_early_data(self, n: int) -> None:
+        v = c_int(n, "recv_max_early_data", 0, 0xFFFFFFFF)
+        self._configure(
+            "recv_max_early_data", partial(ensure, lib.SSL_CTX_set_recv_max_early_data), v
+        )
+
+    def set_psk(
+        self,
+        psk: ClientPsk | ServerPsk | None,
+        *,
+        identity_hint: str | bytes | None = None,
+        cipher: str = "TLS_AES_128_GCM_SHA256",
+    ) -> None:
+        """Pre-shared keys (see :mod:`ossl_handshake.core.psk`); None removes them.
+
+        Client: a :class:`~ossl_handshake.core.psk.PSK` or ``(identity, key)``
+        (``SSL_CTX_set_psk_use_session_callback`` for TLS 1.3,
+        ``SSL_CTX_set_psk_client_callback`` for TLS 1.2 PSK suites). Server: a
+        mapping identity -> key or a callable ``identity -> key | PSK | None``
+        (``SSL_CTX_set_psk_find_session_callback``,
+        ``SSL_CTX_set_psk_server_callback``); ``cipher`` is the TLS 1.3 cipher
+        a bare key's session names; ``identity_hint`` is sent by a TLS 1.2
+        server (``SSL_CTX_use_psk_identity_hint``). TLS 1.2 PSK needs a PSK
+        cipher suite in ``ciphers`` (e.g. ``"PSK-AES128-GCM-SHA256"``).
+        Refused while in use: libssl reads the callbacks in each handshake.
+        """
+        server = self.role is Role.SERVER
+        cfg: Any = None
+        if psk is not None:
+            cfg = _psk.server_config(psk, cipher) if server else _psk.client_config(psk)
+        hint = None
+        if identity_hint is not None:
+            if not server:
+                raise ValueError("identity_hint is sent by a server")
+            hint = c_string(
+                identity_hint.decode("ascii")
+                if isinstance(identity_hint, bytes)
+                else identity_hint,
+                "identity_hint",
+            )
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_psk")
+            self._set_hooks(psk=cfg)
+            _psk.install(ctx, server, cfg is not None)
+            if hint is not None:
+                ensure(lib.SSL_CTX_use_psk_identity_hint, ctx, hint)
+
+        self._run(apply)
+
+    # --- end of beyond the first handshake ---
 
     @property
     def session_cache(self) -> SessionCacheMode:

@@ -144,3 +144,40 @@ def as_pointer(pointer: Any, ctype: str) -> Any:
             raise TypeError(f"expected {ctype} cdata, not {cname}")
         return _same_libssl(ffi.cast(ctype, pointer), ctype)
     raise TypeError(f"expected a cffi pointer or an integer address, not {type(pointer).__name__}")
+
+
+# --- beyond the first handshake (exporters, PSK, early data) ---
+
+
+def exporter_label(value: object) -> bytes:
+    """An exporter label (RFC 5705): ASCII text (str or bytes), non-empty, no NUL.
+
+    ``SSL_export_keying_material`` takes the label's length, so a NUL would
+    not cut it; it is refused anyway: labels are registered ASCII strings.
+    """
+    if isinstance(value, str):
+        if not value.isascii():
+            raise ValueError(f"label must be ASCII: {value!r}")
+        value = value.encode("ascii")
+    raw = value
+    if not isinstance(raw, bytes):
+        raise TypeError(f"label must be a str or bytes, not {type(value).__name__}")
+    if not raw:
+        raise ValueError("label must not be empty")
+    if b"\x00" in raw or not raw.isascii():
+        raise ValueError(f"label must be ASCII text without NUL: {value!r}")
+    return raw
+
+
+def psk_bytes(value: object, what: str, *, low: int = 1, high: int = 256) -> bytes:
+    """A PSK identity or key as bytes (a str identity is UTF-8), ``low``..``high`` bytes long."""
+    if isinstance(value, str):
+        no_nul(value, what)
+        value = value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        value = bytes(value)
+    if not isinstance(value, bytes):
+        raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+    if not low <= len(value) <= high:
+        raise ValueError(f"{what} must be {low}..{high} bytes, not {len(value)}")
+    return value

@@ -174,3 +174,17 @@ def own_signature(kind: str) -> str | None:
     ``SSL_get_signature_type_nid`` is 3.0+ (``FEATURES["signature_type"]``).
     """
     return kind if FEATURES["signature_type"] else None
+
+
+#: SSL_export_keying_material: is "no context" (use_context=0) a different output
+#: from an empty context? TLS 1.2: yes (RFC 5705 puts the context length in the
+#: seed only when there is one); TLS 1.3 (RFC 8446 7.5): no, an absent context
+#: is hashed as an empty one. Measured the same on 1.1.1, 3.0 and 4.0.
+EXPORTER_EMPTY_CONTEXT_DIFFERS: dict[str, bool] = {"1.2": True, "1.3": False}
+
+#: Does a server with OpenSSL's default options take part in a client-initiated
+#: renegotiation? 1.1.1: yes; 3.0 made it opt-in (SSL_OP_ALLOW_CLIENT_RENEGOTIATION),
+#: and a refusing server answers with a no_renegotiation warning alert.
+CLIENT_RENEGOTIATION_BY_DEFAULT = V111
+#: ``openssl s_server`` needs ``-client_renegotiation`` (3.0+) to allow it.
+S_SERVER_CLIENT_RENEGOTIATION: list[str] = [] if V111 else ["-client_renegotiation"]

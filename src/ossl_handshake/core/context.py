@@ -130,7 +130,8 @@ class Context:
     - ``verify``: ``SSL_CTX_set_verify``; on by default for clients, off for
       servers. On a server, ``verify=True`` requires a client certificate
       unless ``client_auth`` says otherwise.
-    - ``client_auth`` (servers): ``none``/``request``/``require``; also sends
+    - ``client_auth`` (servers): ``none``/``request``/``require``/``post_handshake``
+      (TLS 1.3: ask only after the handshake, ``SSL_VERIFY_POST_HANDSHAKE``); also sends
       the ``cafile`` subjects as the acceptable CA list (``SSL_CTX_set_client_CA_list``).
     - ``min_version`` / ``max_version``: ``SSL_CTX_set_min/max_proto_version``.
     - ``ciphers`` (TLS ≤ 1.2): ``SSL_CTX_set_cipher_list``; ``ciphersuites``
@@ -567,6 +568,7 @@ class Context:
                 ClientAuth.NONE: lib.SSL_VERIFY_NONE,
                 ClientAuth.REQUEST: lib.SSL_VERIFY_PEER,
                 ClientAuth.REQUIRE: lib.SSL_VERIFY_PEER | lib.SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                ClientAuth.POST_HANDSHAKE: lib.SSL_VERIFY_PEER | lib.SSL_VERIFY_POST_HANDSHAKE,
             }[client_auth]
         ca_list = (
             os.fsencode(self.cafile)

@@ -655,6 +655,31 @@ def _check_pair(client: Connection, server: Connection) -> None:
         raise ValueError("pass a client and a server Connection, the client first")
 
 
+def drive_post_handshake(
+    client: Connection,
+    server: Connection,
+    *,
+    initiator: Role | str | None = None,
+    wire: WireLike | None = None,
+    max_steps: int | None = None,
+    trace: Trace | bool | None = None,
+    check: bool = True,
+) -> HandshakeResult:
+    """Complete what was requested on an established pair by hand (``conn.renegotiate()``,
+    ``conn.key_update()``, ``server.verify_client_post_handshake()``), every step recorded.
+
+    ``initiator`` (the side that made the request) is stepped first with
+    ``SSL_do_handshake``, which sends what it queued; every side in a
+    handshake is stepped, every other side reads. Ends after a quiet round
+    with neither side in a handshake.
+    """
+    _check_pair(client, server)
+    who = Role(initiator) if initiator is not None else None
+    tr = _trace_of(trace, client, server)
+    run = _drive_after(client, server, who, wire, max_steps, tr)
+    return _after_result(client, server, run, wire, tr, check)
+
+
 def renegotiate(
     client: Connection,
     server: Connection,
@@ -805,6 +830,7 @@ __all__ = [
     "HandshakeResult",
     "SideResult",
     "drive",
+    "drive_post_handshake",
     "early_data_handshake",
     "handshake",
     "memory_pair",

@@ -277,9 +277,8 @@ def test_openssl_s_client_key_update_request_is_seen_and_answered(
         proc.stdin.flush()
         t.join(TIMEOUT)
     finally:
-        time.sleep(0.2)
         proc.kill()
-        out, err = proc.communicate(timeout=TIMEOUT)
+        _, err = proc.communicate(timeout=TIMEOUT)
         listener.close()
     assert seen.get("received") == 1, (seen, err.decode(errors="replace"))
     assert seen["queued"] is KeyUpdate.NOT_REQUESTED

@@ -173,25 +173,29 @@ def test_our_client_sends_early_data_to_openssl_s_server() -> None:
     sessions: list[Session] = []
     ctx = client(on_new_session=lambda _conn, sess: sessions.append(sess))
     try:
-        with socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock:
-            with Connection(ctx, sock=sock, server_name="localhost") as conn:
-                conn.timeout = TIMEOUT
-                conn.do_handshake()
-                conn.timeout = 0.2
-                for _ in range(int(TIMEOUT / 0.2)):
-                    if sessions:
-                        break
-                    with pytest.raises(TimeoutError):
-                        conn.read()  # processes the NewSessionTicket
-                conn.shutdown()
+        with (
+            socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock,
+            Connection(ctx, sock=sock, server_name="localhost") as conn,
+        ):
+            conn.timeout = TIMEOUT
+            conn.do_handshake()
+            conn.timeout = 0.2
+            for _ in range(int(TIMEOUT / 0.2)):
+                if sessions:
+                    break
+                with pytest.raises(TimeoutError):
+                    conn.read()  # processes the NewSessionTicket
+            conn.shutdown()
         assert sessions
-        with socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock:
-            with Connection(ctx, sock=sock, server_name="localhost", session=sessions[0]) as conn:
-                conn.timeout = TIMEOUT
-                assert conn.write_early_data(b"zero round trip\n") == 16
-                conn.do_handshake()
-                status = conn.early_data_status
-                conn.shutdown()
+        with (
+            socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock,
+            Connection(ctx, sock=sock, server_name="localhost", session=sessions[0]) as conn,
+        ):
+            conn.timeout = TIMEOUT
+            assert conn.write_early_data(b"zero round trip\n") == 16
+            conn.do_handshake()
+            status = conn.early_data_status
+            conn.shutdown()
     finally:
         _, out, err = peer.finish(timeout=10)
     assert status is EarlyDataStatus.ACCEPTED, out + err

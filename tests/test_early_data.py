@@ -28,7 +28,7 @@ from ossl_handshake.pair.driver import early_data_handshake
 from ossl_handshake.wire import Wire
 from ossl_handshake.wire.faults import EARLY_DATA, Corrupt, Drop
 from tests._contexts import client, server
-from tests._peers import TIMEOUT, SServer, openssl_cli, s_server_identity
+from tests._peers import TIMEOUT, SServer, openssl_cli, read_until, s_server_identity
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -195,6 +195,7 @@ def test_our_client_sends_early_data_to_openssl_s_server() -> None:
             assert conn.write_early_data(b"zero round trip\n") == 16
             conn.do_handshake()
             status = conn.early_data_status
+            peer.early += read_until(peer.proc, b"zero round trip")
             conn.shutdown()
     finally:
         _, out, err = peer.finish(timeout=10)

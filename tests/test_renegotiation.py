@@ -36,7 +36,7 @@ from tests._openssl import (
     reasons_of,
     requires,
 )
-from tests._peers import TIMEOUT, SServer, openssl_cli, s_server_identity
+from tests._peers import TIMEOUT, SServer, openssl_cli, read_until, s_server_identity
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -232,6 +232,8 @@ def test_our_client_renegotiates_with_openssl_s_server() -> None:
                 assert conn.total_renegotiations == 1 and not conn.renegotiate_pending
                 assert conn.finished != first
                 conn.write(b"after renegotiation\n")
+                # s_server can lose data that arrives with the close_notify: wait for it.
+                peer.early += read_until(peer.proc, b"after renegotiation")
                 conn.shutdown()
     finally:
         _, out, err = peer.finish(timeout=10)

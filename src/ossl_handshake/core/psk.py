@@ -134,17 +134,22 @@ def psk_identity(conn: Connection) -> bytes | None:
     """The PSK identity of this connection.
 
     ``SSL_get_psk_identity`` where libssl records it (a TLS 1.2 PSK
-    handshake); for TLS 1.3 external PSKs libssl keeps none, so the identity
-    our callback offered (client) or found a key for (server) is returned.
-    None when no PSK callback ran.
+    handshake); for TLS 1.3 external PSKs libssl keeps none, so it is the
+    identity our callback offered (client) or found a key for (server),
+    when the handshake used it (``SSL_session_reused``). None otherwise: a
+    PSK offered but not selected (e.g. the server chose a cipher whose hash
+    is not the PSK's, and authenticated with its certificate) was not used.
     """
 
     def read(ssl: Any) -> bytes | None:
         p = lib.SSL_get_psk_identity(ssl)
-        return ffi.string(p) if p != ffi.NULL else None
+        if p != ffi.NULL:
+            return bytes(ffi.string(p))
+        # TLS 1.3: a PSK was used only if the handshake "resumed" with it.
+        return conn._psk_identity if lib.SSL_session_reused(ssl) else None
 
     got: bytes | None = conn._guard.read(read)
-    return got if got is not None else conn._psk_identity
+    return got
 
 
 def psk_identity_hint(conn: Connection) -> bytes | None:

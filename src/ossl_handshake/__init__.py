@@ -65,6 +65,19 @@ _EXPORTS: dict[str, str] = {
     "SideResult": "ossl_handshake.pair.result",
     "StepRecord": "ossl_handshake.pair.result",
     "Trace": "ossl_handshake.observe.trace",
+    # beyond the first handshake
+    "EarlyDataStatus": "ossl_handshake.core.early_data",
+    "EarlyRead": "ossl_handshake.core.early_data",
+    "ReadEarly": "ossl_handshake.core.early_data",
+    "KeyUpdate": "ossl_handshake.core.post_handshake",
+    "Renegotiation": "ossl_handshake.core.post_handshake",
+    "PSK": "ossl_handshake.core.psk",
+    "EarlyDataResult": "ossl_handshake.pair.result",
+    "drive_post_handshake": "ossl_handshake.pair.driver",
+    "early_data_handshake": "ossl_handshake.pair.driver",
+    "post_handshake_auth": "ossl_handshake.pair.driver",
+    "renegotiate": "ossl_handshake.pair.driver",
+    "update_keys": "ossl_handshake.pair.driver",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -92,6 +105,7 @@ if TYPE_CHECKING:
         TLSVersion,
     )
     from ossl_handshake.core.context import Context, SNIRejected
+    from ossl_handshake.core.early_data import EarlyDataStatus, EarlyRead, ReadEarly
     from ossl_handshake.core.errors import (
         BusyError,
         CallbackError,
@@ -113,12 +127,23 @@ if TYPE_CHECKING:
         WantWriteError,
         ZeroReturnError,
     )
+    from ossl_handshake.core.post_handshake import KeyUpdate, Renegotiation
+    from ossl_handshake.core.psk import PSK
     from ossl_handshake.core.session import Session
     from ossl_handshake.core.step import Step
     from ossl_handshake.observe import ladder, pcap
     from ossl_handshake.observe.trace import Trace
-    from ossl_handshake.pair.driver import drive, handshake, memory_pair
-    from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+    from ossl_handshake.pair.driver import (
+        drive,
+        drive_post_handshake,
+        early_data_handshake,
+        handshake,
+        memory_pair,
+        post_handshake_auth,
+        renegotiate,
+        update_keys,
+    )
+    from ossl_handshake.pair.result import EarlyDataResult, HandshakeResult, SideResult, StepRecord
     from ossl_handshake.tls.roles import Role
     from ossl_handshake.wire.faults import FaultNotFiredError, Select
     from ossl_handshake.wire.wire import Wire
@@ -146,6 +171,7 @@ __all__ = [
     "BUILD_VERSION",
     "FEATURES",
     "OPENSSL_VERSION",
+    "PSK",
     "RUNTIME_VERSION",
     "RUNTIME_VERSION_TEXT",
     "BusyError",
@@ -157,14 +183,20 @@ __all__ = [
     "Connection",
     "Context",
     "ContextInUseError",
+    "EarlyDataResult",
+    "EarlyDataStatus",
+    "EarlyRead",
     "ErrorCode",
     "ErrorRecord",
     "FaultNotFiredError",
     "HandshakeResult",
+    "KeyUpdate",
     "Mode",
     "NoProgressError",
     "Options",
     "ProtocolError",
+    "ReadEarly",
+    "Renegotiation",
     "ReturnCode",
     "Role",
     "SNIRejected",
@@ -187,6 +219,8 @@ __all__ = [
     "ZeroReturnError",
     "certs",
     "drive",
+    "drive_post_handshake",
+    "early_data_handshake",
     "ffi",
     "handshake",
     "join",
@@ -194,4 +228,7 @@ __all__ = [
     "lib",
     "memory_pair",
     "pcap",
+    "post_handshake_auth",
+    "renegotiate",
+    "update_keys",
 ]

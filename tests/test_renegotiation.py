@@ -81,6 +81,20 @@ def test_client_initiated_renegotiation_runs_a_second_full_handshake(
     assert srv.read() == b"after"
 
 
+def test_handshake_after_renegotiate_runs_the_second_handshake(
+    tls12_client_context: Context, servers: dict[str | None, Context]
+) -> None:
+    """``conn.renegotiate()`` then the ordinary ``handshake()``: the driver sees the
+    pending renegotiation and completes it (it used to stop at once, zero steps)."""
+    client, srv = established(tls12_client_context, servers["client"])
+    client.renegotiate()
+    assert client.renegotiate_pending
+    result = handshake(client, srv)
+    assert result.ok and len(result.steps) >= 4
+    assert result.steps[0].step.state == "SSLv3/TLS write client hello"
+    assert not client.renegotiate_pending and client.total_renegotiations == 1
+
+
 def test_server_initiated_renegotiation_starts_with_a_hello_request(
     tls12_client_context: Context, servers: dict[str | None, Context]
 ) -> None:

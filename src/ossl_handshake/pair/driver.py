@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.connection import Connection, _thread_result, join
 from ossl_handshake.core.context import Context
+from ossl_handshake.core.early_data import ReadEarly
 from ossl_handshake.core.errors import (
     ErrorCode,
     ErrorRecord,
@@ -33,6 +34,7 @@ from ossl_handshake.core.errors import (
 )
 from ossl_handshake.core.guard import run_both
 from ossl_handshake.core.inputs import c_int
+from ossl_handshake.core.post_handshake import read_step
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
 from ossl_handshake.pair.result import EarlyDataResult, HandshakeResult, SideResult, StepRecord
@@ -152,6 +154,20 @@ def drive(
             f"drive(client, server) got a {client.role.value} and a {server.role.value}: "
             "pass the client first, the server second"
         )
+    if client._state.handshake_done and server._state.handshake_done:
+        # An established pair with a renegotiation, KeyUpdate or CertificateRequest
+        # queued by hand: the post-handshake loop completes it (beyond1).
+        who = _post_handshake_initiator(client, server)
+        if who is not None:
+            return drive_post_handshake(
+                client,
+                server,
+                initiator=who,
+                wire=wire,
+                max_steps=max_steps,
+                trace=trace,
+                check=False,
+            )
     # Direct: the SSLs are on BIOs Python does not hold (a shared pair from
     # join(), or BIOs set by C code on an adopted SSL): nothing to move.
     direct = server._peer is client or client._transport.kind in ("direct", "none")
@@ -530,6 +546,14 @@ def handshake(
 # followed by SSL_read on the peer).
 
 
+def _post_handshake_initiator(client: Connection, server: Connection) -> Role | None:
+    """The side of an established pair that queued a post-handshake request, if any."""
+    for conn in (client, server):
+        if conn.failed is None and (conn.in_init or conn.renegotiate_pending):
+            return conn.role
+    return None
+
+
 def _drive_after(
     client: Connection,
     server: Connection,
@@ -548,8 +572,6 @@ def _drive_after(
     "in init") is stepped too. ``early(conn)`` may take a side's turn
     instead (the server's ``SSL_read_early_data``), returning None to pass.
     """
-    from ossl_handshake.core.post_handshake import read_step
-
     direct = server._peer is client or client._transport.kind in ("direct", "none")
     if wire is not None and direct:
         raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")
@@ -777,8 +799,6 @@ def early_data_handshake(
     and ``result.client_early_status`` / ``server_early_status`` the
     ``SSL_get_early_data_status`` of each side.
     """
-    from ossl_handshake.core.early_data import ReadEarly
-
     _check_pair(client, server)
     tr = _trace_of(trace, client, server)
     client.write_early_data(data)

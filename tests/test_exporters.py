@@ -16,6 +16,7 @@ import threading
 import pytest
 
 from ossl_handshake import Connection, Context, SSLError, certs, handshake, memory_pair
+from tests._beyond import OneServer, finish, gnutls_cli
 from tests._openssl import EXPORTER_EMPTY_CONTEXT_DIFFERS
 from tests._peers import TIMEOUT, openssl_cli
 
@@ -174,3 +175,33 @@ def test_exporter_matches_openssl_s_client_keymatexport(
     assert m is not None, proc.stdout.decode()
     assert bytes.fromhex(m.group(1)) == ours["key"]
     assert ours["data"] == b"ping\n"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exporter_matches_gnutls_cli_keymatexport(
+    ossl_server_context: Context, version: str
+) -> None:
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        seen["key"] = conn.export_keying_material(LABEL, 20)
+        seen["data"] = conn.read()
+
+    srv = OneServer(ossl_server_context, body)
+    proc = gnutls_cli(
+        srv.port,
+        "--x509cafile",
+        str(certs.CA),
+        "--sni-hostname",
+        "localhost",
+        "--priority",
+        f"NORMAL:-VERS-ALL:+VERS-TLS{version}",
+        "--keymatexport",
+        LABEL,
+        "--keymatexportsize",
+        "20",
+    )
+    seen = srv.join()
+    out, err = finish(proc)
+    assert "error" not in seen, (seen, err)
+    m = re.search(r"- Key material: ([0-9a-f]+)", out)
+    assert m is not None, out
+    assert bytes.fromhex(m.group(1)) == seen["key"] and seen["data"] == b"ping\n"

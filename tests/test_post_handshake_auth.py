@@ -20,6 +20,7 @@ from ossl_handshake import Connection, Context, Role, SSLError, certs, handshake
 from ossl_handshake.core.post_handshake import KeyUpdate
 from ossl_handshake.pair.driver import drive_post_handshake, post_handshake_auth, update_keys
 from ossl_handshake.wire import Wire
+from tests._beyond import OneServer, finish, gnutls_cli, poll_reads
 from tests._contexts import client, server
 from tests._peers import TIMEOUT, openssl_cli
 
@@ -283,3 +284,31 @@ def test_openssl_s_client_key_update_request_is_seen_and_answered(
     assert seen.get("received") == 1, (seen, err.decode(errors="replace"))
     assert seen["queued"] is KeyUpdate.NOT_REQUESTED
     assert seen["sent"] == 1
+
+
+def test_gnutls_cli_answers_our_post_handshake_certificate_request(
+    asking_server: Context,
+) -> None:
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        conn.verify_client_post_handshake()
+        conn.write(b"certificate please\n")
+        poll_reads(conn, lambda: conn.peer_certificate is not None)
+        seen["subject"] = conn.peer_subject
+
+    srv = OneServer(asking_server, body)
+    proc = gnutls_cli(
+        srv.port,
+        "--x509cafile",
+        str(certs.CA),
+        "--sni-hostname",
+        "localhost",
+        "--post-handshake-auth",
+        "--x509certfile",
+        str(certs.CLIENT.cert),
+        "--x509keyfile",
+        str(certs.CLIENT.key),
+        stdin=None,
+    )
+    seen = srv.join()
+    _, err = finish(proc)
+    assert seen.get("subject") == CLIENT_SUBJECT, (seen, err)

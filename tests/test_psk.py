@@ -23,6 +23,7 @@ from ossl_handshake import (
     memory_pair,
 )
 from ossl_handshake.core.psk import PSK
+from tests._beyond import OneServer, finish, gnutls_cli
 from tests._contexts import client, server
 from tests._peers import TIMEOUT, SServer, openssl_cli, read_until
 
@@ -236,3 +237,26 @@ def test_openssl_s_client_and_our_server_share_a_psk(version: str) -> None:
         t.join(TIMEOUT)
     assert "error" not in seen, (seen, proc.stderr.decode(errors="replace"))
     assert seen["identity"] == IDENTITY and seen["data"] == b"psk ping\n"
+
+
+def test_gnutls_cli_and_our_server_share_a_tls13_psk() -> None:
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        seen["identity"], seen["version"] = conn.psk_identity, conn.version
+        seen["data"] = conn.read()
+
+    srv = OneServer(psk_only_server(), body)
+    proc = gnutls_cli(
+        srv.port,
+        "--pskusername",
+        IDENTITY.decode(),
+        "--pskkey",
+        KEY.hex(),
+        "--priority",
+        "NORMAL:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK",
+    )
+    seen = srv.join()
+    out, err = finish(proc)
+    assert "error" not in seen, (seen, err)
+    assert seen["identity"] == IDENTITY and seen["version"] == "TLSv1.3"
+    assert seen["data"] == b"ping\n"
+    assert f"PSK authentication. Connected as '{IDENTITY.decode()}'" in out

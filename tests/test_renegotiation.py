@@ -29,6 +29,7 @@ from ossl_handshake import (
 from ossl_handshake.pair.driver import renegotiate
 from ossl_handshake.wire import Wire
 from ossl_handshake.wire.faults import Corrupt, Select
+from tests._beyond import OneServer, finish, gnutls_cli, poll_reads
 from tests._contexts import server
 from tests._openssl import (
     CLIENT_RENEGOTIATION_BY_DEFAULT,
@@ -314,3 +315,27 @@ def test_openssl_s_client_renegotiates_with_our_server() -> None:
         _, err = proc.communicate(timeout=TIMEOUT)
         listener.close()
     assert seen.get("renegotiated") is True, (seen, err.decode(errors="replace"))
+
+
+def test_gnutls_cli_rehandshake_with_our_server() -> None:
+    """``gnutls-cli --rehandshake`` renegotiates (client-initiated) with renegotiation='client'."""
+
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        first = conn.client_random
+        poll_reads(conn, lambda: conn.client_random != first)
+        seen["renegotiated"] = conn.client_random != first
+
+    srv = OneServer(server(renegotiation="client"), body)
+    proc = gnutls_cli(
+        srv.port,
+        "--x509cafile",
+        str(certs.CA),
+        "--sni-hostname",
+        "localhost",
+        "--priority",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2",
+        "--rehandshake",
+    )
+    seen = srv.join()
+    _, err = finish(proc)
+    assert seen.get("renegotiated") is True, (seen, err)

@@ -9,10 +9,7 @@ received (counted by the message callback), ``SSL_get_key_update_type``.
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
-import time
 
 import pytest
 
@@ -164,36 +161,6 @@ def test_key_update_is_tls13_only(
 # -- against openssl s_client ------------------------------------------------------------
 
 
-def _serve_with(ctx: Context, body, seen: dict[str, object]):  # type: ignore[no-untyped-def]
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        sock, _ = listener.accept()
-        with sock, Connection(ctx, "server", sock=sock) as conn:
-            try:
-                conn.timeout = TIMEOUT
-                conn.do_handshake()
-                seen["ready"] = True
-                body(conn)
-            except Exception as exc:  # asserted by the test
-                seen["error"] = exc
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    return listener, t
-
-
-def _read_until(conn: Connection, done) -> None:  # type: ignore[no-untyped-def]
-    """Read (short polls) until ``done()``, bounded by TIMEOUT."""
-    conn.timeout = 0.2
-    deadline = time.monotonic() + TIMEOUT
-    while not done() and time.monotonic() < deadline:
-        try:
-            conn.read()
-        except TimeoutError:
-            continue
-
-
 def _s_client(port: int, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -214,28 +181,19 @@ def _s_client(port: int, *extra: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_for(seen: dict[str, object], key: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while key not in seen and "error" not in seen and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def test_openssl_s_client_answers_our_post_handshake_certificate_request(
     asking_server: Context,
 ) -> None:
-    seen: dict[str, object] = {}
-
-    def body(conn: Connection) -> None:
+    def body(conn: Connection, seen: dict[str, object]) -> None:
         conn.verify_client_post_handshake()
         conn.write(b"send me your certificate\n")  # the CertificateRequest goes out first
-        _read_until(conn, lambda: conn.peer_certificate is not None)
+        poll_reads(conn, lambda: conn.peer_certificate is not None)
         seen["subject"] = conn.peer_subject
         seen["verify"] = conn.verify_result
 
-    listener, t = _serve_with(asking_server, body, seen)
-    port = listener.getsockname()[1]
+    srv = OneServer(asking_server, body)
     proc = _s_client(
-        port,
+        srv.port,
         "-enable_pha",
         "-cert",
         str(certs.CLIENT.cert),
@@ -244,13 +202,9 @@ def test_openssl_s_client_answers_our_post_handshake_certificate_request(
         "-cert_chain",  # -cert sends only the leaf
         str(certs.INTERMEDIATE),
     )
-    try:
-        t.join(TIMEOUT)
-    finally:
-        proc.kill()
-        _, err = proc.communicate(timeout=TIMEOUT)
-        listener.close()
-    assert seen.get("subject") == CLIENT_SUBJECT, (seen, err.decode(errors="replace"))
+    seen = srv.join()
+    _, err = finish(proc)
+    assert seen.get("subject") == CLIENT_SUBJECT, (seen, err)
     assert seen["verify"] == 0
 
 
@@ -258,30 +212,24 @@ def test_openssl_s_client_key_update_request_is_seen_and_answered(
     ossl_server_context: Context,
 ) -> None:
     """s_client's interactive ``K`` (KeyUpdate, update requested) against our server."""
-    seen: dict[str, object] = {}
 
-    def body(conn: Connection) -> None:
-        _read_until(conn, lambda: conn.key_updates_received > 0)
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        poll_reads(conn, lambda: conn.key_updates_received > 0)
         seen["received"] = conn.key_updates_received
         seen["queued"] = conn.key_update_type
         conn.timeout = TIMEOUT
         conn.write(b"answered\n")  # carries our KeyUpdate first
         seen["sent"] = conn.key_updates_sent
 
-    listener, t = _serve_with(ossl_server_context, body, seen)
-    port = listener.getsockname()[1]
-    proc = _s_client(port)
-    try:
-        _wait_for(seen, "ready")
-        assert proc.stdin is not None
-        proc.stdin.write(b"K\n")
-        proc.stdin.flush()
-        t.join(TIMEOUT)
-    finally:
-        proc.kill()
-        _, err = proc.communicate(timeout=TIMEOUT)
-        listener.close()
-    assert seen.get("received") == 1, (seen, err.decode(errors="replace"))
+    srv = OneServer(ossl_server_context, body)
+    proc = _s_client(srv.port)
+    srv.wait_ready()
+    assert proc.stdin is not None
+    proc.stdin.write(b"K\n")
+    proc.stdin.flush()
+    seen = srv.join()
+    _, err = finish(proc)
+    assert seen.get("received") == 1, (seen, err)
     assert seen["queued"] is KeyUpdate.NOT_REQUESTED
     assert seen["sent"] == 1
 

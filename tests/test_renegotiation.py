@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
-import time
 
 import pytest
 
@@ -257,41 +255,19 @@ def test_our_client_renegotiates_with_openssl_s_server() -> None:
 
 def test_openssl_s_client_renegotiates_with_our_server() -> None:
     """s_client's interactive ``R`` command against our server with renegotiation='client'."""
-    openssl = openssl_cli()
-    ctx = server(renegotiation="client")
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    seen: dict[str, object] = {}
 
-    def serve() -> None:
-        sock, _ = listener.accept()
-        with sock, Connection(ctx, "server", sock=sock) as conn:
-            sock.settimeout(0.2)
-            try:
-                conn.timeout = TIMEOUT
-                conn.do_handshake()
-                first = conn.client_random
-                seen["ready"] = True
-                conn.timeout = 0.2
-                deadline = time.monotonic() + TIMEOUT
-                while conn.client_random == first and time.monotonic() < deadline:
-                    try:
-                        conn.read()
-                    except TimeoutError:
-                        continue
-                seen["renegotiated"] = conn.client_random != first
-                seen["finished_match"] = conn.finished is not None
-            except Exception as exc:
-                seen["error"] = exc
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        first = conn.client_random
+        poll_reads(conn, lambda: conn.client_random != first)
+        seen["renegotiated"] = conn.client_random != first
 
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    srv = OneServer(server(renegotiation="client"), body)
     proc = subprocess.Popen(
         [
-            openssl,
+            openssl_cli(),
             "s_client",
             "-connect",
-            f"127.0.0.1:{port}",
+            f"127.0.0.1:{srv.port}",
             "-CAfile",
             str(certs.CA),
             "-servername",
@@ -302,19 +278,13 @@ def test_openssl_s_client_renegotiates_with_our_server() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while "ready" not in seen and "error" not in seen and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.stdin is not None
-        proc.stdin.write(b"R\n")
-        proc.stdin.flush()
-        t.join(TIMEOUT)
-    finally:
-        proc.kill()
-        _, err = proc.communicate(timeout=TIMEOUT)
-        listener.close()
-    assert seen.get("renegotiated") is True, (seen, err.decode(errors="replace"))
+    srv.wait_ready()
+    assert proc.stdin is not None
+    proc.stdin.write(b"R\n")
+    proc.stdin.flush()
+    seen = srv.join()
+    _, err = finish(proc)
+    assert seen.get("renegotiated") is True, (seen, err)
 
 
 def test_gnutls_cli_rehandshake_with_our_server() -> None:

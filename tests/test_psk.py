@@ -25,6 +25,7 @@ from ossl_handshake import (
 from ossl_handshake.core.psk import PSK
 from tests._beyond import OneServer, finish, gnutls_cli
 from tests._contexts import client, server
+from tests._openssl import PSK_BINDER_ALERT
 from tests._peers import TIMEOUT, SServer, openssl_cli, read_until
 
 pytestmark = pytest.mark.timeout(30)
@@ -81,7 +82,7 @@ def test_a_wrong_key_fails_the_binder() -> None:
     assert not result.ok and result.failed_side is Role.SERVER
     assert isinstance(result.error, ProtocolError)
     assert "binder does not verify" in [e.reason for e in result.error.errors]
-    assert result.client.alert_received == "illegal_parameter"
+    assert result.client.alert_received == PSK_BINDER_ALERT
 
 
 def test_an_unknown_identity_leaves_a_certificateless_server_nothing_to_offer() -> None:

@@ -315,6 +315,7 @@ def test_feature_flags_match_the_linked_openssl() -> None:
         "ignore_unexpected_eof": modern,
         "error_function_names": modern,
         "signature_type": modern,
+        "client_renegotiation_option": modern,
     } == FEATURES
     assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
     # An absent option is not 0 (an alias of NONE) but a bit of its own that is refused.

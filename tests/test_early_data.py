@@ -10,6 +10,9 @@ with ``SSL_read_early_data`` until FINISH. Each side reports
 from __future__ import annotations
 
 import socket
+import subprocess
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -201,3 +204,63 @@ def test_our_client_sends_early_data_to_openssl_s_server() -> None:
         _, out, err = peer.finish(timeout=10)
     assert status is EarlyDataStatus.ACCEPTED, out + err
     assert "Early data received:" in out and "zero round trip" in out, out
+
+
+def test_openssl_s_client_sends_early_data_to_our_server(tmp_path: Path) -> None:
+    """Over sockets: s_client saves the ticket of a first connection, then sends a file
+    as 0-RTT on the second; our server's read_early_data (waiting with poll) reads it."""
+    openssl = openssl_cli()
+    ctx = server(max_early_data=4096)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: dict[str, object] = {}
+
+    def serve() -> None:
+        try:
+            for i in range(2):
+                sock, _ = listener.accept()
+                with sock, Connection(ctx, "server", sock=sock) as conn:
+                    conn.timeout = TIMEOUT
+                    if i == 0:
+                        conn.do_handshake()
+                        conn.write(b"first\\n")  # s_client reads the tickets with it
+                        conn.shutdown()
+                        continue
+                    early = bytearray()
+                    while True:
+                        r = conn.read_early_data()
+                        early += r.data
+                        if r.status is not ReadEarly.SUCCESS:
+                            break
+                    seen["status"], seen["early"] = r.status, bytes(early)
+                    conn.do_handshake()
+                    seen["accepted"] = conn.early_data_status
+                    conn.write(b"bye\\n")
+                    conn.shutdown()
+        except Exception as exc:  # asserted below
+            seen["error"] = exc
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    sess, early = tmp_path / "sess.pem", tmp_path / "early.txt"
+    early.write_bytes(b"zero round trip from s_client\\n")
+    base = [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(certs.CA)]
+    base += ["-servername", "localhost", "-ign_eof"]
+    try:
+        first = subprocess.run(
+            [*base, "-sess_out", str(sess)], input=b"", capture_output=True, timeout=TIMEOUT
+        )
+        assert sess.exists(), first.stderr.decode(errors="replace")
+        subprocess.run(
+            [*base, "-sess_in", str(sess), "-early_data", str(early)],
+            input=b"",
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+        t.join(TIMEOUT)
+    finally:
+        listener.close()
+    assert "error" not in seen, seen
+    assert seen["early"] == b"zero round trip from s_client\\n"
+    assert seen["status"] is ReadEarly.FINISH
+    assert seen["accepted"] is EarlyDataStatus.ACCEPTED

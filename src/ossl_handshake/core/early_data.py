@@ -92,7 +92,13 @@ def write_early_data(conn: Connection, data: bytes | bytearray | memoryview) -> 
 
 
 def read_early_data(conn: Connection, n: int = 16384) -> EarlyRead:
-    """One ``SSL_read_early_data`` call (server), exactly as it reports; never raises for TLS."""
+    """``SSL_read_early_data`` (server), reported exactly as it returns; never raises for TLS.
+
+    Memory BIOs and non-blocking sockets: one call (an ERROR whose error is
+    retryable means "move bytes and call again"). A socket with a timeout
+    waits with poll and calls again while the result is a retryable ERROR
+    (``TimeoutError`` when the time runs out), as :meth:`Connection.read` does.
+    """
     if not isinstance(n, int) or isinstance(n, bool):
         raise TypeError(f"read size must be an int, not {type(n).__name__}")
     if n <= 0:
@@ -113,7 +119,15 @@ def read_early_data(conn: Connection, n: int = 16384) -> EarlyRead:
             return EarlyRead(ReadEarly.ERROR, data, conn._mapped(res, "SSL_read_early_data"))
         return EarlyRead(ReadEarly(rv), data)
 
-    return conn._guard.run(once)
+    transport = conn._transport
+    deadline = transport.deadline()
+    while True:
+        got: EarlyRead = conn._guard.run(once)
+        if deadline is None or not got.wants or got.data:
+            return got
+        assert got.error is not None
+        closed = lambda: conn.closed  # noqa: E731 - the transport's callback
+        transport.wait(got.error.error_code, deadline, "server read_early_data", closed)
 
 
 def early_data_status(conn: Connection) -> EarlyDataStatus:

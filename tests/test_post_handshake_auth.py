@@ -263,3 +263,23 @@ def test_gnutls_cli_answers_our_post_handshake_certificate_request(
     seen = srv.join()
     _, err = finish(proc)
     assert seen.get("subject") == CLIENT_SUBJECT, (seen, err)
+
+
+def test_a_trace_shows_the_post_handshake_messages(
+    pha_client: Context, asking_server: Context
+) -> None:
+    """With ``trace=True`` the message callback names each post-handshake message."""
+    c, s = established(pha_client, asking_server)
+    result = post_handshake_auth(c, s, trace=True)
+    sent = [
+        (m.side, m.handshake_type) for m in result.trace.messages if m.sent and m.handshake_type
+    ]
+    assert (Role.SERVER, "CertificateRequest") in sent
+    client_flight = [t for side, t in sent if side is Role.CLIENT]
+    assert client_flight == ["Certificate", "CertificateVerify", "Finished"]
+    assert len(result.trace.steps) == len(result.steps)
+    update = update_keys(c, s, trace=True)
+    assert [m.handshake_type for m in update.trace.messages if m.handshake_type] == [
+        "KeyUpdate",
+        "KeyUpdate",
+    ]

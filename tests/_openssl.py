@@ -216,3 +216,20 @@ def probe_alert(probe: str, version: str) -> str:
 #: (automatic parameters by default); up to 3.x it offers no DHE suite
 #: ("no shared cipher" for a DHE-only client). Measured on 1.1.1, 3.0, 3.5, 3.6, 4.0.
 DHE_BY_DEFAULT = SERIES >= (4, 0)
+#: SSL_export_keying_material: is "no context" (use_context=0) a different output
+#: from an empty context? TLS 1.2: yes (RFC 5705 puts the context length in the
+#: seed only when there is one); TLS 1.3 (RFC 8446 7.5): no, an absent context
+#: is hashed as an empty one. Measured the same on 1.1.1, 3.0 and 4.0.
+EXPORTER_EMPTY_CONTEXT_DIFFERS: dict[str, bool] = {"1.2": True, "1.3": False}
+
+#: Does a server with OpenSSL's default options take part in a client-initiated
+#: renegotiation? 1.1.1: yes; 3.0 made it opt-in (SSL_OP_ALLOW_CLIENT_RENEGOTIATION),
+#: and a refusing server answers with a no_renegotiation warning alert.
+CLIENT_RENEGOTIATION_BY_DEFAULT = V111
+#: ``openssl s_server`` needs ``-client_renegotiation`` (3.0+) to allow it.
+S_SERVER_CLIENT_RENEGOTIATION: list[str] = [] if V111 else ["-client_renegotiation"]
+
+#: The alert for a TLS 1.3 PSK binder that does not verify: illegal_parameter on
+#: 1.1.1 and 3.0, decrypt_error (RFC 8446 4.2.11) on 3.5 and 4.0 (measured; the
+#: series between are not in the matrix).
+PSK_BINDER_ALERT = "decrypt_error" if SERIES >= (3, 5) else "illegal_parameter"

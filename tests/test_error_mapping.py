@@ -326,6 +326,7 @@ def test_feature_flags_match_the_linked_openssl() -> None:
         "error_function_names": modern,
         "signature_type": modern,
         "retry_verify": BUILD_VERSION >= 0x3000002,  # SSL_set_retry_verify: 3.0.2
+        "client_renegotiation_option": modern,
     } == FEATURES
     assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
     # An absent option is not 0 (an alias of NONE) but a bit of its own that is refused.

@@ -87,6 +87,19 @@ _EXPORTS: dict[str, str] = {
     "Reject": "ossl_handshake.core.client_hello",
     "CertRequest": "ossl_handshake.core.cert_callbacks",
     "KeyLog": "ossl_handshake.observe.decrypt",
+    # beyond the first handshake
+    "EarlyDataStatus": "ossl_handshake.core.early_data",
+    "EarlyRead": "ossl_handshake.core.early_data",
+    "ReadEarly": "ossl_handshake.core.early_data",
+    "KeyUpdate": "ossl_handshake.core.post_handshake",
+    "Renegotiation": "ossl_handshake.core.post_handshake",
+    "PSK": "ossl_handshake.core.psk",
+    "EarlyDataResult": "ossl_handshake.pair.result",
+    "drive_post_handshake": "ossl_handshake.pair.driver",
+    "early_data_handshake": "ossl_handshake.pair.driver",
+    "post_handshake_auth": "ossl_handshake.pair.driver",
+    "renegotiate": "ossl_handshake.pair.driver",
+    "update_keys": "ossl_handshake.pair.driver",
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
@@ -116,6 +129,7 @@ if TYPE_CHECKING:
         TLSVersion,
     )
     from ossl_handshake.core.context import Context, SNIRejected
+    from ossl_handshake.core.early_data import EarlyDataStatus, EarlyRead, ReadEarly
     from ossl_handshake.core.errors import (
         BusyError,
         CallbackError,
@@ -145,14 +159,25 @@ if TYPE_CHECKING:
     )
     from ossl_handshake.core.ocsp import OCSPRejected, OCSPStatus, inspect_ocsp
     from ossl_handshake.core.pauses import PAUSE, Pause
+    from ossl_handshake.core.post_handshake import KeyUpdate, Renegotiation
+    from ossl_handshake.core.psk import PSK
     from ossl_handshake.core.session import Session, SessionStats
     from ossl_handshake.core.step import Step
     from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
     from ossl_handshake.observe import ladder, pcap
     from ossl_handshake.observe.decrypt import KeyLog
     from ossl_handshake.observe.trace import Trace
-    from ossl_handshake.pair.driver import drive, handshake, memory_pair
-    from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+    from ossl_handshake.pair.driver import (
+        drive,
+        drive_post_handshake,
+        early_data_handshake,
+        handshake,
+        memory_pair,
+        post_handshake_auth,
+        renegotiate,
+        update_keys,
+    )
+    from ossl_handshake.pair.result import EarlyDataResult, HandshakeResult, SideResult, StepRecord
     from ossl_handshake.proxy.proxy import FaultProxy
     from ossl_handshake.tls.client_hello import ClientHello
     from ossl_handshake.tls.roles import Role
@@ -183,6 +208,7 @@ __all__ = [
     "FEATURES",
     "OPENSSL_VERSION",
     "PAUSE",
+    "PSK",
     "RUNTIME_VERSION",
     "RUNTIME_VERSION_TEXT",
     "BusyError",
@@ -196,6 +222,9 @@ __all__ = [
     "Connection",
     "Context",
     "ContextInUseError",
+    "EarlyDataResult",
+    "EarlyDataStatus",
+    "EarlyRead",
     "ErrorCode",
     "ErrorRecord",
     "FaultNotFiredError",
@@ -203,6 +232,7 @@ __all__ = [
     "HandshakeResult",
     "HostFlags",
     "KeyLog",
+    "KeyUpdate",
     "Mode",
     "NoProgressError",
     "OCSPRejected",
@@ -212,7 +242,9 @@ __all__ = [
     "PauseError",
     "ProtocolError",
     "Purpose",
+    "ReadEarly",
     "Reject",
+    "Renegotiation",
     "ReturnCode",
     "Role",
     "SNIRejected",
@@ -242,6 +274,8 @@ __all__ = [
     "ZeroReturnError",
     "certs",
     "drive",
+    "drive_post_handshake",
+    "early_data_handshake",
     "ffi",
     "handshake",
     "inspect_ocsp",
@@ -250,4 +284,7 @@ __all__ = [
     "lib",
     "memory_pair",
     "pcap",
+    "post_handshake_auth",
+    "renegotiate",
+    "update_keys",
 ]

@@ -205,6 +205,8 @@ FEATURES: dict[str, bool] = {
     "error_function_names": BUILD_VERSION >= 0x3000000,
     "signature_type": BUILD_VERSION >= 0x3000000,
     "retry_verify": bool(lib.OSSL_HAVE_RETRY_VERIFY),
+    # SSL_OP_ALLOW_CLIENT_RENEGOTIATION (3.0): refuse client-initiated renegotiation alone.
+    "client_renegotiation_option": BUILD_VERSION >= 0x3000000,
 }
 
 #: ``SSL_OP_*`` bits that stand for options the linked OpenSSL lacks (glue/compat.c

@@ -31,11 +31,13 @@ CDEF_ORDER = (
     "cdef/callbacks.h",
     "cdef/hello.h",
     "cdef/ocsp.h",
+    "cdef/post_handshake.h",
+    "cdef/psk.h",
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
 GLUE_ORDER = (
     *("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle"),
-    *("hello", "certdata", "ocsp", "crypto", "dh"),
+    *("hello", "certdata", "ocsp", "crypto", "dh", "post_handshake", "psk"),
 )
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(

@@ -57,6 +57,8 @@ typedef struct {
     void *handle;       /* ffi.new_handle of a weakref to the Python Connection */
     int cb_error;       /* a Python callback parked an exception (callbacks.park) */
     int want_keylog;    /* the connection's hooks have a key log writer: call Python */
+    int key_updates_sent;     /* TLS 1.3 KeyUpdate messages seen by the msg callback */
+    int key_updates_received;
 } ossl_conn_state;
 
 /* ---- A password for one key load (glue/callbacks.c, ossl_pem_password_cb) */
@@ -233,5 +235,12 @@ static int ossl_hkdf_expand(const EVP_MD *md, const unsigned char *secret, size_
                             unsigned char *out, size_t outlen);
 /* glue/dh.c: DHE parameters of a server context from PEM text */
 static int ossl_ctx_set_dh_pem(SSL_CTX *ctx, const char *pem, int len);
+/* glue/post_handshake.c: early data, captured like glue/step.c */
+static int ossl_write_early_data(SSL *ssl, const void *buf, size_t num, ossl_result *r);
+static int ossl_read_early_data(SSL *ssl, void *buf, size_t num, ossl_result *r);
+
+/* glue/psk.c: the SSL_SESSION of a TLS 1.3 external PSK */
+static SSL_SESSION *ossl_psk_session(SSL *ssl, const void *md, const unsigned char *key,
+                                     size_t keylen, const unsigned char *cipher_id);
 
 #endif /* OSSL_HANDSHAKE_GLUE_H */

@@ -271,3 +271,105 @@ def py_ocsp_status_cb(ssl: Any, arg: Any) -> int:
     """``SSL_CTX_set_tlsext_status_cb``: staple (server) or judge the staple (client)."""
     conn = connection_of(ssl)
     return ocsp.status_callback(ssl, conn, hooks_of(ssl, conn), park)
+
+
+# -- PSK (core/psk.py) ------------------------------------------------------------
+#
+# The psk config is the connection's hooks' ``psk``: a PSK on a client, a
+# PskServer on a server. A lookup that raises fails the handshake (return 0,
+# libssl sends an alert) and is re-raised by the step that ran it.
+
+
+def _psk_hooks(ssl: Any) -> tuple[Connection | None, Any]:
+    conn = connection_of(ssl)
+    hooks = hooks_of(ssl, conn)
+    return conn, getattr(hooks, "psk", None) if hooks is not None else None
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_psk_use_session_cb(ssl: Any, md: Any, id_: Any, idlen: Any, sess: Any) -> int:
+    """``SSL_CTX_set_psk_use_session_callback``: offer the client's PSK as a session."""
+    sess[0] = ffi.NULL
+    conn, psk = _psk_hooks(ssl)
+    if psk is None or conn is None:
+        return 1  # no PSK: the handshake goes on without one
+    try:
+        buf = ffi.new("unsigned char[]", psk.identity)
+        s = lib.ossl_psk_session(ssl, md, psk.key, len(psk.key), psk.cipher_id)
+        if s == ffi.NULL:
+            return 1  # the digest a HelloRetryRequest fixed is not this PSK's
+        conn._psk_buffer = buf  # libssl keeps only the pointer
+        conn._psk_identity = psk.identity
+        id_[0] = buf
+        idlen[0] = len(psk.identity)
+        sess[0] = s  # libssl takes this reference
+    except BaseException as exc:
+        park(conn, exc)
+        return 0
+    return 1
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_psk_find_session_cb(ssl: Any, identity: Any, identity_len: int, sess: Any) -> int:
+    """``SSL_CTX_set_psk_find_session_callback``: the server's key for an identity."""
+    sess[0] = ffi.NULL
+    conn, cfg = _psk_hooks(ssl)
+    if cfg is None or conn is None:
+        return 1
+    name = bytes(ffi.buffer(identity, identity_len))
+    try:
+        found = cfg.find(name)
+        if found is None:
+            return 1  # unknown identity: no PSK (a full handshake, or a failure without a cert)
+        s = lib.ossl_psk_session(ssl, ffi.NULL, found.key, len(found.key), found.cipher_id)
+        if s == ffi.NULL:
+            raise ValueError(f"cipher {found.cipher} is not available for this PSK")
+        conn._psk_identity = name
+        sess[0] = s
+    except BaseException as exc:
+        park(conn, exc)
+        return 0
+    return 1
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_psk_client_cb(
+    ssl: Any, hint: Any, identity: Any, max_identity_len: int, psk: Any, max_psk_len: int
+) -> int:
+    """``SSL_CTX_set_psk_client_callback`` (TLS 1.2 PSK suites): identity and key; 0 fails."""
+    conn, cfg = _psk_hooks(ssl)
+    if cfg is None or conn is None:
+        return 0
+    try:
+        if b"\x00" in cfg.identity or len(cfg.identity) > max_identity_len:
+            raise ValueError(f"PSK identity {cfg.identity!r} does not fit a TLS 1.2 identity")
+        if len(cfg.key) > max_psk_len:
+            raise ValueError(f"PSK key of {len(cfg.key)} bytes exceeds {max_psk_len}")
+        ffi.memmove(identity, cfg.identity + b"\x00", len(cfg.identity) + 1)
+        ffi.memmove(psk, cfg.key, len(cfg.key))
+        conn._psk_identity = cfg.identity
+    except BaseException as exc:
+        park(conn, exc)
+        return 0
+    return len(cfg.key)
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_psk_server_cb(ssl: Any, identity: Any, psk: Any, max_psk_len: int) -> int:
+    """``SSL_CTX_set_psk_server_callback`` (TLS 1.2 PSK suites): the key; 0 = unknown."""
+    conn, cfg = _psk_hooks(ssl)
+    if cfg is None or conn is None or identity == ffi.NULL:
+        return 0
+    name = ffi.string(identity)
+    try:
+        found = cfg.find(name)
+        if found is None:
+            return 0
+        if len(found.key) > max_psk_len:
+            raise ValueError(f"PSK key of {len(found.key)} bytes exceeds {max_psk_len}")
+        ffi.memmove(psk, found.key, len(found.key))
+        conn._psk_identity = name
+    except BaseException as exc:
+        park(conn, exc)
+        return 0
+    return len(found.key)

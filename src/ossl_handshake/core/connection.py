@@ -28,7 +28,11 @@ from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - register
 from ossl_handshake.core import cert_callbacks as _cert_callbacks  # noqa: F401 - def_extern
 from ossl_handshake.core import certdata, ocsp
 from ossl_handshake.core import client_hello as _client_hello  # noqa: F401 - def_extern
+from ossl_handshake.core import early_data as _early
+from ossl_handshake.core import exporters as _exporters
 from ossl_handshake.core import pauses as _pauses
+from ossl_handshake.core import post_handshake as _post
+from ossl_handshake.core import psk as _psk
 from ossl_handshake.core.adopt import adoptee, take_reference
 from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.constants import Options, unavailable_options
@@ -262,6 +266,8 @@ class Connection(NegotiatedValues):
         self._paused_once: set[str] = set()
         self._verify_answer: bool | None = None  # a deferred verification's answer
         self._client_hello: Any = None  # the server's ClientHello view (core/client_hello.py)
+        self._psk_identity: bytes | None = None  # core/psk.py: offered / found
+        self._psk_buffer: Any = None  # the identity libssl points into (TLS 1.3 client)
         self._state = ffi.new("ossl_conn_state *")
         self._handle = ffi.new_handle(weakref.ref(self))
         self._state.handle = self._handle
@@ -740,6 +746,114 @@ class Connection(NegotiatedValues):
                 raise exc
 
         self._guard.run(once)
+
+    # --- beyond the first handshake ---
+    # Renegotiation, PHA, key update (core/post_handshake.py), early data
+    # (core/early_data.py), PSK readback (core/psk.py), keying material
+    # (core/exporters.py). The pair driver completes them: pair.renegotiate,
+    # pair.post_handshake_auth, pair.update_keys, pair.early_data_handshake.
+
+    @property
+    def in_init(self) -> bool:
+        """``SSL_in_init``: a handshake (first, renegotiation, post-handshake) is in progress."""
+        return bool(self._guard.read(lib.SSL_in_init))
+
+    def renegotiate(self, *, abbreviated: bool = False) -> None:
+        """``SSL_renegotiate`` (TLS ≤ 1.2): schedule one; see ``core/post_handshake.py``."""
+        _post.renegotiate(self, abbreviated=abbreviated)
+
+    @property
+    def secure_renegotiation(self) -> bool:
+        """``SSL_get_secure_renegotiation_support``: the peer supports RFC 5746."""
+        return bool(self._guard.read(lib.SSL_get_secure_renegotiation_support))
+
+    @property
+    def total_renegotiations(self) -> int:
+        """``SSL_total_renegotiations``: renegotiations started on this connection."""
+        return int(self._guard.read(lib.SSL_total_renegotiations))
+
+    @property
+    def renegotiate_pending(self) -> bool:
+        """``SSL_renegotiate_pending``: one was requested and has not completed."""
+        return bool(self._guard.read(lib.SSL_renegotiate_pending))
+
+    def verify_client_post_handshake(self) -> None:
+        """``SSL_verify_client_post_handshake`` (TLS 1.3 server): queue a CertificateRequest."""
+        _post.verify_client_post_handshake(self)
+
+    @property
+    def key_update_type(self) -> _post.KeyUpdate:
+        """``SSL_get_key_update_type``: the KeyUpdate queued and not sent yet."""
+        return _post.KeyUpdate(int(self._guard.read(lib.SSL_get_key_update_type)))
+
+    @property
+    def key_updates_sent(self) -> int:
+        """TLS 1.3 KeyUpdate messages this side sent (counted by the message callback)."""
+        return int(self._guard.read(lambda _ssl: self._state.key_updates_sent))
+
+    @property
+    def key_updates_received(self) -> int:
+        """TLS 1.3 KeyUpdate messages this side received (counted by the message callback)."""
+        return int(self._guard.read(lambda _ssl: self._state.key_updates_received))
+
+    def write_early_data(self, data: bytes | bytearray | memoryview) -> int:
+        """``SSL_write_early_data`` (client); see :mod:`ossl_handshake.core.early_data`."""
+        return _early.write_early_data(self, data)
+
+    def read_early_data(self, n: int = 16384) -> _early.EarlyRead:
+        """One ``SSL_read_early_data`` (server), reported as an :class:`EarlyRead`."""
+        return _early.read_early_data(self, n)
+
+    @property
+    def early_data_status(self) -> _early.EarlyDataStatus:
+        """``SSL_get_early_data_status``: ACCEPTED, REJECTED or NOT_SENT."""
+        return _early.early_data_status(self)
+
+    @property
+    def psk_identity(self) -> bytes | None:
+        """The PSK identity used (``SSL_get_psk_identity``; see :mod:`ossl_handshake.core.psk`)."""
+        return _psk.psk_identity(self)
+
+    @property
+    def psk_identity_hint(self) -> bytes | None:
+        """``SSL_get_psk_identity_hint``: the TLS 1.2 server's hint (None without one)."""
+        return _psk.psk_identity_hint(self)
+
+    def export_keying_material(
+        self,
+        label: str | bytes,
+        length: int,
+        context: bytes | bytearray | memoryview | None = None,
+    ) -> bytes:
+        """``SSL_export_keying_material`` (RFC 5705); see ``core/exporters.py``."""
+        return _exporters.export_keying_material(self, label, length, context)
+
+    @property
+    def finished(self) -> bytes | None:
+        """``SSL_get_finished``: verify_data of the last Finished sent."""
+        return _exporters.finished(self)
+
+    @property
+    def peer_finished(self) -> bytes | None:
+        """``SSL_get_peer_finished``: verify_data of the last Finished received."""
+        return _exporters.peer_finished(self)
+
+    @property
+    def client_random(self) -> bytes | None:
+        """``SSL_get_client_random`` (32 bytes; None before the ClientHello)."""
+        return _exporters.client_random(self)
+
+    @property
+    def server_random(self) -> bytes | None:
+        """``SSL_get_server_random`` (32 bytes; None before the ServerHello)."""
+        return _exporters.server_random(self)
+
+    @property
+    def master_key(self) -> bytes | None:
+        """``SSL_SESSION_get_master_key`` of the current session."""
+        return _exporters.master_key(self)
+
+    # --- end of beyond the first handshake ---
 
     @property
     def pending(self) -> int:

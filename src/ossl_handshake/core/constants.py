@@ -111,6 +111,9 @@ class ClientAuth(enum.Enum):
     NONE = "none"  #: SSL_VERIFY_NONE: no CertificateRequest
     REQUEST = "request"  #: SSL_VERIFY_PEER: ask, accept none, verify one if sent
     REQUIRE = "require"  #: SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+    #: SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE: TLS 1.3, ask only after the
+    #: handshake (Connection.verify_client_post_handshake); TLS 1.2: like NONE.
+    POST_HANDSHAKE = "post_handshake"
 
 
 def unavailable_options(bits: int) -> str | None:

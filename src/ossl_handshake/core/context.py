@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core import certdata, verification
+from ossl_handshake.core import psk as _psk
 from ossl_handshake.core.ca_lists import names_of_stack, set_ca_list
 from ossl_handshake.core.constants import (
     ClientAuth,
@@ -51,6 +52,8 @@ from ossl_handshake.core.inputs import (
 from ossl_handshake.core.keylog import AppendLines, KeylogTarget, PathLike, StreamLines
 from ossl_handshake.core.keys import key_error, load_key, password_bytes
 from ossl_handshake.core.ocsp import OCSPResponder, OCSPVerifier
+from ossl_handshake.core.post_handshake import Renegotiation, renegotiation_options
+from ossl_handshake.core.psk import ClientPsk, ServerPsk
 from ossl_handshake.core.session import SessionStats, session_stats
 from ossl_handshake.core.verification import HostFlags, Purpose, VerifyFlags
 from ossl_handshake.tls.alpn import alpn_entries, encode_alpn
@@ -135,6 +138,8 @@ class Hooks:
     verify_may_pause: bool = False
     ocsp_response: bytes | OCSPResponder | None = None
     ocsp_verify: OCSPVerifier | None = None
+    #: core/psk.py: a PSK (client) or a PskServer (server).
+    psk: Any = None
 
 
 class Context:
@@ -152,7 +157,8 @@ class Context:
     - ``verify``: ``SSL_CTX_set_verify``; on by default for clients, off for
       servers. On a server, ``verify=True`` requires a client certificate
       unless ``client_auth`` says otherwise.
-    - ``client_auth`` (servers): ``none``/``request``/``require``; also sends
+    - ``client_auth`` (servers): ``none``/``request``/``require``/``post_handshake``
+      (TLS 1.3: ask only after the handshake, ``SSL_VERIFY_POST_HANDSHAKE``); also sends
       the ``cafile`` subjects as the acceptable CA list (``SSL_CTX_set_client_CA_list``).
     - ``min_version`` / ``max_version``: ``SSL_CTX_set_min/max_proto_version``.
     - ``ciphers`` (TLS ≤ 1.2): ``SSL_CTX_set_cipher_list``; ``ciphersuites``
@@ -199,6 +205,16 @@ class Context:
     - ``accept_moving_write_buffer`` (default on, as in pyOpenSSL and
       CPython) and ``partial_write``: ``SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER``
       and ``SSL_MODE_ENABLE_PARTIAL_WRITE`` (see :meth:`set_mode`).
+    - ``renegotiation`` (TLS ≤ 1.2): a :class:`~ossl_handshake.core.post_handshake.Renegotiation`
+      policy (``"refuse"``, ``"server"``, ``"client"``, ``"unsafe_legacy"``)
+      mapped to ``SSL_OP_NO_RENEGOTIATION`` / ``SSL_OP_ALLOW_CLIENT_RENEGOTIATION``
+      / ``SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION``; None keeps OpenSSL's default.
+    - ``post_handshake_auth`` (clients, TLS 1.3): ``SSL_CTX_set_post_handshake_auth``.
+    - ``max_early_data`` / ``recv_max_early_data`` (TLS 1.3):
+      ``SSL_CTX_set_max_early_data`` / ``SSL_CTX_set_recv_max_early_data``;
+      ``anti_replay=False`` sets ``SSL_OP_NO_ANTI_REPLAY`` (servers).
+    - ``psk``, ``psk_identity_hint``, ``psk_cipher``: pre-shared keys, see
+      :meth:`set_psk`.
 
     **Sharing and changing.** The ``SSL_CTX`` lives in a guard
     (:class:`~ossl_handshake.core.handles.SharedGuard`): threads may create
@@ -267,6 +283,14 @@ class Context:
         session_id_context: bytes | None = None,
         accept_moving_write_buffer: bool = True,
         partial_write: bool = False,
+        renegotiation: Renegotiation | str | None = None,
+        post_handshake_auth: bool = False,
+        max_early_data: int | None = None,
+        recv_max_early_data: int | None = None,
+        anti_replay: bool | None = None,
+        psk: ClientPsk | ServerPsk | None = None,
+        psk_identity_hint: str | bytes | None = None,
+        psk_cipher: str = "TLS_AES_128_GCM_SHA256",
     ) -> None:
         self.role = Role(role)
         self._init_state()
@@ -349,6 +373,16 @@ class Context:
             self.set_client_cert_callback(client_cert_callback)
         if num_tickets is not None:
             self.num_tickets = num_tickets
+        self._beyond_keywords(
+            renegotiation,
+            post_handshake_auth,
+            max_early_data,
+            recv_max_early_data,
+            anti_replay,
+            psk,
+            psk_identity_hint,
+            psk_cipher,
+        )
         if session_cache is not None:
             self.session_cache = session_cache
         if keylog is not None:
@@ -850,6 +884,7 @@ class Context:
                 ClientAuth.NONE: lib.SSL_VERIFY_NONE,
                 ClientAuth.REQUEST: lib.SSL_VERIFY_PEER,
                 ClientAuth.REQUIRE: lib.SSL_VERIFY_PEER | lib.SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                ClientAuth.POST_HANDSHAKE: lib.SSL_VERIFY_PEER | lib.SSL_VERIFY_POST_HANDSHAKE,
             }[client_auth]
         ca_list = (
             os.fsencode(self.cafile)
@@ -1302,6 +1337,116 @@ class Context:
             )
 
         self._run(apply)
+
+    # --- beyond the first handshake ---
+
+    def _beyond_keywords(
+        self,
+        renegotiation: Renegotiation | str | None,
+        post_handshake_auth: bool,
+        max_early_data: int | None,
+        recv_max_early_data: int | None,
+        anti_replay: bool | None,
+        psk: ClientPsk | ServerPsk | None,
+        psk_identity_hint: str | bytes | None,
+        psk_cipher: str,
+    ) -> None:
+        if renegotiation is not None:
+            on, off = renegotiation_options(renegotiation)
+            if off:
+                self.clear_options(off)
+            if on:
+                self.set_options(on)
+        if not isinstance(post_handshake_auth, bool):
+            raise TypeError(f"post_handshake_auth must be a bool, not {post_handshake_auth!r}")
+        if post_handshake_auth:
+            if self.role is not Role.CLIENT:
+                raise ValueError("post_handshake_auth is a client setting (the server asks)")
+            self._run(lib.SSL_CTX_set_post_handshake_auth, 1)
+        if max_early_data is not None:
+            self.max_early_data = max_early_data
+        if recv_max_early_data is not None:
+            self.recv_max_early_data = recv_max_early_data
+        if anti_replay is not None:
+            if not isinstance(anti_replay, bool):
+                raise TypeError(f"anti_replay must be a bool, not {anti_replay!r}")
+            if not anti_replay:
+                self.set_options(Options.NO_ANTI_REPLAY)
+        if psk is not None or psk_identity_hint is not None:
+            self.set_psk(psk, identity_hint=psk_identity_hint, cipher=psk_cipher)
+
+    @property
+    def max_early_data(self) -> int:
+        """``SSL_CTX_get/set_max_early_data``: 0-RTT bytes a server accepts (0: no 0-RTT).
+
+        A server puts it in its tickets (a client can send early data only
+        on a session that allows it). Setting is refused while in use.
+        """
+        return int(self._read(lib.SSL_CTX_get_max_early_data))
+
+    @max_early_data.setter
+    def max_early_data(self, n: int) -> None:
+        v = c_int(n, "max_early_data", 0, 0xFFFFFFFF)
+        self._configure("max_early_data", partial(ensure, lib.SSL_CTX_set_max_early_data), v)
+
+    @property
+    def recv_max_early_data(self) -> int:
+        """``SSL_CTX_get/set_recv_max_early_data``: the most a server reads before it
+        fails the handshake (default 16384). Setting is refused while in use."""
+        return int(self._read(lib.SSL_CTX_get_recv_max_early_data))
+
+    @recv_max_early_data.setter
+    def recv_max_early_data(self, n: int) -> None:
+        v = c_int(n, "recv_max_early_data", 0, 0xFFFFFFFF)
+        self._configure(
+            "recv_max_early_data", partial(ensure, lib.SSL_CTX_set_recv_max_early_data), v
+        )
+
+    def set_psk(
+        self,
+        psk: ClientPsk | ServerPsk | None,
+        *,
+        identity_hint: str | bytes | None = None,
+        cipher: str = "TLS_AES_128_GCM_SHA256",
+    ) -> None:
+        """Pre-shared keys (see :mod:`ossl_handshake.core.psk`); None removes them.
+
+        Client: a :class:`~ossl_handshake.core.psk.PSK` or ``(identity, key)``
+        (``SSL_CTX_set_psk_use_session_callback`` for TLS 1.3,
+        ``SSL_CTX_set_psk_client_callback`` for TLS 1.2 PSK suites). Server: a
+        mapping identity -> key or a callable ``identity -> key | PSK | None``
+        (``SSL_CTX_set_psk_find_session_callback``,
+        ``SSL_CTX_set_psk_server_callback``); ``cipher`` is the TLS 1.3 cipher
+        a bare key's session names; ``identity_hint`` is sent by a TLS 1.2
+        server (``SSL_CTX_use_psk_identity_hint``). TLS 1.2 PSK needs a PSK
+        cipher suite in ``ciphers`` (e.g. ``"PSK-AES128-GCM-SHA256"``).
+        Refused while in use: libssl reads the callbacks in each handshake.
+        """
+        server = self.role is Role.SERVER
+        cfg: Any = None
+        if psk is not None:
+            cfg = _psk.server_config(psk, cipher) if server else _psk.client_config(psk)
+        hint = None
+        if identity_hint is not None:
+            if not server:
+                raise ValueError("identity_hint is sent by a server")
+            hint = c_string(
+                identity_hint.decode("ascii")
+                if isinstance(identity_hint, bytes)
+                else identity_hint,
+                "identity_hint",
+            )
+
+        def apply(ctx: Any) -> None:
+            self._refuse_in_use("set_psk")
+            self._set_hooks(psk=cfg)
+            _psk.install(ctx, server, cfg is not None)
+            if hint is not None:
+                ensure(lib.SSL_CTX_use_psk_identity_hint, ctx, hint)
+
+        self._run(apply)
+
+    # --- end of beyond the first handshake ---
 
     @property
     def session_cache(self) -> SessionCacheMode:

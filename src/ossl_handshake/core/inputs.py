@@ -223,3 +223,40 @@ def check_callable(fn: object, what: str) -> None:
     """A callback argument: a callable or None (``TypeError`` otherwise)."""
     if fn is not None and not callable(fn):
         raise TypeError(f"{what} must be callable or None, not {fn!r}")
+
+
+# --- beyond the first handshake (exporters, PSK, early data) ---
+
+
+def exporter_label(value: object) -> bytes:
+    """An exporter label (RFC 5705): ASCII text (str or bytes), non-empty, no NUL.
+
+    ``SSL_export_keying_material`` takes the label's length, so a NUL would
+    not cut it; it is refused anyway: labels are registered ASCII strings.
+    """
+    if isinstance(value, str):
+        if not value.isascii():
+            raise ValueError(f"label must be ASCII: {value!r}")
+        value = value.encode("ascii")
+    raw = value
+    if not isinstance(raw, bytes):
+        raise TypeError(f"label must be a str or bytes, not {type(value).__name__}")
+    if not raw:
+        raise ValueError("label must not be empty")
+    if b"\x00" in raw or not raw.isascii():
+        raise ValueError(f"label must be ASCII text without NUL: {value!r}")
+    return raw
+
+
+def psk_bytes(value: object, what: str, *, low: int = 1, high: int = 256) -> bytes:
+    """A PSK identity or key as bytes (a str identity is UTF-8), ``low``..``high`` bytes long."""
+    if isinstance(value, str):
+        no_nul(value, what)
+        value = value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        value = bytes(value)
+    if not isinstance(value, bytes):
+        raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+    if not low <= len(value) <= high:
+        raise ValueError(f"{what} must be {low}..{high} bytes, not {len(value)}")
+    return value

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.connection import Connection, _thread_result, join
 from ossl_handshake.core.context import Context
+from ossl_handshake.core.early_data import ReadEarly
 from ossl_handshake.core.errors import (
     ErrorCode,
     ErrorRecord,
@@ -35,12 +36,14 @@ from ossl_handshake.core.errors import (
 from ossl_handshake.core.guard import run_both
 from ossl_handshake.core.inputs import c_int
 from ossl_handshake.core.pauses import Pause, PauseHook, may_pause, pause_mode
+from ossl_handshake.core.post_handshake import read_step
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
-from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
+from ossl_handshake.pair.result import EarlyDataResult, HandshakeResult, SideResult, StepRecord
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
+    from ossl_handshake.core.early_data import EarlyRead
     from ossl_handshake.observe.trace import Trace
 
 
@@ -166,6 +169,20 @@ def drive(
             f"drive(client, server) got a {client.role.value} and a {server.role.value}: "
             "pass the client first, the server second"
         )
+    if client._state.handshake_done and server._state.handshake_done:
+        # An established pair with a renegotiation, KeyUpdate or CertificateRequest
+        # queued by hand: the post-handshake loop completes it (beyond1).
+        who = _post_handshake_initiator(client, server)
+        if who is not None:
+            return drive_post_handshake(
+                client,
+                server,
+                initiator=who,
+                wire=wire,
+                max_steps=max_steps,
+                trace=trace,
+                check=False,
+            )
     # Direct: the SSLs are on BIOs Python does not hold (a shared pair from
     # join(), or BIOs set by C code on an adopted SSL): nothing to move.
     direct = server._peer is client or client._transport.kind in ("direct", "none")
@@ -572,4 +589,326 @@ def handshake(
     return result
 
 
-__all__ = ["HandshakeResult", "SideResult", "drive", "handshake", "memory_pair"]
+# --- beyond the first handshake: renegotiation, PHA, key update, 0-RTT ---
+#
+# These always take the Python loop (the C fast path drives first handshakes
+# only). A side in a handshake is stepped with SSL_do_handshake; a side that
+# is not reads (SSL_peek_ex, core/post_handshake.read_step), which is where
+# libssl processes and answers post-handshake messages: a renegotiation
+# ClientHello or HelloRequest, a CertificateRequest, a KeyUpdate. That is how
+# OpenSSL's own test/helpers/ssltestlib.c completes them (create_ssl_connection
+# followed by SSL_read on the peer).
+
+
+def _post_handshake_initiator(client: Connection, server: Connection) -> Role | None:
+    """The side of an established pair that queued a post-handshake request, if any."""
+    for conn in (client, server):
+        if conn.failed is None and (conn.in_init or conn.renegotiate_pending):
+            return conn.role
+    return None
+
+
+def _drive_after(
+    client: Connection,
+    server: Connection,
+    initiator: Role | None,
+    wire: WireLike | None,
+    max_steps: int | None,
+    tr: Trace | None,
+    early: Callable[[Connection], Step | None] | None = None,
+) -> tuple[list[StepRecord], SSLError | None, Role | None]:
+    """The post-handshake loop: rounds of (client, server) until a quiet round with
+    neither side in a handshake, a failure, no progress, or the step budget.
+
+    ``initiator`` is stepped (``SSL_do_handshake``) first even though it is
+    not in init yet: that call starts a scheduled renegotiation. A side
+    whose handshake has not finished (a client writing early data is not
+    "in init") is stepped too. ``early(conn)`` may take a side's turn
+    instead (the server's ``SSL_read_early_data``), returning None to pass.
+    """
+    direct = server._peer is client or client._transport.kind in ("direct", "none")
+    if wire is not None and direct:
+        raise ValueError("a wire needs connections with their own BIO pairs (not direct=True)")
+    if max_steps is None:
+        max_steps = int(getattr(wire, "step_budget", 1000))
+    c_int(max_steps, "max_steps", 1, _MAX_STEPS)
+    move = _mover(wire, tr)
+    if tr is not None and wire is not None and hasattr(wire, "tap"):
+        setattr(wire, "tap", tr.on_transfer)  # noqa: B010 - WireLike has no tap
+    steps: list[StepRecord] = []
+    peers = ((0, client, server), (1, server, client))
+    kick = [initiator is Role.CLIENT, initiator is Role.SERVER]
+    last: dict[Role, Step | None] = {Role.CLIENT: None, Role.SERVER: None}
+    error: SSLError | None = None
+    failed_side: Role | None = None
+    n = idle = 0
+    while n < max_steps:
+        progressed = False
+        for i, me, other in peers:
+            before = me.state
+            taken = early(me) if early is not None else None
+            if taken is not None:
+                st = taken
+            elif kick[i] or me.in_init or not me.is_init_finished:
+                kick[i] = False
+                st = me.step()
+            else:
+                st = read_step(me)
+            if tr is not None:
+                tr.record_step(me, st, before)
+            n += 1
+            last[me.role] = st
+            sent = 0 if direct else _flush(move, me, other)
+            steps.append(StepRecord(len(steps), st, sent))
+            if sent or st.state != before:
+                progressed = True
+            if st.failed:
+                error, failed_side = st.error, me.role
+                break
+        if error is not None:
+            _let_peer_see(client, server, failed_side, direct, move, steps, last, tr)
+            break
+        busy = client.in_init or server.in_init or bool(wire is not None and _in_flight(wire, None))
+        if not progressed and not busy:
+            break  # a quiet round, nobody in a handshake: done
+        if not progressed:
+            idle += 1
+            if idle >= 2:
+                error = _stuck(client, server, last, wire)
+                failed_side = _waiting_side(client, server)
+                break
+        else:
+            idle = 0
+    else:
+        error = NoProgressError(
+            f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
+        )
+        failed_side = _waiting_side(client, server)
+    return steps, error, failed_side
+
+
+def _after_result(
+    client: Connection,
+    server: Connection,
+    run: tuple[list[StepRecord], SSLError | None, Role | None],
+    wire: WireLike | None,
+    tr: Trace | None,
+    check: bool,
+) -> HandshakeResult:
+    steps, error, failed_side = run
+    result = HandshakeResult(
+        client=SideResult.of(client),
+        server=SideResult.of(server),
+        steps=steps,
+        failed_side=failed_side,
+        error=error,
+        trace=tr,
+        wire=wire,
+    )
+    if error is not None:
+        error.result = result
+    check_fired = getattr(wire, "check_fired", None)
+    if check_fired is not None:
+        check_fired(result)
+    if check and error is not None:
+        raise error
+    return result
+
+
+def _trace_of(trace: Trace | bool | None, client: Connection, server: Connection) -> Trace | None:
+    if trace is None or trace is False:
+        return None
+    from ossl_handshake.observe.trace import Trace as _Trace
+
+    tr = _Trace() if trace is True else trace
+    tr.attach(client)
+    tr.attach(server)
+    return tr
+
+
+def _check_pair(client: Connection, server: Connection) -> None:
+    if client is server or client.role is not Role.CLIENT or server.role is not Role.SERVER:
+        raise ValueError("pass a client and a server Connection, the client first")
+
+
+def drive_post_handshake(
+    client: Connection,
+    server: Connection,
+    *,
+    initiator: Role | str | None = None,
+    wire: WireLike | None = None,
+    max_steps: int | None = None,
+    trace: Trace | bool | None = None,
+    check: bool = True,
+) -> HandshakeResult:
+    """Complete what was requested on an established pair by hand (``conn.renegotiate()``,
+    ``conn.key_update()``, ``server.verify_client_post_handshake()``), every step recorded.
+
+    ``initiator`` (the side that made the request) is stepped first with
+    ``SSL_do_handshake``, which sends what it queued; every side in a
+    handshake is stepped, every other side reads. Ends after a quiet round
+    with neither side in a handshake.
+    """
+    _check_pair(client, server)
+    who = Role(initiator) if initiator is not None else None
+    tr = _trace_of(trace, client, server)
+    run = _drive_after(client, server, who, wire, max_steps, tr)
+    return _after_result(client, server, run, wire, tr, check)
+
+
+def renegotiate(
+    client: Connection,
+    server: Connection,
+    *,
+    initiator: Role | str = Role.CLIENT,
+    abbreviated: bool = False,
+    wire: WireLike | None = None,
+    max_steps: int | None = None,
+    trace: Trace | bool | None = None,
+    check: bool = True,
+) -> HandshakeResult:
+    """Renegotiate an established TLS ≤ 1.2 pair, every step recorded.
+
+    ``initiator`` calls ``SSL_renegotiate`` (``SSL_renegotiate_abbreviated``
+    with ``abbreviated``): a client sends a new ClientHello, a server a
+    HelloRequest, at its next ``SSL_do_handshake``; the peer takes part from
+    inside ``SSL_read``. The wire and its faults see the second handshake's
+    records. Raises the first failure (``check``) or returns it in the result.
+    """
+    _check_pair(client, server)
+    who = Role(initiator)
+    tr = _trace_of(trace, client, server)
+    (client if who is Role.CLIENT else server).renegotiate(abbreviated=abbreviated)
+    run = _drive_after(client, server, who, wire, max_steps, tr)
+    return _after_result(client, server, run, wire, tr, check)
+
+
+def post_handshake_auth(
+    client: Connection,
+    server: Connection,
+    *,
+    wire: WireLike | None = None,
+    max_steps: int | None = None,
+    trace: Trace | bool | None = None,
+    check: bool = True,
+) -> HandshakeResult:
+    """TLS 1.3 post-handshake client authentication on an established pair.
+
+    The server calls ``SSL_verify_client_post_handshake`` and sends the
+    CertificateRequest; the client answers (Certificate, CertificateVerify,
+    Finished) from inside a read, and the server verifies them in its read.
+    ``result.server.peer_subject`` / ``peer_chain`` report the certificate
+    obtained (``server.peer_certificate`` too). The client's context needs
+    ``post_handshake_auth=True``, the server's ``verify=True``.
+    """
+    _check_pair(client, server)
+    tr = _trace_of(trace, client, server)
+    server.verify_client_post_handshake()
+    run = _drive_after(client, server, Role.SERVER, wire, max_steps, tr)
+    return _after_result(client, server, run, wire, tr, check)
+
+
+def update_keys(
+    client: Connection,
+    server: Connection,
+    *,
+    initiator: Role | str = Role.CLIENT,
+    request_peer: bool = True,
+    wire: WireLike | None = None,
+    max_steps: int | None = None,
+    trace: Trace | bool | None = None,
+    check: bool = True,
+) -> HandshakeResult:
+    """TLS 1.3 KeyUpdate from ``initiator``; with ``request_peer`` the peer answers with its own.
+
+    Both sides' :attr:`~ossl_handshake.Connection.key_updates_sent` /
+    ``key_updates_received`` count the messages.
+    """
+    _check_pair(client, server)
+    who = Role(initiator)
+    tr = _trace_of(trace, client, server)
+    (client if who is Role.CLIENT else server).key_update(request_peer)
+    run = _drive_after(client, server, who, wire, max_steps, tr)
+    return _after_result(client, server, run, wire, tr, check)
+
+
+def early_data_handshake(
+    client: Connection,
+    server: Connection,
+    data: bytes,
+    *,
+    wire: WireLike | None = None,
+    max_steps: int | None = None,
+    trace: Trace | bool | None = None,
+    check: bool = True,
+) -> HandshakeResult:
+    """A handshake with 0-RTT: the client writes ``data`` as early data, the server reads it.
+
+    The client must offer a session that allows early data (``session=``
+    from a server with ``max_early_data``). The client's
+    ``SSL_write_early_data`` writes the ClientHello and the early data; the
+    server calls ``SSL_read_early_data`` until it reports FINISH, then both
+    finish the handshake. ``result.early_data`` is what the server read (in
+    order), ``result.early_data_reads`` each ``SSL_read_early_data`` outcome,
+    and ``result.client_early_status`` / ``server_early_status`` the
+    ``SSL_get_early_data_status`` of each side.
+    """
+    _check_pair(client, server)
+    tr = _trace_of(trace, client, server)
+    client.write_early_data(data)
+    reads: list[EarlyRead] = []
+    got = bytearray()
+    finished = False
+
+    def read_early(conn: Connection) -> Step | None:
+        nonlocal finished
+        if conn is not server or finished:
+            return None
+        r = conn.read_early_data()
+        reads.append(r)
+        got.extend(r.data)
+        state = conn.state
+        if r.status is ReadEarly.ERROR:
+            assert r.error is not None
+            return Step(conn.role, 0, ReturnCode.of(0), r.error.error_code, state, r.error)
+        finished = r.status is ReadEarly.FINISH
+        return Step(conn.role, 1, _SUCCESS, _NONE, state)
+
+    steps, error, failed_side = _drive_after(
+        client, server, Role.CLIENT, wire, max_steps, tr, early=read_early
+    )
+    result = EarlyDataResult(
+        client=SideResult.of(client),
+        server=SideResult.of(server),
+        steps=steps,
+        failed_side=failed_side,
+        error=error,
+        trace=tr,
+        wire=wire,
+        early_data=bytes(got),
+        early_reads=reads,
+        client_status=client.early_data_status,
+        server_status=server.early_data_status,
+    )
+    if error is not None:
+        error.result = result
+    check_fired = getattr(wire, "check_fired", None)
+    if check_fired is not None:
+        check_fired(result)
+    if check and error is not None:
+        raise error
+    return result
+
+
+__all__ = [
+    "HandshakeResult",
+    "SideResult",
+    "drive",
+    "drive_post_handshake",
+    "early_data_handshake",
+    "handshake",
+    "memory_pair",
+    "post_handshake_auth",
+    "renegotiate",
+    "update_keys",
+]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.ca_lists import ca_names_of
+from ossl_handshake.core.early_data import EarlyDataStatus
 from ossl_handshake.core.errors import SSLError, drain, verify_message
 from ossl_handshake.core.x509 import PeerCertificates
 from ossl_handshake.tls.alpn import alpn_text
@@ -506,3 +507,25 @@ class HandshakeResult:
                 for r in self.steps
             ],
         }
+
+
+@dataclass
+class EarlyDataResult(HandshakeResult):
+    """A handshake with 0-RTT (:func:`~ossl_handshake.pair.driver.early_data_handshake`).
+
+    ``early_data``: the bytes the server's ``SSL_read_early_data`` calls
+    returned, in order; ``early_reads``: each call's
+    :class:`~ossl_handshake.core.early_data.EarlyRead`; ``client_status`` /
+    ``server_status``: ``SSL_get_early_data_status`` of each side at the end.
+    """
+
+    early_data: bytes = b""
+    early_reads: list[Any] = field(default_factory=list)
+    client_status: EarlyDataStatus | None = None
+    server_status: EarlyDataStatus | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Both sides report the early data accepted."""
+        accepted = EarlyDataStatus.ACCEPTED
+        return bool(self.client_status is accepted and self.server_status is accepted)

@@ -105,6 +105,9 @@ class Select:
 
 #: Matches every record in both directions.
 ANY = Select()
+#: TLS 1.3 early data (0-RTT): the encrypted records (outer type application_data)
+#: of the client's first flight, after its ClientHello (and compatibility CCS).
+EARLY_DATA = Select(direction=Role.CLIENT, flight=0, content_type="application_data")
 
 
 @dataclass(slots=True)
@@ -491,6 +494,7 @@ class CorruptMessage(EditMessage):
 
 __all__ = [
     "ANY",
+    "EARLY_DATA",
     "Chunk",
     "CloseAfter",
     "Corrupt",

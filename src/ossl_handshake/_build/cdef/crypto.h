@@ -2,7 +2,6 @@
  * records (core/record_crypto.py). The AEAD and HKDF calls themselves are glue
  * (glue/crypto.c, declared in glue.h): one C call per record. */
 
-typedef ... EVP_MD;
 typedef ... EVP_CIPHER;
 
 const EVP_MD *EVP_sha256(void);

@@ -13,6 +13,7 @@ typedef ... X509_NAME;
 typedef ... X509_STORE_CTX;
 typedef ... X509_VERIFY_PARAM;
 typedef ... EVP_PKEY;
+typedef ... EVP_MD;
 typedef ... OPENSSL_STACK;
 typedef ... STACK_OF_X509;
 typedef ... SSL_CONF_CTX;

@@ -82,6 +82,13 @@ static void ossl_msg_cb(int write_p, int version, int content_type, const void *
     if (content_type == SSL3_RT_HANDSHAKE && len >= 38 && p[0] == 2
             && memcmp(p + 6, ossl_hrr_random, 32) == 0)
         st->hrr = 1;
+    /* KeyUpdate (type 24), TLS 1.3 only: counted per direction. */
+    if (content_type == SSL3_RT_HANDSHAKE && len >= 4 && p[0] == 24) {
+        if (write_p)
+            st->key_updates_sent++;
+        else
+            st->key_updates_received++;
+    }
     if (st->want_msg)
         py_msg_cb(write_p, version, content_type, buf, len, ssl, arg);
 }

@@ -1,0 +1,28 @@
+/* Early data (0-RTT): SSL_write_early_data and SSL_read_early_data with the
+ * capture of glue/step.c (docs/architecture.md, rule 5). */
+#include "../glue.h"
+
+static int ossl_write_early_data(SSL *ssl, const void *buf, size_t num, ossl_result *r)
+{
+    int rv;
+    size_t put = 0;
+    OSSL_BEGIN();
+    rv = SSL_write_early_data(ssl, buf, num, &put);
+    r->nbytes = put;
+    OSSL_END(ssl, r, rv);
+    return rv;
+}
+
+/* Returns SSL_read_early_data's own value (ERROR/SUCCESS/FINISH); r->ret is
+ * 1 for SUCCESS/FINISH and 0 for ERROR, the value SSL_get_error is asked
+ * about (SSL_read_early_data(3): on ERROR, SSL_get_error says why). */
+static int ossl_read_early_data(SSL *ssl, void *buf, size_t num, ossl_result *r)
+{
+    int rv;
+    size_t got = 0;
+    OSSL_BEGIN();
+    rv = SSL_read_early_data(ssl, buf, num, &got);
+    r->nbytes = got;
+    OSSL_END(ssl, r, rv == SSL_READ_EARLY_DATA_ERROR ? 0 : 1);
+    return rv;
+}

@@ -1,0 +1,96 @@
+"""Helpers of the beyond-the-first-handshake tests: one server connection on a thread, GnuTLS.
+
+``OneServer(ctx, body)`` accepts one connection on 127.0.0.1, runs the
+handshake and ``body(conn, seen)`` (a socket with a timeout: every wait is
+bounded) and records what happened in ``seen`` (``seen["error"]`` for an
+exception); ``poll_reads(conn, done)`` reads in short polls until ``done()``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ossl_handshake import Connection, Context
+from tests._peers import TIMEOUT
+
+Body = Callable[[Connection, dict[str, Any]], None]
+
+
+class OneServer:
+    def __init__(self, ctx: Context, body: Body) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.seen: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._serve, args=(ctx, body), daemon=True)
+        self._thread.start()
+
+    def _serve(self, ctx: Context, body: Body) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except OSError as exc:
+            self.seen["error"] = exc
+            return
+        with sock, Connection(ctx, "server", sock=sock) as conn:
+            try:
+                conn.timeout = TIMEOUT
+                conn.do_handshake()
+                self.seen["ready"] = True
+                body(conn, self.seen)
+            except Exception as exc:  # asserted by the test
+                self.seen["error"] = exc
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while not ({"ready", "error"} & self.seen.keys()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def join(self) -> dict[str, Any]:
+        self._thread.join(TIMEOUT)
+        self.listener.close()
+        return self.seen
+
+
+def poll_reads(conn: Connection, done: Callable[[], bool], keep: list[bytes] | None = None) -> None:
+    """Read in 0.2 s polls until ``done()`` (bounded by TIMEOUT); data goes to ``keep``."""
+    conn.timeout = 0.2
+    deadline = time.monotonic() + TIMEOUT
+    while not done() and time.monotonic() < deadline:
+        try:
+            data = conn.read()
+        except TimeoutError:
+            continue
+        if keep is not None:
+            keep.append(data)
+
+
+def gnutls_cli(port: int, *args: str, stdin: bytes | None = b"ping\n") -> subprocess.Popen[bytes]:
+    """``gnutls-cli -p PORT 127.0.0.1 ARGS`` with ``stdin`` written (the pipe stays open)."""
+    exe = shutil.which("gnutls-cli")
+    if exe is None:
+        pytest.skip("gnutls-cli is not installed (apt package gnutls-bin)")
+    proc = subprocess.Popen(
+        [exe, "-p", str(port), "127.0.0.1", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    if stdin:
+        assert proc.stdin is not None
+        proc.stdin.write(stdin)
+        proc.stdin.flush()
+    return proc
+
+
+def finish(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
+    """Kill ``proc`` (a peer kept alive by its open stdin) and return its output."""
+    proc.kill()
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return out.decode(errors="replace"), err.decode(errors="replace")

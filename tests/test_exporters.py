@@ -1,0 +1,207 @@
+"""Keying material and channel binding: both peers of one handshake agree, and so does s_client.
+
+RFC 5705 exporters (``SSL_export_keying_material``), the Finished messages
+(``SSL_get_finished`` / ``SSL_get_peer_finished``), the hello randoms and the
+session's master key, in memory and over a socket against ``openssl s_client
+-keymatexport``.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from ossl_handshake import Connection, Context, SSLError, certs, handshake, memory_pair
+from tests._beyond import OneServer, finish, gnutls_cli
+from tests._openssl import EXPORTER_EMPTY_CONTEXT_DIFFERS
+from tests._peers import TIMEOUT, openssl_cli
+
+pytestmark = pytest.mark.timeout(30)
+
+VERSIONS = ["1.2", "1.3"]
+LABEL = "EXPERIMENTAL-ossl-handshake"
+
+
+@pytest.fixture
+def established(clients: dict[str, Context], ossl_server_context: Context):  # type: ignore[no-untyped-def]
+    """``established(version)``: a handshaken memory pair."""
+    made: list[Connection] = []
+
+    def make(version: str) -> tuple[Connection, Connection]:
+        c, s = memory_pair(clients[version], ossl_server_context, server_name="localhost")
+        made.extend((c, s))
+        handshake(c, s)
+        return c, s
+
+    yield make
+    for conn in made:
+        conn.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_both_sides_export_the_same_keying_material(established, version: str) -> None:
+    client, server = established(version)
+    for context in (None, b"", b"per-request context"):
+        mine = client.export_keying_material(LABEL, 32, context)
+        assert len(mine) == 32
+        assert mine == server.export_keying_material(LABEL, 32, context)
+    # A different label or length is a different output, not a prefix of one.
+    assert client.export_keying_material(LABEL + "2", 32) != client.export_keying_material(
+        LABEL, 32
+    )
+    assert client.export_keying_material(LABEL, 16) == server.export_keying_material(LABEL, 16)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_no_context_and_an_empty_context_per_the_man_page(established, version: str) -> None:
+    """SSL_export_keying_material(3): use_context=0 is not an empty context in TLS 1.2;
+    TLS 1.3's exporter hashes an absent context as an empty one."""
+    client, _ = established(version)
+    none = client.export_keying_material(LABEL, 32, None)
+    empty = client.export_keying_material(LABEL, 32, b"")
+    assert (none != empty) is EXPORTER_EMPTY_CONTEXT_DIFFERS[version]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_finished_messages_and_randoms_match_across_the_pair(established, version: str) -> None:
+    client, server = established(version)
+    assert client.finished is not None and client.finished == server.peer_finished
+    assert server.finished is not None and server.finished == client.peer_finished
+    assert client.finished != server.finished
+    assert client.client_random == server.client_random
+    assert client.server_random == server.server_random
+    assert client.client_random is not None and len(client.client_random) == 32
+    assert client.client_random != client.server_random
+    key = client.master_key
+    assert key is not None and key == server.master_key
+    assert len(key) == (48 if version == "1.2" else len(key))
+
+
+def test_every_handshake_has_its_own_exporter(
+    clients: dict[str, Context], ossl_server_context: Context
+) -> None:
+    outputs = set()
+    for _ in range(3):
+        c, s = memory_pair(clients["1.3"], ossl_server_context, server_name="localhost")
+        handshake(c, s)
+        outputs.add(c.export_keying_material(LABEL, 32))
+    assert len(outputs) == 3
+
+
+def test_before_the_handshake_nothing_is_exported(
+    clients: dict[str, Context], ossl_server_context: Context
+) -> None:
+    client, _ = memory_pair(clients["1.3"], ossl_server_context, server_name="localhost")
+    with pytest.raises(SSLError, match="SSL_export_keying_material"):
+        client.export_keying_material(LABEL, 32)
+    assert client.finished is None and client.peer_finished is None
+    assert client.client_random is None and client.server_random is None
+    assert client.master_key is None
+
+
+@pytest.mark.parametrize(
+    ("label", "length", "context", "error"),
+    [
+        ("", 32, None, ValueError),
+        ("caf\u00e9", 32, None, ValueError),
+        (b"nul\x00label", 32, None, ValueError),
+        (42, 32, None, TypeError),
+        (LABEL, 0, None, ValueError),
+        (LABEL, 1 << 20, None, ValueError),
+        (LABEL, "32", None, TypeError),
+        (LABEL, 32, "text", TypeError),
+    ],
+)
+def test_bad_exporter_arguments_are_typed_errors(
+    established, label: object, length: object, context: object, error: type[Exception]
+) -> None:
+    client, _ = established("1.3")
+    with pytest.raises(error):
+        client.export_keying_material(label, length, context)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exporter_matches_openssl_s_client_keymatexport(
+    ossl_server_context: Context, version: str
+) -> None:
+    """Our server and ``s_client -keymatexport`` export the same bytes over a socket."""
+    openssl = openssl_cli()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    ours: dict[str, object] = {}
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        sock.settimeout(TIMEOUT)
+        with sock, Connection(ossl_server_context, "server", sock=sock) as conn:
+            try:
+                conn.do_handshake()
+                ours["key"] = conn.export_keying_material(LABEL, 20)
+                ours["data"] = conn.read()
+            except Exception as exc:  # reported by the assertions below
+                ours["error"] = exc
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    with listener:
+        proc = subprocess.run(
+            [
+                openssl,
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{port}",
+                "-CAfile",
+                str(certs.CA),
+                "-servername",
+                "localhost",
+                f"-tls{version.replace('.', '_')}",
+                "-keymatexport",
+                LABEL,
+                "-keymatexportlen",
+                "20",
+            ],
+            input=b"ping\n",
+            capture_output=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        t.join(TIMEOUT)
+    assert "error" not in ours, ours
+    m = re.search(r"Keying material: ([0-9A-F]+)", proc.stdout.decode())
+    assert m is not None, proc.stdout.decode()
+    assert bytes.fromhex(m.group(1)) == ours["key"]
+    assert ours["data"] == b"ping\n"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exporter_matches_gnutls_cli_keymatexport(
+    ossl_server_context: Context, version: str
+) -> None:
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        seen["key"] = conn.export_keying_material(LABEL, 20)
+        seen["data"] = conn.read()
+
+    srv = OneServer(ossl_server_context, body)
+    proc = gnutls_cli(
+        srv.port,
+        "--x509cafile",
+        str(certs.CA),
+        "--sni-hostname",
+        "localhost",
+        "--priority",
+        f"NORMAL:-VERS-ALL:+VERS-TLS{version}",
+        "--keymatexport",
+        LABEL,
+        "--keymatexportsize",
+        "20",
+    )
+    seen = srv.join()
+    out, err = finish(proc)
+    assert "error" not in seen, (seen, err)
+    m = re.search(r"- Key material: ([0-9a-f]+)", out)
+    assert m is not None, out
+    assert bytes.fromhex(m.group(1)) == seen["key"] and seen["data"] == b"ping\n"

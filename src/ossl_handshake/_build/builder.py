@@ -25,12 +25,22 @@ HERE = Path(__file__).resolve().parent
 #: Types before their users; glue.h uses the OpenSSL types and callbacks.h its structs.
 CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
-    *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
+    *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat", "async", "bio_sockets")),
     "glue.h",
     "cdef/callbacks.h",
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
-GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle")
+GLUE_ORDER = (
+    "compat",
+    "step",
+    "callbacks",
+    "bio",
+    "drive",
+    "snapshot",
+    "lifecycle",
+    "async",
+    "bio_sockets",
+)
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(
     r"^\s*#\s*(include\b|pragma\s+once|(ifndef|define|endif)\b.*OSSL_HANDSHAKE_GLUE_H)"

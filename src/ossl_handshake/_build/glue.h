@@ -182,4 +182,21 @@ static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 static void ossl_observe(SSL *ssl);
 
+/* glue/async.c: async fds and status of an SSL, library contexts, providers */
+static int ossl_async_fds(SSL *ssl, int *fds, size_t cap);
+static int ossl_async_changed_fds(SSL *ssl, int *add, size_t *nadd, int *del, size_t *ndel,
+                                  size_t cap);
+static int ossl_async_status(SSL *ssl);
+static void *ossl_libctx_new(void);
+static int ossl_libctx_search_path(void *libctx, const char *path);
+static void *ossl_provider_load(void *libctx, const char *name);
+static SSL_CTX *ossl_ssl_ctx_new_ex(void *libctx, const char *propq, int server);
+
+/* glue/bio_sockets.c: connect and accept BIOs on non-blocking sockets */
+static BIO *ossl_bio_connect_new(const char *host_port);
+static BIO *ossl_bio_accept_new(const char *host_port);
+static int ossl_bio_accept_port(BIO *b);
+static int ossl_bio_fd(BIO *b);
+static int ossl_bio_accepted_fd(BIO *b);
+
 #endif /* OSSL_HANDSHAKE_GLUE_H */

@@ -293,6 +293,27 @@ class WantWriteError(WantError):
     """SSL_ERROR_WANT_WRITE: the transport cannot take the bytes we have to send."""
 
 
+# --- asynchronous jobs and connect/accept BIOs (core/async_jobs.py, core/bio_transports.py) ---
+
+
+class WantAsyncError(WantError):
+    """SSL_ERROR_WANT_ASYNC: an asynchronous crypto job paused; call the same operation again
+    when its fds (:meth:`Connection.async_fds`) are readable."""
+
+
+class WantAsyncJobError(WantError):
+    """SSL_ERROR_WANT_ASYNC_JOB: the thread's async job pool is exhausted
+    (``ASYNC_init_thread``'s ``max_size``); retry once another job has finished."""
+
+
+class WantConnectError(WantError):
+    """SSL_ERROR_WANT_CONNECT: a connect BIO's non-blocking ``connect`` has not completed."""
+
+
+class WantAcceptError(WantError):
+    """SSL_ERROR_WANT_ACCEPT: an accept BIO has no connection to accept yet."""
+
+
 class ZeroReturnError(SSLError):
     """SSL_ERROR_ZERO_RETURN: the peer sent close_notify."""
 
@@ -373,6 +394,10 @@ class NoProgressError(SSLError):
 _WANT_CLASSES: dict[ErrorCode, type[SSLError]] = {
     ErrorCode.WANT_READ: WantReadError,
     ErrorCode.WANT_WRITE: WantWriteError,
+    ErrorCode.WANT_ASYNC: WantAsyncError,
+    ErrorCode.WANT_ASYNC_JOB: WantAsyncJobError,
+    ErrorCode.WANT_CONNECT: WantConnectError,
+    ErrorCode.WANT_ACCEPT: WantAcceptError,
 }
 
 _ERROR_BY_VALUE = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__

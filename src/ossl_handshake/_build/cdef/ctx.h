@@ -24,6 +24,7 @@ uint64_t SSL_CTX_clear_options(SSL_CTX *ctx, uint64_t options);
 uint64_t SSL_CTX_get_options(const SSL_CTX *ctx);
 long SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
 long SSL_CTX_get_mode(SSL_CTX *ctx);
+long SSL_CTX_clear_mode(SSL_CTX *ctx, long mode);
 int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *str);
 int SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *str);
 int SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);

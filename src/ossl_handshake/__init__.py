@@ -43,6 +43,13 @@ _EXPORTS: dict[str, str] = {
     "WantError": "ossl_handshake.core.errors",
     "WantReadError": "ossl_handshake.core.errors",
     "WantWriteError": "ossl_handshake.core.errors",
+    "WantAsyncError": "ossl_handshake.core.errors",
+    "WantAsyncJobError": "ossl_handshake.core.errors",
+    "WantConnectError": "ossl_handshake.core.errors",
+    "WantAcceptError": "ossl_handshake.core.errors",
+    "AsyncPause": "ossl_handshake.core.async_jobs",
+    "AsyncStatus": "ossl_handshake.core.async_jobs",
+    "LibraryContext": "ossl_handshake.core.async_jobs",
     "ZeroReturnError": "ossl_handshake.core.errors",
     "ConfigurationError": "ossl_handshake.core.errors",
     "ContextInUseError": "ossl_handshake.core.errors",
@@ -68,6 +75,7 @@ _EXPORTS: dict[str, str] = {
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
+    "async_jobs": "ossl_handshake.core.async_jobs",
     "certs": "ossl_handshake.certs",
     "ladder": "ossl_handshake.observe.ladder",
     "pcap": "ossl_handshake.observe.pcap",
@@ -83,6 +91,8 @@ if TYPE_CHECKING:
         ffi,
         lib,
     )
+    from ossl_handshake.core import async_jobs
+    from ossl_handshake.core.async_jobs import AsyncPause, AsyncStatus, LibraryContext
     from ossl_handshake.core.connection import Connection, join
     from ossl_handshake.core.constants import (
         ClientAuth,
@@ -108,6 +118,10 @@ if TYPE_CHECKING:
         SyscallError,
         TransportClosedError,
         UnexpectedEOFError,
+        WantAcceptError,
+        WantAsyncError,
+        WantAsyncJobError,
+        WantConnectError,
         WantError,
         WantReadError,
         WantWriteError,
@@ -148,6 +162,8 @@ __all__ = [
     "OPENSSL_VERSION",
     "RUNTIME_VERSION",
     "RUNTIME_VERSION_TEXT",
+    "AsyncPause",
+    "AsyncStatus",
     "BusyError",
     "CallbackError",
     "CertificateVerifyError",
@@ -161,6 +177,7 @@ __all__ = [
     "ErrorRecord",
     "FaultNotFiredError",
     "HandshakeResult",
+    "LibraryContext",
     "Mode",
     "NoProgressError",
     "Options",
@@ -180,11 +197,16 @@ __all__ = [
     "Trace",
     "TransportClosedError",
     "UnexpectedEOFError",
+    "WantAcceptError",
+    "WantAsyncError",
+    "WantAsyncJobError",
+    "WantConnectError",
     "WantError",
     "WantReadError",
     "WantWriteError",
     "Wire",
     "ZeroReturnError",
+    "async_jobs",
     "certs",
     "drive",
     "ffi",

@@ -86,6 +86,8 @@ static int pause_job(int n)
         custom = wfd;
     }
     for (int i = 0; i < n; i++) {
+        /* "Submitted, the job waits for the result" (ASYNC_WAIT_CTX_set_status(3)). */
+        ASYNC_WAIT_CTX_set_status(wctx, ASYNC_STATUS_OK);
         if (write(*(int *)custom, &byte, 1) != 1)
             return 0;
         ASYNC_pause_job();

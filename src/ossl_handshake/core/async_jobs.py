@@ -26,7 +26,7 @@ import enum
 import threading
 from dataclasses import dataclass
 from os import PathLike, fspath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ossl_handshake._native import FEATURES, ffi, lib
 from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain
@@ -69,8 +69,8 @@ class LibraryContext:
     until the process exits (module docstring).
     """
 
-    _alive: list[LibraryContext] = []
-    _lock = threading.Lock()
+    _alive: ClassVar[list[LibraryContext]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, *, search_path: str | PathLike[str] | None = None) -> None:
         _need_providers("LibraryContext")
@@ -204,7 +204,7 @@ def changed_fds(ssl: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def status(ssl: Any) -> AsyncStatus:
-    """``SSL_get_async_status`` (3.0+; ``FEATURES["async_status"]``)."""
+    """``SSL_get_async_status`` (3.0+, ``FEATURES["async_status"]``); UNSUPPORTED before a job."""
     value = int(lib.ossl_async_status(ssl))
     if value < 0:
         raise ConfigurationError(

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ossl_handshake._native import ffi, lib, text
-from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
 from ossl_handshake.core import async_jobs as _async
+from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
 from ossl_handshake.core.adopt import adoptee, take_reference
 from ossl_handshake.core.bio_transports import AcceptBIOTransport, ConnectBIOTransport
 from ossl_handshake.core.constants import Options, unavailable_options

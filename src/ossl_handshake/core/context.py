@@ -215,11 +215,14 @@ class Context:
     ) -> None:
         self.role = Role(role)
         self._init_state()
-        self.library = library
+        #: The library context the SSL_CTX was made in (None: the default one); kept
+        #: because the SSL_CTX points into it (core/async_jobs.py).
+        self.library: LibraryContext | None = library
         if library is not None or propquery is not None:
             ctx = new_ssl_ctx(self.role is Role.SERVER, library, propquery)
         else:
-            method = lib.TLS_client_method() if self.role is Role.CLIENT else lib.TLS_server_method()
+            client = self.role is Role.CLIENT
+            method = lib.TLS_client_method() if client else lib.TLS_server_method()
             ctx = ensure(lib.SSL_CTX_new, method, ok=lambda p: p != _NULL)
         # Before any connection exists: the key log trampoline (never removed)
         # and the password callback (never prompts).
@@ -293,8 +296,7 @@ class Context:
         self._count_lock = threading.RLock()  # re-entrant: Connection.__del__ may run anywhere
         self._switched: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.verify_mode = 0
-        #: The library context the SSL_CTX was made in (None: the default one).
-        self.library: LibraryContext | None = None
+        self.library = None
 
     def _adopt_pointer(self, ctx: Any) -> None:
         self._handle = ffi.new_handle(weakref.ref(self))

@@ -261,8 +261,8 @@ def _drive_python(
             steps.append(StepRecord(len(steps), st, sent))
             if st.done:
                 fin[i] = progressed = True
-            elif sent or st.state != before:
-                progressed = True
+            elif sent or st.state != before or st.error_code is ErrorCode.WANT_ASYNC:
+                progressed = True  # a resumed async job moves on (async: not "no progress")
             if st.failed:
                 error = st.error
                 failed_side = me.role

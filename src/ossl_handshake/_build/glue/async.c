@@ -21,8 +21,10 @@ static int ossl_async_fds(SSL *ssl, int *fds, size_t cap)
 {
     size_t n = 0;
 
+    /* The first call fails only when the SSL never ran a job (no wait
+     * context yet): no fds. */
     if (!SSL_get_all_async_fds(ssl, NULL, &n))
-        return -1;
+        return 0;
     if (n > cap)
         return (int)n;
     if (n > 0 && !SSL_get_all_async_fds(ssl, fds, &n))
@@ -33,8 +35,9 @@ static int ossl_async_fds(SSL *ssl, int *fds, size_t cap)
 static int ossl_async_changed_fds(SSL *ssl, int *add, size_t *nadd, int *del, size_t *ndel,
                                   size_t cap)
 {
+    *nadd = *ndel = 0;
     if (!SSL_get_changed_async_fds(ssl, NULL, nadd, NULL, ndel))
-        return 0;
+        return 1; /* no wait context yet: nothing changed */
     if (*nadd > cap || *ndel > cap)
         return -1;
     if ((*nadd > 0 || *ndel > 0) && !SSL_get_changed_async_fds(ssl, add, nadd, del, ndel))
@@ -47,8 +50,9 @@ static int ossl_async_status(SSL *ssl)
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
     int status = ASYNC_STATUS_UNSUPPORTED;
 
+    /* It fails only when the SSL never ran a job (no wait context yet). */
     if (!SSL_get_async_status(ssl, &status))
-        return -1;
+        return ASYNC_STATUS_UNSUPPORTED;
     return status;
 #else
     (void)ssl;

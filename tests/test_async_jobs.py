@@ -39,10 +39,12 @@ from ossl_handshake import (
     drive,
     memory_pair,
 )
+from ossl_handshake.pair import driver as pair_mod
 from ossl_handshake.testing.plugin import make_client_context, make_server_context
 from tests._openssl import requires
 from tests._peers import TIMEOUT, openssl_cli
 from tests.c.build import compile_c
+from tests.test_fast_path import _compare as compare
 
 pytestmark = [pytest.mark.timeout(60), requires("providers")]
 
@@ -166,6 +168,32 @@ def test_both_sides_pause_in_signing_with_client_auth(provider: PauseProvider) -
     # Each side: one key exchange (1 pause) and one CertificateVerify (2 pauses).
     assert len(async_steps(steps, Role.CLIENT)) == 3
     assert len(async_steps(steps, Role.SERVER)) == 3
+
+
+def test_c_driver_matches_python_loop_on_async_pauses(
+    provider: PauseProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule 8: the C driver (direct pairs) and the Python loop see the same pauses."""
+    provider.configure(2, 1)
+    client_ctx, server_ctx = provider.client(), provider.server()
+    fast_calls: list[int] = []
+    real = pair_mod._drive_direct
+
+    def counting(*a: Any, **kw: Any) -> Any:
+        fast_calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pair_mod, "_drive_direct", counting)
+    results = []
+    for fast in (True, False):
+        client, server = memory_pair(client_ctx, server_ctx, server_name="localhost", direct=True)
+        results.append(drive(client, server, _fast=fast))
+    fast_result, slow_result = results
+
+    assert fast_calls == [1]
+    fast_result.expect(ok=True)
+    compare(fast_result, slow_result)
+    assert len(async_steps([r.step for r in fast_result.steps])) == 4  # 1 + 1 derive, 2 signing
 
 
 def step_until(conn: Connection, code: ErrorCode, peer: Connection, limit: int = 20) -> Step:

@@ -264,6 +264,32 @@ def test_do_handshake_raises_want_async_and_a_retry_resumes(provider: PauseProvi
     assert seen == [WantAsyncError, WantAsyncError]  # one derive, one signature
 
 
+def test_do_handshake_on_a_socket_with_a_timeout_raises_want_async_at_once(
+    provider: PauseProvider,
+) -> None:
+    """The socket's timeout waits for bytes; a paused job is handed back to the caller."""
+    provider.configure(1, 0)
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+        client = Connection(make_client_context(), sock=a, server_name="localhost")
+        b.settimeout(TIMEOUT)
+        server = Connection(provider.server(), sock=b)
+        assert client.step().error_code is ErrorCode.WANT_READ  # the ClientHello is out
+
+        with pytest.raises(WantAsyncError):
+            server.do_handshake()
+
+        assert server.waiting_for_async
+        assert server.step().error_code is ErrorCode.WANT_READ  # resumed: signed, flight sent
+        for _ in range(10):
+            if client.step().done:
+                break
+            select.select([a], [], [], TIMEOUT)
+        server.do_handshake()  # reads the client's Finished (waiting with the timeout)
+        assert client.is_init_finished and server.is_init_finished
+
+
 def test_async_mode_is_a_context_setting(provider: PauseProvider) -> None:
     ctx = provider.server(async_jobs=False)
     assert not ctx.async_jobs and not ctx.mode & Mode.ASYNC

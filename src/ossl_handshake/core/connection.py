@@ -478,7 +478,8 @@ class Connection(NegotiatedValues):
                 after(value)
             if exc is None:
                 return value
-            if exc.error_code.retryable:
+            # A paused async job is not a socket wait: the caller waits on its fds (async jobs).
+            if exc.error_code.retryable and exc.error_code not in _async.ASYNC_CODES:
                 if self._transport.interrupted(self._last_errno):
                     continue
                 if deadline is not None:

@@ -231,14 +231,19 @@ def test_a_paused_job_has_a_readable_fd_and_resumes_by_calling_again(
 
     pause = server.async_pause(st)
     assert pause is not None
-    assert (pause.kind, pause.role, pause.state, pause.fds) == (
+    assert (pause.kind, pause.role, pause.state, pause.fds, pause.callback) == (
         ErrorCode.WANT_ASYNC,
         Role.SERVER,
         st.state,
         fds,
+        "async",
     )
-    resumed = pause.resume()
-    assert resumed.error_code is not ErrorCode.WANT_ASYNC
+    with pytest.raises(TypeError):
+        pause.resume(accept=True)  # nothing to answer: the job goes on
+    pause.resume()
+    with pytest.raises(RuntimeError):
+        pause.resume()
+    assert server.step().error_code is not ErrorCode.WANT_ASYNC  # the job resumed, finished
     assert not server.waiting_for_async
     drive(client, server).expect(ok=True)
 
@@ -351,7 +356,7 @@ def test_a_pool_of_one_job_gives_want_async_job_to_the_second_connection(
         assert isinstance(st.error, WantAsyncJobError) and st.wants
         pause = s2.async_pause(st)
         assert pause is not None and pause.kind is ErrorCode.WANT_ASYNC_JOB and pause.fds == ()
-        assert pause.resume().error_code is ErrorCode.WANT_ASYNC_JOB  # still no job free
+        assert s2.step().error_code is ErrorCode.WANT_ASYNC_JOB  # still no job free
         drive(c1, s1).expect(ok=True)  # s1's job finishes and goes back to the pool
         drive(c2, s2).expect(ok=True)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import enum
 import threading
-from dataclasses import dataclass
 from os import PathLike, fspath
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -220,31 +219,57 @@ def status(ssl: Any) -> AsyncStatus:
 ASYNC_CODES = frozenset({ErrorCode.WANT_ASYNC, ErrorCode.WANT_ASYNC_JOB})
 
 
-@dataclass(frozen=True)
 class AsyncPause:
-    """A handshake paused in (or waiting for) an asynchronous job, and how to resume it.
+    """A handshake paused in (or waiting for) an asynchronous job: what, where, how to go on.
 
-    ``kind`` is ``WANT_ASYNC`` (the job paused: wait for :attr:`fds` to be
-    readable) or ``WANT_ASYNC_JOB`` (no job was free); ``role`` and ``state``
-    are the paused side and its ``SSL_state_string_long``. :meth:`resume`
-    calls ``SSL_do_handshake`` again, which resumes the job where it paused
-    (or starts one), and returns that :class:`Step`.
+    The shape of the pauses of ``core/pauses.py`` (branch ``pauses``):
+    ``kind`` is ``WANT_ASYNC`` (the job paused: wait until :attr:`fds` are
+    readable) or ``WANT_ASYNC_JOB`` (no job was free: wait until another job
+    of the thread finishes); ``role`` and ``state`` are the paused side and
+    its ``SSL_state_string_long``; ``callback`` is ``"async"``.
+    :meth:`resume` takes no answer and drives nothing: the next
+    ``SSL_do_handshake`` (``step()``, ``do_handshake()``) resumes the job
+    where it paused, or starts one.
     """
 
-    connection: Connection
-    kind: ErrorCode
-    role: Role
-    state: str
-    fds: tuple[int, ...]
+    callback: ClassVar[str] = "async"
+
+    def __init__(
+        self, conn: Connection, state: str = "", *, kind: ErrorCode = ErrorCode.WANT_ASYNC
+    ) -> None:
+        if kind not in ASYNC_CODES:
+            raise ValueError(f"not an async pause: {kind!r}")
+        self.connection = conn
+        self.kind = kind
+        self.role: Role = conn.role
+        self.state = state
+        self.resumed = False
+        self.answer: dict[str, Any] = {}
 
     @classmethod
-    def of(cls, connection: Connection, step: Step) -> AsyncPause | None:
+    def of(cls, conn: Connection, step: Step) -> AsyncPause | None:
         """The pause ``step`` stands for, or None when it is not an async pause."""
         if step.error_code not in ASYNC_CODES:
             return None
-        fds = connection.async_fds() if step.error_code is ErrorCode.WANT_ASYNC else ()
-        return cls(connection, step.error_code, step.role, step.state, fds)
+        return cls(conn, step.state, kind=step.error_code)
 
-    def resume(self) -> Step:
-        """Call ``SSL_do_handshake`` again (one :meth:`Connection.step`)."""
-        return self.connection.step()
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """The fds to wait on before going on (``SSL_get_all_async_fds``; () for WANT_ASYNC_JOB)."""
+        return self.connection.async_fds() if self.kind is ErrorCode.WANT_ASYNC else ()
+
+    def resume(self, **answer: Any) -> None:
+        """Mark the pause answered; step or ``do_handshake()`` again to resume the job.
+
+        An async pause takes no answer (``TypeError``); resuming twice is a
+        ``RuntimeError``.
+        """
+        if self.resumed:
+            raise RuntimeError(f"{self!r} was already resumed")
+        if answer:
+            raise TypeError(f"AsyncPause.resume() takes no answer, got {sorted(answer)}")
+        self.resumed = True
+
+    def __repr__(self) -> str:
+        how = "resumed" if self.resumed else "pending"
+        return f"<AsyncPause {self.kind.name} {self.role.value} async in {self.state!r} {how}>"

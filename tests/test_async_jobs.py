@@ -22,6 +22,7 @@ import cffi
 import pytest
 
 from ossl_handshake import (
+    FEATURES,
     AsyncStatus,
     ConfigurationError,
     Connection,
@@ -39,6 +40,7 @@ from ossl_handshake import (
     drive,
     memory_pair,
 )
+from ossl_handshake._native import RUNTIME_VERSION_TEXT
 from ossl_handshake.pair import driver as pair_mod
 from ossl_handshake.testing.plugin import make_client_context, make_server_context
 from tests._openssl import requires
@@ -46,7 +48,7 @@ from tests._peers import TIMEOUT, openssl_cli
 from tests.c.build import compile_c
 from tests.test_fast_path import _compare as compare
 
-pytestmark = [pytest.mark.timeout(60), requires("providers")]
+pytestmark = pytest.mark.timeout(60)
 
 C_DIR = Path(__file__).resolve().parent / "c"
 PAUSE = "?provider=pause"
@@ -87,6 +89,8 @@ class PauseProvider:
 
 @pytest.fixture(scope="session")
 def pause_provider(c_build_dir: Path) -> PauseProvider:
+    if not FEATURES["providers"]:
+        pytest.skip(f"{RUNTIME_VERSION_TEXT} has no providers (FEATURES['providers'] is False)")
     so = compile_c(C_DIR / "pause_provider.c", c_build_dir / "pause_provider.so", shared=True)
     return PauseProvider(so)
 
@@ -372,6 +376,24 @@ def test_pool_sizes_are_checked() -> None:
         async_jobs.init_thread(max_size="1")  # type: ignore[arg-type]
 
 
+@pytest.mark.skipif(FEATURES["providers"], reason="providers exist from OpenSSL 3.0")
+def test_without_providers_library_contexts_are_refused() -> None:
+    """OpenSSL 1.1.1: no OSSL_LIB_CTX, no SSL_CTX_new_ex; the async calls still exist."""
+    with pytest.raises(ConfigurationError, match=r"3\.0"):
+        LibraryContext()
+    with pytest.raises(ConfigurationError, match=r"3\.0"):
+        Context(Role.CLIENT, propquery="?provider=pause")
+    client, server = memory_pair(
+        make_client_context(), make_server_context(async_jobs=True), server_name="localhost"
+    )
+    result = drive(client, server)  # SSL_MODE_ASYNC without a pausing engine: no pause
+    result.expect(ok=True)
+    assert server.async_fds() == () and not server.waiting_for_async
+    with pytest.raises(ConfigurationError, match=r"3\.0"):
+        server.async_status  # noqa: B018 - SSL_get_async_status is 3.0+
+
+
+@requires("providers")
 def test_library_context_refuses_what_it_cannot_load(tmp_path: Path) -> None:
     library = LibraryContext(search_path=tmp_path)
     with pytest.raises(ConfigurationError) as info:

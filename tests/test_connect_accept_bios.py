@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ossl_handshake import (
+    ClosedError,
     Connection,
     ErrorCode,
     Step,
@@ -165,6 +166,9 @@ def test_bio_transports_refuse_bad_input() -> None:
         bare.connect_bio("local\0host", 443)
     with pytest.raises(TypeError):
         bare.connect_bio(b"127.0.0.1", 443)  # type: ignore[arg-type]
-    bare.connect_bio("127.0.0.1", 443)  # nothing happens until the first step
+    transport = bare.connect_bio("127.0.0.1", 443)  # nothing happens until the first step
     with pytest.raises(ValueError, match="already has a connect BIO"):
         bare.accept_bio()
+    bare.close()  # SSL_free frees the BIO: reading its fd now is refused, not a use-after-free
+    with pytest.raises(ClosedError):
+        transport.fd  # noqa: B018

@@ -10,8 +10,8 @@ completed, or no client is waiting to be accepted, the handshake call returns
 (writable for a connect, readable for an accept) and calls again.
 
 The SSL owns the BIO (``SSL_set_bio``) and frees it, and its socket, in
-``SSL_free``; the transport only remembers it to read its fd under the
-connection's guard.
+``SSL_free``; the transport only remembers it to read its fds, each read
+under the connection's guard (a closed connection raises ``ClosedError``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.errors import SSLError, drain
+from ossl_handshake.core.guard import Guard
 from ossl_handshake.core.inputs import c_int, c_string
 from ossl_handshake.core.transports import Transport
 
@@ -39,7 +40,7 @@ class ConnectBIOTransport(Transport):
 
     kind = "connect-bio"
 
-    def __init__(self, ssl: Any, host: str, port: int) -> None:
+    def __init__(self, ssl: Any, guard: Guard, host: str, port: int) -> None:
         target = _host_port(host, port)
         if port == 0:
             raise ValueError("port must be 1..65535 for a connect BIO")
@@ -52,12 +53,13 @@ class ConnectBIOTransport(Transport):
             )
         lib.SSL_set_bio(ssl, bio, bio)
         self.bio = bio
+        self._guard = guard
         self.target = target.decode()
 
     @property
     def fd(self) -> int:
         """The socket's fd (``BIO_get_fd``), -1 before the BIO created it."""
-        return int(lib.ossl_bio_fd(self.bio))
+        return int(self._guard.read(lambda _ssl: lib.ossl_bio_fd(self.bio)))
 
     def release(self) -> None:
         self.bio = _NULL  # SSL_free frees it
@@ -76,7 +78,7 @@ class AcceptBIOTransport(Transport):
 
     kind = "accept-bio"
 
-    def __init__(self, ssl: Any, host: str, port: int) -> None:
+    def __init__(self, ssl: Any, guard: Guard, host: str, port: int) -> None:
         target = _host_port(host, port)
         bio = lib.ossl_bio_accept_new(target)
         if bio == _NULL:
@@ -87,17 +89,18 @@ class AcceptBIOTransport(Transport):
             )
         lib.SSL_set_bio(ssl, bio, bio)
         self.bio = bio
+        self._guard = guard
         self.port = int(lib.ossl_bio_accept_port(bio))
 
     @property
     def fd(self) -> int:
         """The listening socket's fd (``BIO_get_fd`` of the accept BIO)."""
-        return int(lib.ossl_bio_fd(self.bio))
+        return int(self._guard.read(lambda _ssl: lib.ossl_bio_fd(self.bio)))
 
     @property
     def accepted_fd(self) -> int:
         """The accepted connection's fd, -1 before a client was accepted."""
-        return int(lib.ossl_bio_accepted_fd(self.bio))
+        return int(self._guard.read(lambda _ssl: lib.ossl_bio_accepted_fd(self.bio)))
 
     def release(self) -> None:
         self.bio = _NULL  # SSL_free frees it

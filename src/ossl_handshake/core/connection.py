@@ -681,7 +681,7 @@ class Connection(NegotiatedValues):
         def attach(ssl: Any) -> ConnectBIOTransport:
             if self._transport.kind != "none":
                 raise ValueError(f"connection already has {self._transport.describe()}")
-            t = ConnectBIOTransport(ssl, host, port)
+            t = ConnectBIOTransport(ssl, self._guard, host, port)
             self._owned.transport = t
             return t
 
@@ -699,7 +699,7 @@ class Connection(NegotiatedValues):
         def attach(ssl: Any) -> AcceptBIOTransport:
             if self._transport.kind != "none":
                 raise ValueError(f"connection already has {self._transport.describe()}")
-            t = AcceptBIOTransport(ssl, host, port)
+            t = AcceptBIOTransport(ssl, self._guard, host, port)
             self._owned.transport = t
             return t
 

@@ -24,7 +24,7 @@ TESTS=(
     tests/test_context_guard.py tests/test_context_inputs.py tests/test_keys_with_passwords.py
     tests/test_connection_races.py tests/test_connection_inputs.py
     tests/test_connection_observers.py tests/test_signals_and_timeouts.py
-    tests/test_error_mapping.py
+    tests/test_error_mapping.py tests/test_connect_accept_bios.py
 )
 
 start=$SECONDS

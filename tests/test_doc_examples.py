@@ -34,11 +34,12 @@ from pathlib import Path
 
 import pytest
 
-from ossl_handshake import certs
+from ossl_handshake import FEATURES, certs
 from tests.c.build import compile_c, have_compiler
 
 ROOT = Path(__file__).resolve().parents[1]
 SSLMAKER = ROOT / "tests" / "c" / "sslmaker.c"
+PAUSE_PROVIDER = ROOT / "tests" / "c" / "pause_provider.c"
 TIMEOUT = 60
 #: At most this many python blocks may be marked no-run across all pages.
 MAX_NO_RUN = 6
@@ -147,6 +148,12 @@ def test_page_examples_run(page: str, tmp_path: Path) -> None:
         if not have_compiler():
             pytest.skip("no C compiler: cannot build libsslmaker.so for the adoption example")
         compile_c(SSLMAKER, tmp_path / "libsslmaker.so", shared=True)
+    if "pause_provider.so" in script:  # docs/guide/async.md: the test provider
+        if not FEATURES["providers"]:
+            pytest.skip(f"{page}: providers need OpenSSL 3.0 (FEATURES['providers'])")
+        if not have_compiler():
+            pytest.skip("no C compiler: cannot build pause_provider.so for the async example")
+        compile_c(PAUSE_PROVIDER, tmp_path / "pause_provider.so", shared=True)
     proc = run([sys.executable, str(path)], cwd=tmp_path)
     assert proc.returncode == 0, f"{page}:\n{proc.stderr}"
     if page == "README.md":

@@ -27,7 +27,8 @@ from ossl_handshake import (
     SSLError,
     SyscallError,
     UnexpectedEOFError,
-    WantError,
+    WantAcceptError,
+    WantConnectError,
     WantReadError,
     WantWriteError,
     ZeroReturnError,
@@ -173,8 +174,8 @@ def test_certificate_verify_failed_reason_or_verify_code_is_certificate_verify_e
         (ErrorCode.WANT_READ, WantReadError),
         (ErrorCode.WANT_WRITE, WantWriteError),
         (ErrorCode.WANT_X509_LOOKUP, errors.WantX509LookupError),
-        (ErrorCode.WANT_CONNECT, WantError),
-        (ErrorCode.WANT_ACCEPT, WantError),
+        (ErrorCode.WANT_CONNECT, WantConnectError),
+        (ErrorCode.WANT_ACCEPT, WantAcceptError),
         (ErrorCode.WANT_ASYNC, errors.WantAsyncError),
         (ErrorCode.WANT_ASYNC_JOB, errors.WantAsyncJobError),
         (ErrorCode.WANT_CLIENT_HELLO_CB, errors.WantClientHelloError),
@@ -327,6 +328,8 @@ def test_feature_flags_match_the_linked_openssl() -> None:
         "signature_type": modern,
         "retry_verify": BUILD_VERSION >= 0x3000002,  # SSL_set_retry_verify: 3.0.2
         "client_renegotiation_option": modern,
+        "providers": modern,
+        "async_status": modern,
     } == FEATURES
     assert (ErrorCode.WANT_RETRY_VERIFY > 0) is FEATURES["want_retry_verify"]
     # An absent option is not 0 (an alias of NONE) but a bit of its own that is refused.

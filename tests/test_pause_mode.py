@@ -156,16 +156,21 @@ def test_a_direct_pair_that_may_pause_takes_the_python_loop() -> None:
 
 def test_an_async_style_pause_kind_registers_itself() -> None:
     from ossl_handshake.core import pauses
+    from ossl_handshake.core.async_jobs import AsyncJobPause, AsyncPause
 
     assert pauses.KINDS[ErrorCode.WANT_CLIENT_HELLO_CB].callback == "client_hello"
     assert pauses.KINDS[ErrorCode.WANT_X509_LOOKUP].callback == "cert"
     if FEATURES["retry_verify"]:
         assert pauses.KINDS[ErrorCode.WANT_RETRY_VERIFY].callback == "verify"
 
+    # The async kinds register themselves from core/async_jobs.py ...
+    assert pauses.KINDS[ErrorCode.WANT_ASYNC] is AsyncPause
+    assert pauses.KINDS[ErrorCode.WANT_ASYNC_JOB] is AsyncJobPause
+    assert AsyncJobPause.callback == "async" and AsyncJobPause.kind is ErrorCode.WANT_ASYNC_JOB
+
+    # ... and the first class registered for a kind stays its default.
     class Job(pauses.Pause, kind=ErrorCode.WANT_ASYNC_JOB):
         callback = "test-job"
 
-    try:
-        assert pauses.KINDS[ErrorCode.WANT_ASYNC_JOB] is Job
-    finally:
-        del pauses.KINDS[ErrorCode.WANT_ASYNC_JOB]
+    assert Job.kind is ErrorCode.WANT_ASYNC_JOB
+    assert pauses.KINDS[ErrorCode.WANT_ASYNC_JOB] is AsyncJobPause

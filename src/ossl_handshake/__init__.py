@@ -43,6 +43,13 @@ _EXPORTS: dict[str, str] = {
     "WantError": "ossl_handshake.core.errors",
     "WantReadError": "ossl_handshake.core.errors",
     "WantWriteError": "ossl_handshake.core.errors",
+    "WantAsyncError": "ossl_handshake.core.errors",
+    "WantAsyncJobError": "ossl_handshake.core.errors",
+    "WantConnectError": "ossl_handshake.core.errors",
+    "WantAcceptError": "ossl_handshake.core.errors",
+    "AsyncPause": "ossl_handshake.core.async_jobs",
+    "AsyncStatus": "ossl_handshake.core.async_jobs",
+    "LibraryContext": "ossl_handshake.core.async_jobs",
     "ZeroReturnError": "ossl_handshake.core.errors",
     "ConfigurationError": "ossl_handshake.core.errors",
     "ContextInUseError": "ossl_handshake.core.errors",
@@ -81,8 +88,6 @@ _EXPORTS: dict[str, str] = {
     "WantX509LookupError": "ossl_handshake.core.errors",
     "WantClientHelloError": "ossl_handshake.core.errors",
     "WantRetryVerifyError": "ossl_handshake.core.errors",
-    "WantAsyncError": "ossl_handshake.core.errors",
-    "WantAsyncJobError": "ossl_handshake.core.errors",
     "ClientHello": "ossl_handshake.tls.client_hello",
     "Reject": "ossl_handshake.core.client_hello",
     "CertRequest": "ossl_handshake.core.cert_callbacks",
@@ -103,6 +108,7 @@ _EXPORTS: dict[str, str] = {
 }
 #: public submodules reachable as attributes (``ossl_handshake.ladder``)
 _MODULES: dict[str, str] = {
+    "async_jobs": "ossl_handshake.core.async_jobs",
     "certs": "ossl_handshake.certs",
     "ladder": "ossl_handshake.observe.ladder",
     "pcap": "ossl_handshake.observe.pcap",
@@ -118,6 +124,8 @@ if TYPE_CHECKING:
         ffi,
         lib,
     )
+    from ossl_handshake.core import async_jobs
+    from ossl_handshake.core.async_jobs import AsyncPause, AsyncStatus, LibraryContext
     from ossl_handshake.core.cert_callbacks import CertRequest
     from ossl_handshake.core.client_hello import Reject
     from ossl_handshake.core.connection import Connection, join
@@ -147,9 +155,11 @@ if TYPE_CHECKING:
         SyscallError,
         TransportClosedError,
         UnexpectedEOFError,
+        WantAcceptError,
         WantAsyncError,
         WantAsyncJobError,
         WantClientHelloError,
+        WantConnectError,
         WantError,
         WantReadError,
         WantRetryVerifyError,
@@ -211,6 +221,8 @@ __all__ = [
     "PSK",
     "RUNTIME_VERSION",
     "RUNTIME_VERSION_TEXT",
+    "AsyncPause",
+    "AsyncStatus",
     "BusyError",
     "CallbackError",
     "CertRequest",
@@ -233,6 +245,7 @@ __all__ = [
     "HostFlags",
     "KeyLog",
     "KeyUpdate",
+    "LibraryContext",
     "Mode",
     "NoProgressError",
     "OCSPRejected",
@@ -262,9 +275,11 @@ __all__ = [
     "TransportClosedError",
     "UnexpectedEOFError",
     "VerifyFlags",
+    "WantAcceptError",
     "WantAsyncError",
     "WantAsyncJobError",
     "WantClientHelloError",
+    "WantConnectError",
     "WantError",
     "WantReadError",
     "WantRetryVerifyError",
@@ -272,6 +287,7 @@ __all__ = [
     "WantX509LookupError",
     "Wire",
     "ZeroReturnError",
+    "async_jobs",
     "certs",
     "drive",
     "drive_post_handshake",

@@ -197,7 +197,9 @@ def text(ptr: Any) -> str:
 #: build): ``negotiated_group`` (``SSL_get_negotiated_group``), ``want_retry_verify``
 #: (``SSL_ERROR_WANT_RETRY_VERIFY``), ``ignore_unexpected_eof``
 #: (``SSL_OP_IGNORE_UNEXPECTED_EOF``), ``error_function_names`` (``ERR_get_error_all``),
-#: ``signature_type`` (``SSL_get_signature_type_nid``, 3.0).
+#: ``signature_type`` (``SSL_get_signature_type_nid``, 3.0), ``providers`` (``OSSL_LIB_CTX``,
+#: ``OSSL_PROVIDER_load``, ``SSL_CTX_new_ex``, 3.0), ``async_status``
+#: (``SSL_get_async_status``, 3.0).
 FEATURES: dict[str, bool] = {
     "negotiated_group": bool(lib.OSSL_HAVE_NEGOTIATED_GROUP),
     "want_retry_verify": bool(lib.OSSL_HAVE_WANT_RETRY_VERIFY),
@@ -207,6 +209,8 @@ FEATURES: dict[str, bool] = {
     "retry_verify": bool(lib.OSSL_HAVE_RETRY_VERIFY),
     # SSL_OP_ALLOW_CLIENT_RENEGOTIATION (3.0): refuse client-initiated renegotiation alone.
     "client_renegotiation_option": BUILD_VERSION >= 0x3000000,
+    "providers": bool(lib.OSSL_HAVE_PROVIDERS),
+    "async_status": bool(lib.OSSL_HAVE_PROVIDERS),
 }
 
 #: ``SSL_OP_*`` bits that stand for options the linked OpenSSL lacks (glue/compat.c

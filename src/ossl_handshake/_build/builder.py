@@ -27,6 +27,7 @@ CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
     *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
     *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats", "modes", "crypto", "dh")),
+    *(f"cdef/{n}.h" for n in ("async", "bio_sockets")),
     "glue.h",
     "cdef/callbacks.h",
     "cdef/hello.h",
@@ -37,7 +38,8 @@ CDEF_ORDER = (
 #: Definitions before their users (one translation unit; glue.h declares them all).
 GLUE_ORDER = (
     *("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle"),
-    *("hello", "certdata", "ocsp", "crypto", "dh", "post_handshake", "psk"),
+    *("hello", "certdata", "ocsp", "crypto", "dh", "post_handshake", "psk", "async"),
+    "bio_sockets",
 )
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(

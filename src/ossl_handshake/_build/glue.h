@@ -242,5 +242,21 @@ static int ossl_read_early_data(SSL *ssl, void *buf, size_t num, ossl_result *r)
 /* glue/psk.c: the SSL_SESSION of a TLS 1.3 external PSK */
 static SSL_SESSION *ossl_psk_session(SSL *ssl, const void *md, const unsigned char *key,
                                      size_t keylen, const unsigned char *cipher_id);
+/* glue/async.c: async fds and status of an SSL, library contexts, providers */
+static int ossl_async_fds(SSL *ssl, int *fds, size_t cap);
+static int ossl_async_changed_fds(SSL *ssl, int *add, size_t *nadd, int *del, size_t *ndel,
+                                  size_t cap);
+static int ossl_async_status(SSL *ssl);
+static void *ossl_libctx_new(void);
+static int ossl_libctx_search_path(void *libctx, const char *path);
+static void *ossl_provider_load(void *libctx, const char *name);
+static SSL_CTX *ossl_ssl_ctx_new_ex(void *libctx, const char *propq, int server);
+
+/* glue/bio_sockets.c: connect and accept BIOs on non-blocking sockets */
+static BIO *ossl_bio_connect_new(const char *host_port);
+static BIO *ossl_bio_accept_new(const char *host_port);
+static int ossl_bio_accept_port(BIO *b);
+static int ossl_bio_fd(BIO *b);
+static int ossl_bio_accepted_fd(BIO *b);
 
 #endif /* OSSL_HANDSHAKE_GLUE_H */

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib, text
+from ossl_handshake.core import async_jobs as _async
 from ossl_handshake.core import callbacks as _callbacks  # noqa: F401 - registers def_extern
 from ossl_handshake.core import cert_callbacks as _cert_callbacks  # noqa: F401 - def_extern
 from ossl_handshake.core import certdata, ocsp
@@ -34,6 +35,7 @@ from ossl_handshake.core import pauses as _pauses
 from ossl_handshake.core import post_handshake as _post
 from ossl_handshake.core import psk as _psk
 from ossl_handshake.core.adopt import adoptee, take_reference
+from ossl_handshake.core.bio_transports import AcceptBIOTransport, ConnectBIOTransport
 from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.constants import Options, unavailable_options
 from ossl_handshake.core.context import CertSource, Context, Password, encode_alpn
@@ -859,6 +861,70 @@ class Connection(NegotiatedValues):
     def pending(self) -> int:
         """``SSL_pending``: decrypted bytes buffered and readable now."""
         return int(self._guard.read(lib.SSL_pending))
+
+    # --- async jobs ---
+    def async_fds(self) -> tuple[int, ...]:
+        """``SSL_get_all_async_fds``: the fds a paused async job waits on.
+
+        After ``WANT_ASYNC`` a socket loop polls them for readability and then
+        calls the same operation again; () when no job is paused or the
+        provider/engine sets no fd.
+        """
+        return self._guard.read(_async.all_fds)
+
+    def changed_async_fds(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``SSL_get_changed_async_fds``: (added, removed) fds since the job last resumed."""
+        return self._guard.read(_async.changed_fds)
+
+    @property
+    def waiting_for_async(self) -> bool:
+        """``SSL_waiting_for_async``: a job of this connection is paused (resume it)."""
+        return bool(self._guard.read(lib.SSL_waiting_for_async))
+
+    @property
+    def async_status(self) -> _async.AsyncStatus:
+        """``SSL_get_async_status`` (OpenSSL 3.0+): the status the job's provider/engine set."""
+        return self._guard.read(_async.status)
+
+    def async_pause(self, step: Step) -> _async.AsyncPause | None:
+        """The :class:`~ossl_handshake.core.async_jobs.AsyncPause` that ``step`` of this
+        connection stands for (``WANT_ASYNC``/``WANT_ASYNC_JOB``), else None."""
+        return _async.AsyncPause.of(self, step)
+
+    def connect_bio(self, host: str, port: int) -> ConnectBIOTransport:
+        """Run on a non-blocking connect BIO to ``host:port`` (``BIO_new_connect``,
+        ``BIO_set_nbio``, ``SSL_set_bio``); the connect starts with the handshake.
+
+        For a connection made with ``bio_size=None``. ``WANT_CONNECT`` means the
+        connect is in progress: wait for the BIO's :attr:`fd` to be writable.
+        """
+
+        def attach(ssl: Any) -> ConnectBIOTransport:
+            if self._transport.kind != "none":
+                raise ValueError(f"connection already has {self._transport.describe()}")
+            t = ConnectBIOTransport(ssl, self._guard, host, port)
+            self._owned.transport = t
+            return t
+
+        return self._guard.run(attach)
+
+    def accept_bio(self, host: str = "127.0.0.1", port: int = 0) -> AcceptBIOTransport:
+        """Listen on ``host:port`` (0: any free port, see the result's ``port``) with a
+        non-blocking accept BIO (``BIO_new_accept``, ``BIO_set_nbio_accept``,
+        ``BIO_do_accept``, ``SSL_set_bio``) and accept one client in the handshake.
+
+        For a connection made with ``bio_size=None``. ``WANT_ACCEPT`` means no
+        client is waiting: wait for the BIO's :attr:`fd` to be readable.
+        """
+
+        def attach(ssl: Any) -> AcceptBIOTransport:
+            if self._transport.kind != "none":
+                raise ValueError(f"connection already has {self._transport.describe()}")
+            t = AcceptBIOTransport(ssl, self._guard, host, port)
+            self._owned.transport = t
+            return t
+
+        return self._guard.run(attach)
 
     @property
     def session(self) -> Session | None:

@@ -92,6 +92,7 @@ class Mode(enum.IntFlag):
     ACCEPT_MOVING_WRITE_BUFFER = lib.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
     AUTO_RETRY = lib.SSL_MODE_AUTO_RETRY
     RELEASE_BUFFERS = lib.SSL_MODE_RELEASE_BUFFERS
+    ASYNC = lib.SSL_MODE_ASYNC  #: crypto runs in ASYNC jobs that may pause (WANT_ASYNC)
 
 
 class SessionCacheMode(enum.IntFlag):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core import certdata, verification
 from ossl_handshake.core import psk as _psk
+from ossl_handshake.core.async_jobs import LibraryContext, new_ssl_ctx
 from ossl_handshake.core.ca_lists import names_of_stack, set_ca_list
 from ossl_handshake.core.constants import (
     ClientAuth,
@@ -188,6 +189,10 @@ class Context:
     - ``session_cache``: ``SSL_CTX_set_session_cache_mode``.
     - ``release_buffers``: ``SSL_MODE_RELEASE_BUFFERS`` (default on: halves
       the memory of an idle connection; no effect on the protocol).
+    - ``async_jobs``: ``SSL_MODE_ASYNC`` (see :attr:`async_jobs`).
+    - ``library`` / ``propquery``: ``SSL_CTX_new_ex`` in a
+      :class:`~ossl_handshake.core.async_jobs.LibraryContext` with a property
+      query (OpenSSL 3.0+), e.g. ``propquery="?provider=pause"``.
     - ``keylog``: NSS key log lines (``SSL_CTX_set_keylog_callback``) to a
       path (appended), a text file, or a callable taking each line.
     - ``cert``/``key`` as bytes (PEM or DER) instead of paths, ``cadata``
@@ -291,11 +296,21 @@ class Context:
         psk: ClientPsk | ServerPsk | None = None,
         psk_identity_hint: str | bytes | None = None,
         psk_cipher: str = "TLS_AES_128_GCM_SHA256",
+        async_jobs: bool = False,
+        library: LibraryContext | None = None,
+        propquery: str | None = None,
     ) -> None:
         self.role = Role(role)
         self._init_state()
-        method = lib.TLS_client_method() if self.role is Role.CLIENT else lib.TLS_server_method()
-        ctx = ensure(lib.SSL_CTX_new, method, ok=lambda p: p != _NULL)
+        #: The library context the SSL_CTX was made in (None: the default one); kept
+        #: because the SSL_CTX points into it (core/async_jobs.py).
+        self.library: LibraryContext | None = library
+        if library is not None or propquery is not None:
+            ctx = new_ssl_ctx(self.role is Role.SERVER, library, propquery)
+        else:
+            client = self.role is Role.CLIENT
+            method = lib.TLS_client_method() if client else lib.TLS_server_method()
+            ctx = ensure(lib.SSL_CTX_new, method, ok=lambda p: p != _NULL)
         # Before any connection exists: the key log trampoline (never removed)
         # and the password callback (never prompts).
         lib.ossl_init()
@@ -311,6 +326,10 @@ class Context:
             modes |= Mode.ENABLE_PARTIAL_WRITE
         if modes:
             self._run(lib.SSL_CTX_set_mode, int(modes))
+        if release_buffers:
+            self._run(lib.SSL_CTX_set_mode, lib.SSL_MODE_RELEASE_BUFFERS)
+        if async_jobs:
+            self.async_jobs = True
         if cert is not None:
             self.load_cert_chain(cert, key, password=password)
         elif key is not None:
@@ -411,6 +430,7 @@ class Context:
         self._count_lock = threading.RLock()  # re-entrant: Connection.__del__ may run anywhere
         self._switched: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.verify_mode = 0
+        self.library = None
 
     def _adopt_pointer(self, ctx: Any) -> None:
         self._handle = ffi.new_handle(weakref.ref(self))
@@ -1115,6 +1135,25 @@ class Context:
     def mode(self) -> Mode:
         """``SSL_CTX_get_mode``."""
         return Mode(int(self._read(lib.SSL_CTX_get_mode)))
+
+    # --- async jobs ---
+    @property
+    def async_jobs(self) -> bool:
+        """``SSL_MODE_ASYNC``: handshakes run in ASYNC jobs that may pause (``WANT_ASYNC``).
+
+        Setting it is ``SSL_CTX_set_mode`` / ``SSL_CTX_clear_mode`` (safe while in
+        use: the mode is copied at ``SSL_new``). A job pauses only when a
+        provider or engine the context uses calls ``ASYNC_pause_job`` (see
+        :mod:`ossl_handshake.core.async_jobs`).
+        """
+        return bool(self._read(lib.SSL_CTX_get_mode) & lib.SSL_MODE_ASYNC)
+
+    @async_jobs.setter
+    def async_jobs(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise TypeError(f"async_jobs must be a bool, not {type(on).__name__}")
+        fn = lib.SSL_CTX_set_mode if on else lib.SSL_CTX_clear_mode
+        self._run(fn, lib.SSL_MODE_ASYNC)
 
     def set_alpn_protocols(self, protocols: Iterable[str | bytes]) -> None:
         """``SSL_CTX_set_alpn_protos``: the list a client offers, in preference order.

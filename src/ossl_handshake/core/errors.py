@@ -332,6 +332,17 @@ class WantAsyncJobError(PauseError):
     """SSL_ERROR_WANT_ASYNC_JOB: no asynchronous job was available (the pool limit)."""
 
 
+# --- connect/accept BIOs (core/bio_transports.py) ---
+
+
+class WantConnectError(WantError):
+    """SSL_ERROR_WANT_CONNECT: a connect BIO's non-blocking ``connect`` has not completed."""
+
+
+class WantAcceptError(WantError):
+    """SSL_ERROR_WANT_ACCEPT: an accept BIO has no connection to accept yet."""
+
+
 class ZeroReturnError(SSLError):
     """SSL_ERROR_ZERO_RETURN: the peer sent close_notify."""
 
@@ -425,6 +436,8 @@ _WANT_CLASSES: dict[ErrorCode, type[SSLError]] = {
     ErrorCode.WANT_CLIENT_HELLO_CB: WantClientHelloError,
     ErrorCode.WANT_ASYNC: WantAsyncError,
     ErrorCode.WANT_ASYNC_JOB: WantAsyncJobError,
+    ErrorCode.WANT_CONNECT: WantConnectError,
+    ErrorCode.WANT_ACCEPT: WantAcceptError,
 }
 
 _ERROR_BY_VALUE = {int(c): c for c in ErrorCode}  # a dict lookup, not EnumMeta.__call__

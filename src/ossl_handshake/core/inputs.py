@@ -71,6 +71,19 @@ def path_bytes(value: object, what: str) -> bytes:
     return os.fsencode(p)
 
 
+def dir_bytes(value: object, what: str) -> bytes:
+    """An existing directory's path as bytes (a provider search path)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
+    raw = os.fspath(value)
+    if not isinstance(raw, str):
+        raise TypeError(f"{what} must be a str path, not {type(raw).__name__}")
+    no_nul(raw, what)
+    if not Path(raw).is_dir():
+        raise NotADirectoryError(f"{what}: no such directory: {raw}")
+    return os.fsencode(raw)
+
+
 def check_timeout(value: object) -> float | None:
     """A socket timeout as ``socket.settimeout`` takes it: None, or finite seconds ≥ 0."""
     if value is None:

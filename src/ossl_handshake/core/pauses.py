@@ -196,7 +196,7 @@ def pause_for(conn: Connection, step: Step) -> Pause:
     the kind registered for the step's code (built from the step alone)."""
     p: Pause | None = conn._pause
     code = step.error_code
-    if p is not None and p.kind == code:
+    if p is not None and p.kind == code and not p.resumed:
         p.state = step.state
         return p
     cls = KINDS.get(code)

@@ -74,8 +74,8 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                 return OSSL_DRIVE_CALLBACK;
             if (rv == 1)
                 d->fin[i] = d->progressed = 1;
-            else if (strcmp(rec->state, before) != 0)
-                d->progressed = 1;
+            else if (strcmp(rec->state, before) != 0 || r->err == SSL_ERROR_WANT_ASYNC)
+                d->progressed = 1; /* a resumed async job moves on (async) */
             if (rv != 1 && !ossl_retryable(r->err))
                 return OSSL_DRIVE_FAILED;
             if (r->err != SSL_ERROR_NONE && r->nerr > 0)

@@ -81,6 +81,7 @@ typedef struct {
     const char *state_before;
     int sys_errno;      /* errno right after the step (ossl_result.sys_errno) */
     long verify;        /* SSL_get_verify_result right after the step (ossl_result.verify) */
+    long sent;          /* bytes moved to the peer's BIO pair after the step (0 in direct mode) */
 } ossl_step_rec;
 
 typedef struct {
@@ -101,6 +102,7 @@ typedef struct {
 #define OSSL_DRIVE_BUDGET 4    /* max_steps reached */
 #define OSSL_DRIVE_FULL 5      /* the record buffer is full; call again */
 #define OSSL_DRIVE_QUEUE 6     /* a retryable step left an error queue (in *r); call again */
+#define OSSL_DRIVE_MOVE 7      /* a peer's BIO pair refused bytes (ossl_bio_move returned -1) */
 
 /* ---- One side's negotiated values for SideResult (glue/snapshot.c) ------ */
 
@@ -170,6 +172,9 @@ static long ossl_bio_move(BIO *from, BIO *to, size_t max);
 static int ossl_retryable(int err);
 static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                            ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
+static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
+                                ossl_drive_state *d, ossl_step_rec *out, int cap,
+                                int max_steps, ossl_result *r);
 
 /* glue/snapshot.c: snapshots and the peer chains they hold */
 static STACK_OF_X509 *ossl_peer_chain_ref(const SSL *ssl);

@@ -28,6 +28,7 @@ from ossl_handshake.core.errors import (
     NoProgressError,
     ReturnCode,
     SSLError,
+    drain,
     error_for_step,
     records,
 )
@@ -170,19 +171,11 @@ def drive(
     c_int(max_steps, "max_steps", 1, _MAX_STEPS)
     settled = False
     lazy: Callable[[], list[StepRecord]] | None = None
-    if (
-        _fast
-        and direct
-        and wire is None
-        and tr is None
-        and client._on_info is None
-        and client._on_message is None
-        and server._on_info is None
-        and server._on_message is None
-        and client._failed is None
-        and server._failed is None
-    ):
-        steps, error, failed_side, settled, lazy = _drive_direct(client, server, max_steps, settle)
+    own_pairs = client._transport.kind == "memory" and server._transport.kind == "memory"
+    if _fast and (direct or own_pairs) and _fast_path_ok(client, server, wire, tr):
+        steps, error, failed_side, settled, lazy = _drive_c(
+            client, server, max_steps, settle, own_pairs=not direct
+        )
     else:
         steps, error, failed_side = _drive_python(client, server, wire, max_steps, direct, tr)
     if error is None and settle and not settled:
@@ -213,6 +206,24 @@ def drive(
     if check_fired is not None:
         check_fired(result)  # a fault that never fired fails the scenario
     return result
+
+
+def _fast_path_ok(
+    client: Connection, server: Connection, wire: WireLike | None, trace: Trace | None
+) -> bool:
+    """Whether the C driver may run this handshake: nothing needs a step or a
+    byte in Python (no wire, trace or observer, neither side failed already).
+    A feature that needs Python between two steps adds its condition here."""
+    return (
+        wire is None
+        and trace is None
+        and client._on_info is None
+        and client._on_message is None
+        and server._on_info is None
+        and server._on_message is None
+        and client._failed is None
+        and server._failed is None
+    )
 
 
 def _drive_python(
@@ -311,6 +322,9 @@ _D_CALLBACK = int(lib.OSSL_DRIVE_CALLBACK)
 _D_STUCK = int(lib.OSSL_DRIVE_STUCK)
 _D_BUDGET = int(lib.OSSL_DRIVE_BUDGET)
 _D_QUEUE = int(lib.OSSL_DRIVE_QUEUE)
+_D_MOVE = int(lib.OSSL_DRIVE_MOVE)
+#: ``ossl_bio_move``'s limit for "everything pending" (``transfer_to``'s default).
+_MOVE_ALL = 1 << 30
 
 
 def _drive_scratch() -> tuple[Any, Any]:
@@ -323,12 +337,18 @@ def _drive_scratch() -> tuple[Any, Any]:
     return s
 
 
-def _drive_direct(
-    client: Connection, server: Connection, max_steps: int, settle: bool
+def _drive_c(
+    client: Connection, server: Connection, max_steps: int, settle: bool, *, own_pairs: bool
 ) -> tuple[
     list[StepRecord], SSLError | None, Role | None, bool, Callable[[], list[StepRecord]] | None
 ]:
-    """The direct-mode loop in C (``ossl_drive_pair``): same steps, same rules, one call.
+    """The driver loop in C: same steps, same rules, one call for the whole handshake.
+
+    ``own_pairs`` (the default path, :func:`memory_pair`): each connection on
+    its own BIO pair, stepped and its bytes moved to the peer's pair by
+    ``ossl_drive_own_pairs``. Otherwise (direct mode) both share one pair and
+    ``ossl_drive_pair`` only steps them. Both guards are held for the call
+    (``run_both``), and the GIL is released for all of it (cffi).
 
     Python only turns the records into :class:`Step` objects (through
     :func:`~ossl_handshake.core.errors.error_for_step`, the same mapping as
@@ -366,13 +386,27 @@ def _drive_direct(
             if st.failed:
                 conn._failed = st
             last[r.side] = st
-            steps.append(StepRecord(len(steps), st, 0))
+            steps.append(StepRecord(len(steps), st, int(r.sent)))
+
+    def c_loop(cssl: Any, sssl: Any) -> int:
+        if not own_pairs:
+            return int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+        cnet, snet = client._memory().net, server._memory().net
+        code = int(
+            lib.ossl_drive_own_pairs(cssl, sssl, cnet, snet, d, recs, _REC_CAP, max_steps, res)
+        )
+        if code == _D_DONE and settle:
+            # What drive() flushes before settling: the server's last flight (tickets).
+            code = _D_MOVE if lib.ossl_bio_move(snet, cnet, _MOVE_ALL) < 0 else code
+        if code == _D_MOVE:
+            raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
+        return code
 
     try:
         while True:
 
             def drive_once(cssl: Any, sssl: Any, first: bool = first) -> tuple[int, int]:
-                code = int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+                code = c_loop(cssl, sssl)
                 nrec = int(d.nrec)
                 if code == _D_DONE and first:
                     # Nothing failed, no queue, no callback: every record maps
@@ -398,7 +432,7 @@ def _drive_direct(
                 st = steps[-1].step
                 error, failed_side = st.error, st.role
                 lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
-                _let_peer_see(client, server, failed_side, True, _move, steps, lastd)
+                _let_peer_see(client, server, failed_side, not own_pairs, _move, steps, lastd)
                 break
             if code == _D_STUCK:
                 lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
@@ -431,7 +465,10 @@ def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:
 def _steps_of(recs: Any, n: int) -> list[StepRecord]:
     """StepRecords of C records with no failure and no error queue among them
     (their state strings are libssl's static ones, valid after SSL_free)."""
-    return [StepRecord(j, _step_of(recs[j], _ROLES[recs[j].side], ()), 0) for j in range(n)]
+    return [
+        StepRecord(j, _step_of(recs[j], _ROLES[recs[j].side], ()), int(recs[j].sent))
+        for j in range(n)
+    ]
 
 
 def _waiting_side(client: Connection, server: Connection) -> Role:

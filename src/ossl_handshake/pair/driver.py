@@ -171,9 +171,10 @@ def drive(
     c_int(max_steps, "max_steps", 1, _MAX_STEPS)
     settled = False
     lazy: Callable[[], list[StepRecord]] | None = None
+    sides: tuple[SideResult, SideResult] | None = None
     own_pairs = client._transport.kind == "memory" and server._transport.kind == "memory"
     if _fast and (direct or own_pairs) and _fast_path_ok(client, server, wire, tr):
-        steps, error, failed_side, settled, lazy = _drive_c(
+        steps, error, failed_side, settled, lazy, sides = _drive_c(
             client, server, max_steps, settle, own_pairs=not direct
         )
     else:
@@ -185,9 +186,11 @@ def drive(
             client.process_pending()
         except SSLError as exc:  # e.g. a ticket record the wire broke
             error, failed_side = exc, Role.CLIENT
+    if sides is None:
+        sides = (SideResult.of(client), SideResult.of(server))
     result = HandshakeResult(
-        client=SideResult.of(client),
-        server=SideResult.of(server),
+        client=sides[0],
+        server=sides[1],
         steps=steps,
         failed_side=failed_side,
         error=error,
@@ -340,7 +343,12 @@ def _drive_scratch() -> tuple[Any, Any]:
 def _drive_c(
     client: Connection, server: Connection, max_steps: int, settle: bool, *, own_pairs: bool
 ) -> tuple[
-    list[StepRecord], SSLError | None, Role | None, bool, Callable[[], list[StepRecord]] | None
+    list[StepRecord],
+    SSLError | None,
+    Role | None,
+    bool,
+    Callable[[], list[StepRecord]] | None,
+    tuple[SideResult, SideResult] | None,
 ]:
     """The driver loop in C: same steps, same rules, one call for the whole handshake.
 
@@ -348,7 +356,9 @@ def _drive_c(
     its own BIO pair, stepped and its bytes moved to the peer's pair by
     ``ossl_drive_own_pairs``. Otherwise (direct mode) both share one pair and
     ``ossl_drive_pair`` only steps them. Both guards are held for the call
-    (``run_both``), and the GIL is released for all of it (cffi).
+    (``run_both``), and the GIL is released for all of it (cffi). A drive that
+    ends well also settles the client and snapshots both sides under the same
+    guards: one guarded call per handshake.
 
     Python only turns the records into :class:`Step` objects (through
     :func:`~ossl_handshake.core.errors.error_for_step`, the same mapping as
@@ -358,7 +368,7 @@ def _drive_c(
     happened in; the no-progress and budget errors.
     """
     scratch = _drive_scratch()
-    d, _one = scratch
+    d, one = scratch
     recs = ffi.new("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
     first = True
     lazy: Callable[[], list[StepRecord]] | None = None
@@ -370,6 +380,7 @@ def _drive_c(
     error: SSLError | None = None
     failed_side: Role | None = None
     settled = False
+    sides: tuple[SideResult, SideResult] | None = None
 
     def record_steps(code: int, nrec: int) -> None:
         """Turn the C records into Steps while both guards are held (the last
@@ -406,27 +417,31 @@ def _drive_c(
         while True:
 
             def drive_once(cssl: Any, sssl: Any, first: bool = first) -> tuple[int, int]:
+                nonlocal error, failed_side, settled, sides
                 code = c_loop(cssl, sssl)
                 nrec = int(d.nrec)
-                if code == _D_DONE and first:
-                    # Nothing failed, no queue, no callback: every record maps
-                    # to a Step from the record alone, built if someone reads
-                    # result.steps.
-                    return code, nrec
-                record_steps(code, nrec)
-                return code, 0
+                # A first call that ended well had no failure, queue or
+                # callback: every record maps to a Step from the record alone,
+                # built (lazily) if someone reads result.steps.
+                if not (code == _D_DONE and first):
+                    record_steps(code, nrec)
+                    nrec = 0
+                if code == _D_DONE:
+                    if settle:
+                        settled = True
+                        error = _settle_locked(client, cssl, one)
+                        failed_side = Role.CLIENT if error is not None else None
+                    sides = (
+                        SideResult.of_snapshot(client, lib.ossl_snapshot_new(cssl)),
+                        SideResult.of_snapshot(server, lib.ossl_snapshot_new(sssl)),
+                    )
+                return code, nrec
 
             code, lazy_n = run_both(client._guard, server._guard, drive_once)
             if lazy_n:
                 lazy = partial(_steps_of, recs, lazy_n)
             first = False
             if code == _D_DONE:
-                if settle:
-                    settled = True
-                    try:
-                        client.process_pending()
-                    except SSLError as exc:  # as drive() around process_pending()
-                        error, failed_side = exc, Role.CLIENT
                 break
             if code == _D_FAILED:
                 st = steps[-1].step
@@ -450,7 +465,18 @@ def _drive_c(
             # _D_FULL or _D_QUEUE: the records are taken; continue where it stopped.
     finally:
         _drive_tls.s = scratch
-    return steps, error, failed_side, settled, lazy
+    return steps, error, failed_side, settled, lazy, sides
+
+
+def _settle_locked(client: Connection, cssl: Any, one: Any) -> SSLError | None:
+    """``client.process_pending()`` (``SSL_peek_ex``) with the client's guard
+    already held: the TLS 1.3 tickets; a fatal error is returned, as drive()
+    records it."""
+    try:
+        client._peeked(cssl, client._call_locked(cssl, lib.ossl_peek, one, 1))
+    except SSLError as exc:
+        return exc
+    return None
 
 
 def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:

@@ -127,7 +127,12 @@ class SideResult:
         ``peer_chain`` (DER, RFC 2253) only when one of them is read: most
         results are never looked at field by field.
         """
-        snap = conn._guard.read(lib.ossl_snapshot_new)  # every SSL_get_* read in one C call
+        return cls.of_snapshot(conn, conn._guard.read(lib.ossl_snapshot_new))
+
+    @classmethod
+    def of_snapshot(cls, conn: Connection, snap: Any) -> SideResult:
+        """The result of a snapshot ``ossl_snapshot_new`` took of ``conn`` (under
+        its guard, e.g. inside the C driver's call); takes ownership of ``snap``."""
         if snap == _NULL:
             raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)

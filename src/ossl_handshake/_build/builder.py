@@ -30,7 +30,7 @@ CDEF_ORDER = (
     "cdef/callbacks.h",
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
-GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle")
+GLUE_ORDER = ("compat", "step", "callbacks", "bio", "drive", "pair", "snapshot", "lifecycle")
 #: The lines of glue.h that are C only: its #includes and include guard.
 _C_ONLY = re.compile(
     r"^\s*#\s*(include\b|pragma\s+once|(ifndef|define|endif)\b.*OSSL_HANDSHAKE_GLUE_H)"

@@ -1,6 +1,15 @@
-"""Two in-process peers: ``memory_pair``, the driver (``drive``, ``handshake``) and results."""
+"""Two in-process peers: ``memory_pair``, the driver (``drive``, ``handshake``), ``deliver``."""
 
+from ossl_handshake.pair.bulk import deliver
 from ossl_handshake.pair.driver import drive, handshake, memory_pair
 from ossl_handshake.pair.result import HandshakeResult, SideResult, StepRecord
 
-__all__ = ["HandshakeResult", "SideResult", "StepRecord", "drive", "handshake", "memory_pair"]
+__all__ = [
+    "HandshakeResult",
+    "SideResult",
+    "StepRecord",
+    "deliver",
+    "drive",
+    "handshake",
+    "memory_pair",
+]

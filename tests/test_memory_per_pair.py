@@ -12,7 +12,7 @@ import pytest
 
 from ossl_handshake import CallbackError, Connection, Mode, Role, SSLError
 from ossl_handshake._native import lib
-from ossl_handshake.pair import deliver, drive, memory_pair
+from ossl_handshake.pair import deliver, deliver_into, drive, memory_pair
 from ossl_handshake.testing.plugin import make_client_context, make_server_context
 
 pytestmark = pytest.mark.timeout(60)
@@ -148,3 +148,17 @@ def test_deliver_on_a_closed_connection_raises_closed() -> None:
     with pytest.raises(ClosedError):
         deliver(client, server, b"x")
     client.close()
+
+
+def test_deliver_into_reuses_the_callers_buffer() -> None:
+    client, server = _pair(2048)
+    buf = bytearray(3 * RECORD)
+    for data in PAYLOADS:
+        assert deliver_into(client, server, data, buf) == len(data)
+        assert buf[: len(data)] == data
+    with pytest.raises(TypeError, match="writable"):
+        deliver_into(client, server, b"x", b"read-only")
+    with pytest.raises(ValueError, match="fewer than"):
+        deliver_into(client, server, b"xyz", bytearray(2))
+    client.close()
+    server.close()

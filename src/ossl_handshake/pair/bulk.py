@@ -1,6 +1,7 @@
 """Application data between two in-process peers in one C call: the bulk path.
 
-``deliver(src, dst, data)`` is ``src.write(data)``, ``src.transfer_to(dst)`` and
+``deliver(src, dst, data)`` (and ``deliver_into``, into a buffer of the
+caller's) is ``src.write(data)``, ``src.transfer_to(dst)`` and
 ``dst.read()`` until every byte arrived, as one C loop (``ossl_deliver``,
 ``glue/pair.c``): ``SSL_write_ex`` in 16 KiB records, the bytes moved between
 the two BIO pairs, ``SSL_read_ex`` on the other side. Both guards are held
@@ -17,7 +18,7 @@ from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.connection import Connection, _thread_result
 from ossl_handshake.core.errors import NoProgressError, SSLError, drain
 from ossl_handshake.core.guard import run_both
-from ossl_handshake.core.inputs import take_bytes
+from ossl_handshake.core.inputs import take_bytes, take_writable
 
 _DONE = int(lib.OSSL_DELIVER_DONE)
 _WRITE_FAILED = int(lib.OSSL_DELIVER_WRITE_FAILED)
@@ -33,20 +34,35 @@ def deliver(src: Connection, dst: Connection, data: bytes | bytearray | memoryvi
     Both connections must have finished the handshake on their own BIO pairs
     (:func:`~ossl_handshake.pair.memory_pair` without ``direct``). A failure
     raises the mapped error of the call that failed (``SSL_write_ex`` on
-    ``src``, ``SSL_read_ex`` on ``dst``: e.g.
-    :class:`~ossl_handshake.ZeroReturnError` after the peer's close_notify);
-    a transfer that stops moving raises :class:`~ossl_handshake.NoProgressError`.
+    ``src``, ``SSL_read_ex`` on ``dst``); a transfer that stops moving raises
+    :class:`~ossl_handshake.NoProgressError`.
     """
+    view = take_bytes(data)
+    out = bytearray(view.nbytes)
+    deliver_into(src, dst, view, out)
+    return bytes(out)
+
+
+def deliver_into(
+    src: Connection,
+    dst: Connection,
+    data: bytes | bytearray | memoryview,
+    buffer: bytearray | memoryview,
+) -> int:
+    """:func:`deliver` into ``buffer`` (writable, at least ``len(data)`` bytes);
+    returns the bytes read. For a loop that reuses one buffer."""
     for conn in (src, dst):
         if not isinstance(conn, Connection):
             raise TypeError(f"deliver takes two Connections, not {type(conn).__name__}")
     if src is dst:
         raise ValueError("deliver needs two different connections, got the same one twice")
     view = take_bytes(data)
+    out = take_writable(buffer, "buffer")
     n = view.nbytes
+    if out.nbytes < n:
+        raise ValueError(f"buffer holds {out.nbytes} bytes, fewer than the {n} to deliver")
     if n == 0:
-        return b""
-    out = bytearray(n)
+        return 0
     got = ffi.new("size_t *")
     res = _thread_result()
 
@@ -75,7 +91,7 @@ def deliver(src: Connection, dst: Connection, data: bytes | bytearray | memoryvi
 
     code = run_both(src._guard, dst._guard, both)
     if code == _DONE:
-        return bytes(out)
+        return n
     if code == _WRITE_FAILED:
         raise _error(src._mapped(res, "SSL_write_ex"))
     if code == _READ_FAILED:
@@ -94,4 +110,4 @@ def _error(exc: SSLError | None) -> SSLError:
     return exc
 
 
-__all__ = ["deliver"]
+__all__ = ["deliver", "deliver_into"]

@@ -362,7 +362,7 @@ def run_memory(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> N
         }
         log(f"  memory {out['variant']}: {out['rss_bytes_per_pair'] / 1000:.1f} KB/pair")
     # Right-sized BIO pairs (2 KiB per direction), the setting the issue cites for C.
-    for variant in ("c", "ossl-direct"):
+    for variant in ("c", "ossl-default", "ossl-direct"):
         if variant in args.variants:
             extra = ["--hold", str(args.hold), "--bio-size", "2048"]
             out = measure(variant, "ecdsa-1.3-full", extra, exe)

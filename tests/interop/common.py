@@ -282,9 +282,10 @@ def listening(port: int, pid: int | None = None) -> bool:
         with contextlib.suppress(OSError), open(table) as f:
             for line in itertools.islice(f, 1, None):
                 fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    if pid is None or _owns_socket(pid, fields[9]):
-                        return True
+                if fields[3] != "0A" or int(fields[1].rsplit(":", 1)[1], 16) != port:
+                    continue
+                if pid is None or _owns_socket(pid, fields[9]):
+                    return True
     return False
 
 

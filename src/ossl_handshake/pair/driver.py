@@ -144,6 +144,10 @@ def drive(
 
     ``max_steps`` (default 1000) is an int in 1..2**31-1, the C loop's int;
     anything else raises ``ValueError``/``TypeError`` before the first step.
+
+    When nothing needs a step or a byte in Python (:func:`_fast_path_ok`),
+    the whole handshake runs in one C call (``glue/drive.c``), on the
+    connections' own BIO pairs or on a shared one, with the same steps.
     """
     if client is server:
         raise ValueError("drive needs two different connections, got the same one twice")
@@ -199,7 +203,7 @@ def drive(
     )
     if lazy is not None:
         # Measured: building the steps of a handshake nobody inspects costs
-        # more than 1 % of it, so a direct drive that ended well builds them
+        # more than 1 % of it, so a C drive that ended well builds them
         # on first read of result.steps (through the same _step_of).
         del result.__dict__["steps"]
         result.__dict__["_raw_steps"] = lazy

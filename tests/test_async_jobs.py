@@ -181,13 +181,13 @@ def test_c_driver_matches_python_loop_on_async_pauses(
     provider.configure(2, 1)
     client_ctx, server_ctx = provider.client(), provider.server()
     fast_calls: list[int] = []
-    real = pair_mod._drive_direct
+    real = pair_mod._drive_c
 
     def counting(*a: Any, **kw: Any) -> Any:
         fast_calls.append(1)
         return real(*a, **kw)
 
-    monkeypatch.setattr(pair_mod, "_drive_direct", counting)
+    monkeypatch.setattr(pair_mod, "_drive_c", counting)
     results = []
     for fast in (True, False):
         client, server = memory_pair(client_ctx, server_ctx, server_name="localhost", direct=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import os
 import shutil
 import socket
 import ssl
@@ -271,13 +272,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def listening(port: int) -> bool:
-    """True when a socket is in LISTEN on ``port`` (``/proc/net/tcp*``; no probe connection)."""
+def listening(port: int, pid: int | None = None) -> bool:
+    """True when a socket is in LISTEN on ``port`` (``/proc/net/tcp*``; no probe connection).
+
+    With ``pid``, only a socket of that process counts: under pytest-xdist
+    another worker's peer may hold the port our peer failed to bind.
+    """
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as f:
             for line in itertools.islice(f, 1, None):
                 fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                if fields[3] != "0A" or int(fields[1].rsplit(":", 1)[1], 16) != port:
+                    continue
+                if pid is None or _owns_socket(pid, fields[9]):
+                    return True
+    return False
+
+
+def _owns_socket(pid: int, inode: str) -> bool:
+    """Whether process ``pid`` has the socket with this inode open (``/proc/PID/fd``)."""
+    want = f"socket:[{inode}]"
+    fd_dir = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        for fd in fd_dir.iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) == want:
                     return True
     return False
 
@@ -378,7 +397,7 @@ def start_listening_peer(argv_for_port: object, *, stdin: bool = False) -> tuple
         peer = PeerProcess(argv_for_port(port), stdin=stdin)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            if listening(port):
+            if listening(port, peer.proc.pid):
                 return peer, port
             if peer.proc.poll() is not None:
                 break

@@ -37,7 +37,7 @@ CDEF_ORDER = (
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
 GLUE_ORDER = (
-    *("compat", "step", "callbacks", "bio", "drive", "snapshot", "lifecycle"),
+    *("compat", "step", "callbacks", "bio", "drive", "pair", "snapshot", "lifecycle"),
     *("hello", "certdata", "ocsp", "crypto", "dh", "post_handshake", "psk", "async"),
     "bio_sockets",
 )

@@ -98,6 +98,7 @@ typedef struct {
     const char *state_before;
     int sys_errno;      /* errno right after the step (ossl_result.sys_errno) */
     long verify;        /* SSL_get_verify_result right after the step (ossl_result.verify) */
+    long sent;          /* bytes moved to the peer's BIO pair after the step (0 in direct mode) */
 } ossl_step_rec;
 
 typedef struct {
@@ -118,6 +119,18 @@ typedef struct {
 #define OSSL_DRIVE_BUDGET 4    /* max_steps reached */
 #define OSSL_DRIVE_FULL 5      /* the record buffer is full; call again */
 #define OSSL_DRIVE_QUEUE 6     /* a retryable step left an error queue (in *r); call again */
+#define OSSL_DRIVE_MOVE 7      /* a peer's BIO pair refused bytes (ossl_bio_move returned -1) */
+
+/* ---- Application data between two own BIO pairs (glue/pair.c) ---------- */
+
+#define OSSL_RECORD_DATA_MAX 16384    /* plaintext bytes per TLS record */
+#define OSSL_DELIVER_DONE 0
+#define OSSL_DELIVER_WRITE_FAILED 1   /* SSL_write_ex on the source failed (in *r) */
+#define OSSL_DELIVER_READ_FAILED 2    /* SSL_read_ex on the destination failed (in *r) */
+#define OSSL_DELIVER_MOVE_FAILED 3    /* the destination's BIO pair refused bytes */
+#define OSSL_DELIVER_STUCK 4          /* nothing written, moved or read in a round */
+#define OSSL_DELIVER_CALLBACK_SRC 5   /* a Python callback of the source parked an exception */
+#define OSSL_DELIVER_CALLBACK_DST 6   /* same for the destination */
 
 /* ---- One side's negotiated values for SideResult (glue/snapshot.c) ------ */
 
@@ -200,8 +213,17 @@ static long ossl_bio_move(BIO *from, BIO *to, size_t max);
 /* The one definition of "retry the same call": ErrorCode.retryable is read
  * from it at import. WANT_RETRY_VERIFY is not (CVE-2021-4044). */
 static int ossl_retryable(int err);
+static int ossl_callback_parked(SSL *ssl);
 static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                            ossl_step_rec *out, int cap, int max_steps, ossl_result *r);
+static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
+                                ossl_drive_state *d, ossl_step_rec *out, int cap,
+                                int max_steps, ossl_result *r);
+
+/* glue/pair.c: application data, written by one and read by the other, in one call */
+static int ossl_deliver(SSL *src, SSL *dst, BIO *src_net, BIO *dst_net,
+                        const unsigned char *data, size_t n, unsigned char *out, size_t *got,
+                        ossl_result *r);
 
 /* glue/snapshot.c: snapshots and the peer chains they hold */
 static STACK_OF_X509 *ossl_peer_chain_ref(const SSL *ssl);

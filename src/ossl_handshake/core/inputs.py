@@ -186,6 +186,19 @@ def cert_data(value: object, what: str) -> bytes:
     return view.tobytes()
 
 
+def take_writable(buffer: object, what: str) -> memoryview:
+    """A writable bytes-like ``buffer`` as a flat byte view, or TypeError/ValueError."""
+    try:
+        view = memoryview(buffer)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} must be a writable buffer, not {type(buffer).__name__}") from None
+    if view.readonly:
+        raise TypeError(f"{what} must be writable (a bytearray or memoryview), not read-only")
+    if not view.c_contiguous:
+        raise ValueError(f"{what} must be a contiguous buffer")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
 #: cdata pointer types :func:`as_pointer` accepts for each target type (a
 #: foreign cffi module may spell the typedef out as its struct).
 _POINTER_ALIASES = {

@@ -1,5 +1,6 @@
-"""Two in-process peers: ``memory_pair``, the driver (``drive``, ``handshake``) and results."""
+"""Two in-process peers: ``memory_pair``, the driver (``drive``, ``handshake``), ``deliver``."""
 
+from ossl_handshake.pair.bulk import deliver, deliver_into
 from ossl_handshake.pair.driver import (
     drive,
     drive_post_handshake,
@@ -17,6 +18,8 @@ __all__ = [
     "HandshakeResult",
     "SideResult",
     "StepRecord",
+    "deliver",
+    "deliver_into",
     "drive",
     "drive_post_handshake",
     "early_data_handshake",

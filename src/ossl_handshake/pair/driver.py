@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ossl_handshake._native import ffi, lib
+from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.connection import Connection, _thread_result, join
 from ossl_handshake.core.context import Context
 from ossl_handshake.core.early_data import ReadEarly
@@ -30,6 +31,7 @@ from ossl_handshake.core.errors import (
     PauseError,
     ReturnCode,
     SSLError,
+    drain,
     error_for_step,
     records,
 )
@@ -161,6 +163,10 @@ def drive(
     mode: every callback pauses once before its first call and the driver
     resumes it (``resume()``), so any scenario runs with a pause at each
     callback. Pausing drives take the Python loop.
+
+    When nothing needs a step or a byte in Python (:func:`_fast_path_ok`),
+    the whole handshake runs in one C call (``glue/drive.c``), on the
+    connections' own BIO pairs or on a shared one, with the same steps.
     """
     if client is server:
         raise ValueError("drive needs two different connections, got the same one twice")
@@ -202,20 +208,13 @@ def drive(
     c_int(max_steps, "max_steps", 1, _MAX_STEPS)
     settled = False
     lazy: Callable[[], list[StepRecord]] | None = None
-    if (
-        _fast
-        and direct
-        and wire is None
-        and tr is None
-        and client._on_info is None
-        and client._on_message is None
-        and server._on_info is None
-        and server._on_message is None
-        and client._failed is None
-        and server._failed is None
-        and not (on_pause or pause_every_callback or may_pause(client) or may_pause(server))
-    ):
-        steps, error, failed_side, settled, lazy = _drive_direct(client, server, max_steps, settle)
+    sides: tuple[SideResult, SideResult] | None = None
+    own_pairs = client._transport.kind == "memory" and server._transport.kind == "memory"
+    pausing = bool(on_pause or pause_every_callback)
+    if _fast and (direct or own_pairs) and not pausing and _fast_path_ok(client, server, wire, tr):
+        steps, error, failed_side, settled, lazy, sides = _drive_c(
+            client, server, max_steps, settle, own_pairs=not direct
+        )
     else:
         with pause_mode(client, server, pause_every_callback):
             steps, error, failed_side = _drive_python(
@@ -228,9 +227,11 @@ def drive(
             client.process_pending()
         except SSLError as exc:  # e.g. a ticket record the wire broke
             error, failed_side = exc, Role.CLIENT
+    if sides is None:
+        sides = (SideResult.of(client), SideResult.of(server))
     result = HandshakeResult(
-        client=SideResult.of(client),
-        server=SideResult.of(server),
+        client=sides[0],
+        server=sides[1],
         steps=steps,
         failed_side=failed_side,
         error=error,
@@ -240,7 +241,7 @@ def drive(
     )
     if lazy is not None:
         # Measured: building the steps of a handshake nobody inspects costs
-        # more than 1 % of it, so a direct drive that ended well builds them
+        # more than 1 % of it, so a C drive that ended well builds them
         # on first read of result.steps (through the same _step_of).
         del result.__dict__["steps"]
         result.__dict__["_raw_steps"] = lazy
@@ -250,6 +251,27 @@ def drive(
     if check_fired is not None:
         check_fired(result)  # a fault that never fired fails the scenario
     return result
+
+
+def _fast_path_ok(
+    client: Connection, server: Connection, wire: WireLike | None, trace: Trace | None
+) -> bool:
+    """Whether the C driver may run this handshake: nothing needs a step or a
+    byte in Python (no wire, trace or observer, neither side failed already,
+    no callback that may pause).
+    A feature that needs Python between two steps adds its condition here."""
+    return (
+        wire is None
+        and trace is None
+        and client._on_info is None
+        and client._on_message is None
+        and server._on_info is None
+        and server._on_message is None
+        and client._failed is None
+        and server._failed is None
+        and not may_pause(client)  # the C loop cannot resume a pause (core/pauses.py)
+        and not may_pause(server)
+    )
 
 
 def _drive_python(
@@ -370,6 +392,9 @@ _D_CALLBACK = int(lib.OSSL_DRIVE_CALLBACK)
 _D_STUCK = int(lib.OSSL_DRIVE_STUCK)
 _D_BUDGET = int(lib.OSSL_DRIVE_BUDGET)
 _D_QUEUE = int(lib.OSSL_DRIVE_QUEUE)
+_D_MOVE = int(lib.OSSL_DRIVE_MOVE)
+#: ``ossl_bio_move``'s limit for "everything pending" (``transfer_to``'s default).
+_MOVE_ALL = 1 << 30
 
 
 def _drive_scratch() -> tuple[Any, Any]:
@@ -382,12 +407,25 @@ def _drive_scratch() -> tuple[Any, Any]:
     return s
 
 
-def _drive_direct(
-    client: Connection, server: Connection, max_steps: int, settle: bool
+def _drive_c(
+    client: Connection, server: Connection, max_steps: int, settle: bool, *, own_pairs: bool
 ) -> tuple[
-    list[StepRecord], SSLError | None, Role | None, bool, Callable[[], list[StepRecord]] | None
+    list[StepRecord],
+    SSLError | None,
+    Role | None,
+    bool,
+    Callable[[], list[StepRecord]] | None,
+    tuple[SideResult, SideResult] | None,
 ]:
-    """The direct-mode loop in C (``ossl_drive_pair``): same steps, same rules, one call.
+    """The driver loop in C: same steps, same rules, one call for the whole handshake.
+
+    ``own_pairs`` (the default path, :func:`memory_pair`): each connection on
+    its own BIO pair, stepped and its bytes moved to the peer's pair by
+    ``ossl_drive_own_pairs``. Otherwise (direct mode) both share one pair and
+    ``ossl_drive_pair`` only steps them. Both guards are held for the call
+    (``run_both``), and the GIL is released for all of it (cffi). A drive that
+    ends well also settles the client and snapshots both sides under the same
+    guards: one guarded call per handshake.
 
     Python only turns the records into :class:`Step` objects (through
     :func:`~ossl_handshake.core.errors.error_for_step`, the same mapping as
@@ -397,7 +435,7 @@ def _drive_direct(
     happened in; the no-progress and budget errors.
     """
     scratch = _drive_scratch()
-    d, _one = scratch
+    d, one = scratch
     recs = ffi.new("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
     first = True
     lazy: Callable[[], list[StepRecord]] | None = None
@@ -409,6 +447,7 @@ def _drive_direct(
     error: SSLError | None = None
     failed_side: Role | None = None
     settled = False
+    sides: tuple[SideResult, SideResult] | None = None
 
     def record_steps(code: int, nrec: int) -> None:
         """Turn the C records into Steps while both guards are held (the last
@@ -425,39 +464,59 @@ def _drive_direct(
             if st.failed:
                 conn._failed = st
             last[r.side] = st
-            steps.append(StepRecord(len(steps), st, 0))
+            steps.append(StepRecord(len(steps), st, int(r.sent)))
+
+    def c_loop(cssl: Any, sssl: Any) -> int:
+        if not own_pairs:
+            return int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+        cnet, snet = client._memory().net, server._memory().net
+        code = int(
+            lib.ossl_drive_own_pairs(cssl, sssl, cnet, snet, d, recs, _REC_CAP, max_steps, res)
+        )
+        if code == _D_DONE and settle:
+            # What drive() flushes before settling: the server's last flight (tickets).
+            code = _D_MOVE if lib.ossl_bio_move(snet, cnet, _MOVE_ALL) < 0 else code
+        if code == _D_MOVE:
+            raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
+        return code
 
     try:
         while True:
 
             def drive_once(cssl: Any, sssl: Any, first: bool = first) -> tuple[int, int]:
-                code = int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+                nonlocal error, failed_side, settled, sides
+                code = c_loop(cssl, sssl)
                 nrec = int(d.nrec)
-                if code == _D_DONE and first:
-                    # Nothing failed, no queue, no callback: every record maps
-                    # to a Step from the record alone, built if someone reads
-                    # result.steps.
-                    return code, nrec
-                record_steps(code, nrec)
-                return code, 0
+                # A first call that ended well had no failure, queue or
+                # callback: every record maps to a Step from the record alone,
+                # built (lazily) if someone reads result.steps.
+                if not (code == _D_DONE and first):
+                    record_steps(code, nrec)
+                    nrec = 0
+                if code == _D_DONE:
+                    if settle:
+                        settled = True
+                        error = _settle_locked(client, cssl, one)
+                        failed_side = Role.CLIENT if error is not None else None
+                    sides = (
+                        SideResult.of_snapshot(
+                            client, lib.ossl_snapshot_new(cssl), ca_names_of(cssl)
+                        ),
+                        SideResult.of_snapshot(server, lib.ossl_snapshot_new(sssl)),
+                    )
+                return code, nrec
 
             code, lazy_n = run_both(client._guard, server._guard, drive_once)
             if lazy_n:
                 lazy = partial(_steps_of, recs, lazy_n)
             first = False
             if code == _D_DONE:
-                if settle:
-                    settled = True
-                    try:
-                        client.process_pending()
-                    except SSLError as exc:  # as drive() around process_pending()
-                        error, failed_side = exc, Role.CLIENT
                 break
             if code == _D_FAILED:
                 st = steps[-1].step
                 error, failed_side = st.error, st.role
                 lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
-                _let_peer_see(client, server, failed_side, True, _move, steps, lastd)
+                _let_peer_see(client, server, failed_side, not own_pairs, _move, steps, lastd)
                 break
             if code == _D_STUCK:
                 lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
@@ -475,7 +534,18 @@ def _drive_direct(
             # _D_FULL or _D_QUEUE: the records are taken; continue where it stopped.
     finally:
         _drive_tls.s = scratch
-    return steps, error, failed_side, settled, lazy
+    return steps, error, failed_side, settled, lazy, sides
+
+
+def _settle_locked(client: Connection, cssl: Any, one: Any) -> SSLError | None:
+    """``client.process_pending()`` (``SSL_peek_ex``) with the client's guard
+    already held: the TLS 1.3 tickets; a fatal error is returned, as drive()
+    records it."""
+    try:
+        client._peeked(cssl, client._call_locked(cssl, lib.ossl_peek, one, 1))
+    except SSLError as exc:
+        return exc
+    return None
 
 
 def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:
@@ -490,7 +560,10 @@ def _step_of(rec: Any, role: Role, errors: tuple[ErrorRecord, ...]) -> Step:
 def _steps_of(recs: Any, n: int) -> list[StepRecord]:
     """StepRecords of C records with no failure and no error queue among them
     (their state strings are libssl's static ones, valid after SSL_free)."""
-    return [StepRecord(j, _step_of(recs[j], _ROLES[recs[j].side], ()), 0) for j in range(n)]
+    return [
+        StepRecord(j, _step_of(recs[j], _ROLES[recs[j].side], ()), int(recs[j].sent))
+        for j in range(n)
+    ]
 
 
 def _waiting_side(client: Connection, server: Connection) -> Role:

@@ -158,8 +158,16 @@ class SideResult:
         """
         if conn.role is Role.CLIENT:  # with SSL_get_client_CA_list, under the same read
             snap, ca_names = conn._guard.read(_client_snapshot)
-        else:
-            snap, ca_names = conn._guard.read(lib.ossl_snapshot_new), None
+            return cls.of_snapshot(conn, snap, ca_names)
+        return cls.of_snapshot(conn, conn._guard.read(lib.ossl_snapshot_new))
+
+    @classmethod
+    def of_snapshot(
+        cls, conn: Connection, snap: Any, ca_names: list[str] | None = None
+    ) -> SideResult:
+        """The result of a snapshot ``ossl_snapshot_new`` took of ``conn`` (under
+        its guard, e.g. inside the C driver's call); takes ownership of ``snap``.
+        ``ca_names``: a client's ``SSL_get_client_CA_list``, read under the same guard."""
         if snap == _NULL:
             raise MemoryError("ossl_snapshot_new")
         self = cls.__new__(cls)
@@ -287,7 +295,7 @@ class HandshakeResult:
 
         def __getattr__(self, name: str) -> Any:
             # ``steps`` of a direct-mode drive that ended well are built from
-            # the C driver's records on first read (pair._drive_direct).
+            # the C driver's records on first read (pair._drive_c).
             raw = self.__dict__.pop("_raw_steps", None) if name == "steps" else None
             if raw is None:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -12,29 +12,30 @@ static int ossl_join(SSL *a, SSL *b, size_t size)
     return 1;
 }
 
-/* Move up to max bytes from one BIO to another without a round trip through
- * Python objects, through a buffer of its own (one TLS record). Returns bytes
- * moved, -1 if the destination refused. */
+/* Move up to max bytes from one BIO pair to another without a round trip
+ * through Python objects. Zero-copy on the source side: BIO_nread0 points
+ * into the source pair's own buffer (its contiguous readable part), which
+ * BIO_write copies into the destination; BIO_nread then consumes it.
+ * Returns bytes moved, -1 if the destination refused. */
 static long ossl_bio_move(BIO *from, BIO *to, size_t max)
 {
-    char buf[16384];
-    const size_t bufsize = sizeof(buf);
     long moved = 0;
     while ((size_t)moved < max) {
-        size_t want = BIO_ctrl_pending(from);
+        char *p = NULL;
+        int avail = BIO_nread0(from, &p);
         size_t room = BIO_ctrl_get_write_guarantee(to);
-        if (want == 0 || room == 0)
+        size_t want;
+        int w;
+        if (avail <= 0 || room == 0)
             break;
+        want = (size_t)avail;
         if (want > room) want = room;
-        if (want > bufsize) want = bufsize;
         if (want > max - (size_t)moved) want = max - (size_t)moved;
-        int n = BIO_read(from, buf, (int)want);
-        if (n <= 0)
-            break;
-        int w = BIO_write(to, buf, n);
-        if (w != n)
+        w = BIO_write(to, p, (int)want);
+        if (w <= 0 || (size_t)w != want)
             return -1;
-        moved += n;
+        BIO_nread(from, &p, w);
+        moved += w;
     }
     return moved;
 }

@@ -1,9 +1,11 @@
-/* ---- The direct-mode driver (pair.drive's fast path) ----------------------
+/* ---- The C driver (pair.drive's fast path) --------------------------------
  *
- * Alternates SSL_do_handshake on two SSLs joined on one BIO pair, exactly as
- * the Python loop in pair.drive does, and records each step. Resumable: all
- * loop state lives in *d, so the caller can empty a full record buffer or
- * look at a step's error queue and call again. */
+ * Alternates SSL_do_handshake on two SSLs, exactly as the Python loop in
+ * pair.drive does, and records each step: on one shared BIO pair (direct
+ * mode) or each on its own pair with the bytes moved between them after
+ * every step (the default path). Resumable: all loop state lives in *d, so
+ * the caller can empty a full record buffer or look at a step's error queue
+ * and call again. */
 #include "../glue.h"
 
 static int ossl_retryable(int err)
@@ -23,29 +25,54 @@ static int ossl_retryable(int err)
     }
 }
 
-static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
+/* One SSL_do_handshake of side i, captured into *r and recorded into *rec. */
+static void ossl_record_step(SSL *ssl, int i, const char *before, ossl_step_rec *rec,
+                             ossl_result *r)
+{
+    ossl_conn_state *st;
+
+    rec->ret = ossl_do_handshake(ssl, r);
+    st = ossl_state(ssl);
+    rec->side = i;
+    rec->err = r->err;
+    rec->nerr = r->nerr;
+    rec->alert_sent = st != NULL ? st->alert_sent : -1;
+    rec->alert_received = st != NULL ? st->alert_received : -1;
+    rec->state = SSL_state_string_long(ssl);
+    rec->state_before = before;
+    rec->sys_errno = r->sys_errno;
+    rec->verify = r->verify;
+    rec->sent = 0;
+}
+
+static int ossl_callback_parked(SSL *ssl)
+{
+    ossl_conn_state *st = ossl_state(ssl);
+    return st != NULL && st->cb_error;
+}
+
+/* The loop of pair.drive over two SSLs. net == NULL: the SSLs share one BIO
+ * pair (direct mode). Otherwise net[i] is side i's network BIO and what a
+ * step wrote goes to the peer's pair right after it, as the Python loop's
+ * transfer_to does. */
+static int ossl_drive_loop(SSL *const *ssl, BIO *const *net, ossl_drive_state *d,
                            ossl_step_rec *out, int cap, int max_steps, ossl_result *r)
 {
-    SSL *ssl[2];
     int i;
 
-    ssl[0] = client;
-    ssl[1] = server;
     d->nrec = 0;
     if (!d->started) {
         memset(d, 0, sizeof(*d));
         d->started = 1;
-        d->fin[0] = SSL_is_init_finished(client) ? 1 : 0;
-        d->fin[1] = SSL_is_init_finished(server) ? 1 : 0;
+        d->fin[0] = SSL_is_init_finished(ssl[0]) ? 1 : 0;
+        d->fin[1] = SSL_is_init_finished(ssl[1]) ? 1 : 0;
     }
     for (;;) {
         if (d->pos == 0 && d->n >= max_steps)
             return OSSL_DRIVE_BUDGET;
         for (i = d->pos; i < 2; i++) {
             const char *before;
-            ossl_conn_state *st;
             ossl_step_rec *rec;
-            int rv;
 
             if (d->fin[i])
                 continue;
@@ -54,29 +81,24 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
                 return OSSL_DRIVE_FULL;
             }
             before = d->prev[i] != NULL ? d->prev[i] : SSL_state_string_long(ssl[i]);
-            rv = ossl_do_handshake(ssl[i], r);
-            st = ossl_state(ssl[i]);
             rec = &out[d->nrec++];
-            rec->side = i;
-            rec->ret = rv;
-            rec->err = r->err;
-            rec->nerr = r->nerr;
-            rec->alert_sent = st != NULL ? st->alert_sent : -1;
-            rec->alert_received = st != NULL ? st->alert_received : -1;
-            rec->state = SSL_state_string_long(ssl[i]);
-            rec->state_before = before;
-            rec->sys_errno = r->sys_errno;
-            rec->verify = r->verify;
+            ossl_record_step(ssl[i], i, before, rec, r);
             d->n++;
             d->prev[i] = rec->state;
             d->pos = i + 1;
-            if (st != NULL && st->cb_error)
-                return OSSL_DRIVE_CALLBACK;
-            if (rv == 1)
+            if (ossl_callback_parked(ssl[i]))
+                return OSSL_DRIVE_CALLBACK; /* the Python loop's step() raised: nothing moved */
+            if (net != NULL) {
+                rec->sent = ossl_bio_move(net[i], net[1 - i], (size_t)-1);
+                if (rec->sent < 0)
+                    return OSSL_DRIVE_MOVE;
+            }
+            if (rec->ret == 1)
                 d->fin[i] = d->progressed = 1;
-            else if (strcmp(rec->state, before) != 0 || r->err == SSL_ERROR_WANT_ASYNC)
+            else if (rec->sent > 0 || strcmp(rec->state, before) != 0
+                     || r->err == SSL_ERROR_WANT_ASYNC)
                 d->progressed = 1; /* a resumed async job moves on (async) */
-            if (rv != 1 && !ossl_retryable(r->err))
+            if (rec->ret != 1 && !ossl_retryable(r->err))
                 return OSSL_DRIVE_FAILED;
             if (r->err != SSL_ERROR_NONE && r->nerr > 0)
                 return OSSL_DRIVE_QUEUE;
@@ -86,11 +108,38 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
             return OSSL_DRIVE_DONE;
         if (!d->progressed) {
             d->idle++;
-            if (d->idle >= 2 || SSL_is_init_finished(client) || SSL_is_init_finished(server))
+            if (d->idle >= 2 || SSL_is_init_finished(ssl[0]) || SSL_is_init_finished(ssl[1]))
                 return OSSL_DRIVE_STUCK;
         } else {
             d->idle = 0;
         }
         d->progressed = 0;
     }
+}
+
+/* Direct mode: both SSLs on one shared BIO pair (join()). */
+static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
+                           ossl_step_rec *out, int cap, int max_steps, ossl_result *r)
+{
+    SSL *ssl[2];
+
+    ssl[0] = client;
+    ssl[1] = server;
+    return ossl_drive_loop(ssl, NULL, d, out, cap, max_steps, r);
+}
+
+/* The default path: each SSL on its own BIO pair (memory_pair()); the bytes
+ * move between the pairs in C. */
+static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
+                                ossl_drive_state *d, ossl_step_rec *out, int cap,
+                                int max_steps, ossl_result *r)
+{
+    SSL *ssl[2];
+    BIO *net[2];
+
+    ssl[0] = client;
+    ssl[1] = server;
+    net[0] = client_net;
+    net[1] = server_net;
+    return ossl_drive_loop(ssl, net, d, out, cap, max_steps, r);
 }

@@ -606,6 +606,9 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
                     codes.append(out.exit_code)
                 break
             out.peer = f"{addr[0]}:{addr[1]}"
+            # Each TLS write is one segment now: with Nagle, the close_notify
+            # after a reply waits for the client's delayed ACK (~40 ms each).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=serve, args=(sock, out), name=f"conn-{i}", daemon=True)
             t.start()
             workers = [w for w in workers if w.is_alive()] + [t]

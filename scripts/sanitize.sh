@@ -3,7 +3,10 @@
 # into its own venv (.venv-asan, apart from the normal .venv) and run the
 # lifecycle / thread / hostile-caller / callback tests against that copy.
 #
-#   scripts/sanitize.sh [pytest args...]   (default: the files in TESTS below)
+#   scripts/sanitize.sh [pytest args...]   (default: the files in TESTS below,
+#                                           then FIBER_TESTS in a run of their own)
+# Given arguments run in one invocation with no allowance (FIBER_TESTS among
+# them then fail on the stack-switch warning: run those with no arguments).
 #
 # The package is built by pip/setuptools (cffi, ossl_build.py) from a copy of
 # the tree's tracked and untracked-but-not-ignored files, with the sanitizer

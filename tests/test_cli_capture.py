@@ -1,7 +1,7 @@
 """``--pcapng`` and ``--keylog`` on ``ossl-handshake server`` and ``client``, read back by tshark.
 
 Both peers are processes on loopback; each writes a capture of its own
-connection (the bytes relayed through ``cli/capture.py``) with the key log
+connection (recorded in visible mode, ``Connection(..., visible=True)``) with the key log
 embedded, and tshark decrypts the application data from either file.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ossl_handshake.cli.capture import capture_path
 from ossl_handshake.cli.main import EXIT_OK, EXIT_TLS
+from ossl_handshake.cli.peers import capture_path
 from tests._peers import CliServer, cli, handshakes, run
 from tests._probes import probe
 

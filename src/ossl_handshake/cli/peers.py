@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ossl_handshake.cli.capture import CaptureRelay, capture_path, keylog_dispatch
 from ossl_handshake.cli.config import (
     add_config_args,
     build_context,
@@ -60,6 +59,7 @@ from ossl_handshake.core.errors import (
     UnexpectedEOFError,
     ZeroReturnError,
 )
+from ossl_handshake.core.keylog import AppendLines
 from ossl_handshake.core.session import Session
 from ossl_handshake.observe.trace import Trace
 from ossl_handshake.tls.names import ALERT_CODES
@@ -79,6 +79,35 @@ Emit = Callable[[dict[str, Any]], None]
 
 def _emit_stdout(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, sort_keys=True), flush=True)
+
+
+_current = threading.local()
+
+
+def keylog_dispatch(path: str | None) -> Callable[[str], None]:
+    """A key log target: each line to ``path`` (appended) and to this thread's trace.
+
+    libssl calls the context's key log callback on the connection's own
+    thread, inside its handshake, so the thread's current trace is that
+    connection's: its pcapng embeds the secrets and its ladder names the
+    peer's encrypted TLS 1.3 messages.
+    """
+    to_file = AppendLines(path) if path else None
+
+    def line(text: str) -> None:
+        if to_file is not None:
+            to_file(text)
+        trace: Trace | None = getattr(_current, "trace", None)
+        if trace is not None:
+            trace.keylog_line(text)
+
+    return line
+
+
+def capture_path(template: str, index: int) -> Path:
+    """``--pcapng FILE`` for connection ``index``: FILE itself for 0, ``stem-N.suffix`` after."""
+    p = Path(template)
+    return p if index == 0 else p.with_name(f"{p.stem}-{index}{p.suffix}")
 
 
 def parse_hostport(value: str) -> tuple[str, int]:
@@ -126,7 +155,6 @@ class Outcome:
     expect_alert: str | None = None
     alert_sent: str | None = None
     alert_received: str | None = None
-    relay: CaptureRelay | None = None
 
     @property
     def expected_failure(self) -> bool:
@@ -451,14 +479,14 @@ def run_connection(
 ) -> Session | None:
     """Handshake, data phase, close; fills ``out``. Returns the client's session."""
     deadline = _Deadline(sock, args.deadline)
-    if args.pcapng:
-        out.trace = Trace(keep_data=True)
-        out.relay = CaptureRelay(sock, out.trace, out.side, args.timeout)
-        sock = out.relay.inner
-    elif args.trace:
-        out.trace = Trace(keep_data=False)
+    visible = bool(args.pcapng or args.trace)
+    if visible:
+        out.trace = Trace(keep_data=bool(args.pcapng))
+        _current.trace = out.trace
     sock.settimeout(args.timeout)
-    conn = Connection(ctx, out.side, sock=sock, server_name=server_name, session=session)
+    conn = Connection(
+        ctx, out.side, sock=sock, server_name=server_name, session=session, visible=visible
+    )
     out.conn = conn
     out.expect_alert = args.expect_alert
     if out.trace is not None:
@@ -490,6 +518,7 @@ def run_connection(
             f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
         )
     deadline.done()
+    _current.trace = None
     _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
     if out.error is None and out.side is Role.CLIENT:
         return conn.session
@@ -497,15 +526,11 @@ def run_connection(
 
 
 def _finish(out: Outcome, args: argparse.Namespace, emit: Emit) -> None:
-    if out.relay is not None and out.trace is not None:
-        out.relay.join()
-        if out.trace.transfers:
-            out.trace.write_pcapng(capture_path(args.pcapng, out.index))
+    if args.pcapng and out.trace is not None and out.trace.transfers:
+        out.trace.write_pcapng(capture_path(args.pcapng, out.index))
     emit(out.to_json(args.trace))
     if out.conn is not None:
         out.conn.close()
-    if out.relay is not None:
-        out.relay.close()
 
 
 def _usage(name: str, exc: BaseException) -> int:
@@ -543,7 +568,7 @@ def _context(args: argparse.Namespace, role: Role) -> Context:
     _check_peer_args(args, role)
     ctx = build_context(args, role)
     configure_peer(ctx, args, role)
-    if args.pcapng:
+    if args.pcapng or args.trace:
         ctx.set_keylog(keylog_dispatch(args.keylog))
     return ctx
 

@@ -38,10 +38,11 @@ from ossl_handshake.wire import (
     Split,
     Truncate,
 )
-from tests._peers import TIMEOUT, EchoServer, cli, json_lines, read_until
+from tests._peers import TIMEOUT, EchoServer, KeyloggedServer, cli, json_lines, read_until
 from tests.test_c_integration import (
     tls_client,
 )
+from tests.test_cli_capture import TSHARK, decrypted, needs_tshark
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -352,3 +353,115 @@ def test_proxy_command_stops_on_sigterm_and_embeds_the_key_log(tmp_path: Path) -
     assert lines == []
     data = cap.read_bytes()
     assert b"CLIENT_RANDOM " + b"00" * 32 in data  # the Decryption Secrets Block
+
+
+# ---- --trace, --keylog and the per-side policies ------------------------------------------
+
+
+def _proxied_through(
+    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path, *args: str
+) -> tuple[dict[str, object], str]:
+    """C client -> ``proxy --trace --keylog <the C server's key log>`` -> C echo server (TLS 1.3).
+
+    The proxy's JSON line for the one connection, and its text output.
+    """
+    server = keylogged_echo_server()
+    proxy = ProxyProc(
+        "--connect", f"127.0.0.1:{server.port}", "--count", "1",
+        "--keylog", str(server.keylog), "--trace", *args,
+    )  # fmt: skip
+    rc, _, err = tls_client(
+        tls_client_exe, proxy.port, "--cafile", str(certs.CA), "--send", "hi", "--expect", "hi"
+    )
+    assert rc == 0, err
+    prc, lines, perr = proxy.finish()
+    assert prc == 0, perr
+    assert server.finish()[0] == 0
+    (line,) = lines
+    return line, perr
+
+
+def test_proxy_trace_names_the_decrypted_tls13_messages_with_the_peers_key_log(
+    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path
+) -> None:
+    line, _ = _proxied_through(keylogged_echo_server, tls_client_exe)
+    flights = line["ladder"]
+    assert isinstance(flights, list)
+    server_labels = [
+        [x for x in f["labels"] if x != "ChangeCipherSpec"]  # middlebox compatibility
+        for f in flights
+        if f.get("from") == "server"
+    ]
+    assert server_labels[0][:5] == [
+        "ServerHello", "EncryptedExtensions", "Certificate", "CertificateVerify", "Finished"
+    ], flights  # fmt: skip
+    client_labels = [f["labels"] for f in flights if f.get("from") == "client"]
+    assert client_labels[0] == ["ClientHello"]
+    assert "Finished" in client_labels[1], flights
+    # The wire decrypted them too (KeyLog(path=...)): the report names them.
+    server_side = line["server"]
+    assert isinstance(server_side, dict)
+    assert {"EncryptedExtensions", "Certificate", "Finished"} <= set(server_side["messages"])
+
+
+def test_proxy_trace_prints_a_text_ladder_without_json(
+    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path
+) -> None:
+    server = keylogged_echo_server()
+    proc = subprocess.Popen(
+        cli("proxy", "--connect", f"127.0.0.1:{server.port}", "--count", "1",
+            "--keylog", str(server.keylog), "--trace"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        first = proc.stdout.readline() if proc.stdout is not None else ""
+        port = int(first.split()[1].rpartition(":")[2])
+        rc, _, err = tls_client(tls_client_exe, port, "--cafile", str(certs.CA))
+        assert rc == 0, err
+        out, perr = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, perr
+    assert server.finish()[0] == 0
+    summary, _, drawn = out.partition("\n")
+    assert summary.startswith("#0 ") and ": closed" in summary, out
+    for name in ("EncryptedExtensions", "Certificate", "CertificateVerify", "Finished"):
+        assert name in drawn, drawn
+
+
+@needs_tshark
+def test_a_proxied_tls13_capture_decrypts_in_tshark_with_the_c_servers_keys(
+    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path, tmp_path: Path
+) -> None:
+    cap = tmp_path / "proxied.pcapng"
+    _proxied_through(keylogged_echo_server, tls_client_exe, "--pcapng", str(cap))
+    frames = decrypted(cap)
+    types = {t for f in frames for t in f.split("\t")[1].split(",") if t}
+    assert {"1", "2", "8", "11", "15", "20"} <= types, frames  # EE, Certificate, CV decrypted
+    assert len([f for f in frames if f.endswith(b"hi".hex())]) == 2, frames  # both directions
+
+
+@needs_tshark
+def test_per_side_policies_shape_each_direction_separately(
+    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path, tmp_path: Path
+) -> None:
+    cap = tmp_path / "policies.pcapng"
+    line, _ = _proxied_through(
+        keylogged_echo_server, tls_client_exe,
+        "--client-policy", "bytes", "--server-policy", "records", "--pcapng", str(cap),
+    )  # fmt: skip
+    assert TSHARK is not None
+    proc = subprocess.run(
+        [TSHARK, "-n", "-r", str(cap), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.len"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    server_port = int(str(line["server"]["address"]).rpartition(":")[2])  # type: ignore[index]
+    lengths: dict[bool, set[int]] = {True: set(), False: set()}
+    for row in proc.stdout.splitlines():
+        port, length = row.split("\t")
+        if int(length):
+            lengths[int(port) == server_port].add(int(length))
+    assert lengths[False] == {1}, lengths  # the client's bytes: one per segment
+    assert max(lengths[True]) > 1, lengths  # the server's: whole records

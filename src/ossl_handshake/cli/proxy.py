@@ -1,14 +1,18 @@
 """``ossl-handshake proxy``: the fault proxy between two processes, from the shell.
 
 ``ossl-handshake proxy --listen HOST:PORT --connect HOST:PORT [--fault SPEC]...
-[--policy P] [--pcapng FILE] [--keylog FILE] [--count N] [--timeout S] [--ready-file PATH]
-[--json]``
+[--policy P] [--client-policy P] [--server-policy P] [--pcapng FILE]
+[--keylog FILE] [--trace] [--count N] [--timeout S] [--ready-file PATH] [--json]``
 runs a :class:`~ossl_handshake.proxy.FaultProxy` (grammar of ``--fault`` and
-``--policy``: :mod:`ossl_handshake.proxy.spec`). It prints a ready line
+the policies: :mod:`ossl_handshake.proxy.spec`). It prints a ready line
 (``LISTEN host:port -> host:port``, or with ``--json`` an ``event: listening``
 object), then one line per finished connection (with ``--json`` the
 :meth:`~ossl_handshake.proxy.ConnectionReport.to_dict` object), and stops after
-``--count`` connections or on SIGINT/SIGTERM.
+``--count`` connections or on SIGINT/SIGTERM. ``--trace`` adds each
+connection's ladder (:mod:`ossl_handshake.observe.ladder`, drawn from the
+records that crossed: the text ladder after the summary line, or a
+``ladder`` list of flights in the JSON object); with ``--keylog`` the TLS 1.3
+messages in it are named decrypted.
 
 Exit codes: 0 every fault fired in every connection; 1 a fault never fired
 or the proxy failed on a connection; 2 usage (a bad spec); 4 cannot listen.
@@ -26,6 +30,7 @@ from types import FrameType
 
 from ossl_handshake.cli.main import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, command
 from ossl_handshake.core.inputs import check_address
+from ossl_handshake.observe import ladder
 from ossl_handshake.proxy.proxy import FaultProxy
 from ossl_handshake.proxy.report import ConnectionReport
 from ossl_handshake.proxy.spec import GRAMMAR, POLICY_GRAMMAR, SpecError, parse_fault, parse_policy
@@ -82,6 +87,17 @@ def _summary(report: ConnectionReport) -> str:
     )
 
 
+def _flight_dict(row: ladder.Flight | ladder.Marker) -> dict[str, object]:
+    if isinstance(row, ladder.Marker):  # not drawn: the proxy records no steps
+        return {"marker": row.text}
+    return {
+        "from": row.side.value,
+        "to": row.to.value,
+        "bytes": row.length,
+        "labels": list(row.labels),
+    }
+
+
 def run_proxy(args: argparse.Namespace) -> int:
     """Serve until ``--count`` connections finished or a signal; exit code as documented."""
     lock = threading.Lock()
@@ -91,7 +107,13 @@ def run_proxy(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     def on_connection(report: ConnectionReport) -> None:
-        emit(json.dumps(report.to_dict(), sort_keys=True) if args.json else _summary(report))
+        line = report.to_dict()
+        trace = proxy.trace(report) if args.trace else None
+        if trace is not None and args.json:
+            line["ladder"] = [_flight_dict(f) for f in ladder.flights(trace)]
+        emit(json.dumps(line, sort_keys=True) if args.json else _summary(report))
+        if trace is not None and not args.json:
+            emit(ladder.render_text(trace))
 
     try:
         proxy = FaultProxy(
@@ -99,6 +121,8 @@ def run_proxy(args: argparse.Namespace) -> int:
             listen=args.listen,
             faults=args.fault,
             policy=args.policy,
+            client_policy=args.client_policy,
+            server_policy=args.server_policy,
             timeout=args.timeout,
             count=args.count,
             keylog=args.keylog,
@@ -187,6 +211,14 @@ def _configure_proxy(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help=f"delivery policy: {POLICY_GRAMMAR} (default flights)",
     )
+    for side in ("client", "server"):
+        p.add_argument(
+            f"--{side}-policy",
+            type=_policy,
+            default=None,
+            metavar="P",
+            help=f"delivery policy of what the {side} sends (default: --policy)",
+        )
     p.add_argument(
         "--timeout",
         type=_positive,
@@ -201,7 +233,10 @@ def _configure_proxy(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keylog",
         metavar="FILE",
-        help="key log file of a peer (SSLKEYLOGFILE): embedded in the pcapng",
+        help="key log file of a peer (SSLKEYLOGFILE): TLS 1.3 decrypted, embedded in the pcapng",
+    )
+    p.add_argument(
+        "--trace", action="store_true", help="print each connection's ladder after its line"
     )
     p.add_argument(
         "--ready-file",

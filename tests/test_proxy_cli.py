@@ -18,26 +18,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ossl_handshake import Role, certs
+from ossl_handshake import Role, certs, wire
 from ossl_handshake.proxy import SpecError, fault_spec, parse_fault, parse_policy, policy_spec
 from ossl_handshake.tls.names import CONTENT_TYPES
-from ossl_handshake.wire import (
-    BYTES,
-    FLIGHTS,
-    RECORDS,
-    CloseAfter,
-    Coalesce,
-    Corrupt,
-    Delay,
-    Drop,
-    Duplicate,
-    Fault,
-    Inject,
-    Reorder,
-    Select,
-    Split,
-    Truncate,
-)
+from tests import _fault_strategies as fs
 from tests._peers import TIMEOUT, EchoServer, KeyloggedServer, cli, json_lines, read_until
 from tests.test_c_integration import (
     tls_client,
@@ -55,23 +39,28 @@ S, C = Role.SERVER, Role.CLIENT
 @pytest.mark.parametrize(
     ("spec", "cls", "select", "attrs"),
     [
-        ("corrupt:server:record=3", Corrupt, Select(S, record=3), {"offset": -1, "xor": 1}),
+        (
+            "corrupt:server:record=3",
+            wire.Corrupt,
+            wire.Select(S, record=3),
+            {"offset": -1, "xor": 1},
+        ),
         (
             "drop:client:flight=1:type=application_data",
-            Drop,
-            Select(C, flight=1, content_type="application_data"),
+            wire.Drop,
+            wire.Select(C, flight=1, content_type="application_data"),
             {},
         ),
         (
             "truncate:server:handshake=certificate:bytes=10",
-            Truncate,
-            Select(S, handshake_type="Certificate"),
+            wire.Truncate,
+            wire.Select(S, handshake_type="Certificate"),
             {"at": 10},
         ),
         (
             "corrupt:any:encrypted=yes:offset=7:xor=0x80",
-            Corrupt,
-            Select(encrypted=True),
+            wire.Corrupt,
+            wire.Select(encrypted=True),
             {
                 "offset": 7,
                 "xor": 0x80,
@@ -79,15 +68,20 @@ S, C = Role.SERVER, Role.CLIENT
         ),
         (
             "duplicate:server:type=22:times=all",
-            Duplicate,
-            Select(S, content_type=22),
+            wire.Duplicate,
+            wire.Select(S, content_type=22),
             {"times": None},
         ),
-        ("reorder:client:record=0:optional", Reorder, Select(C, record=0), {"optional": True}),
+        (
+            "reorder:client:record=0:optional",
+            wire.Reorder,
+            wire.Select(C, record=0),
+            {"optional": True},
+        ),
         (
             "delay:server:record=1:flights=2:after=client",
-            Delay,
-            Select(S, record=1),
+            wire.Delay,
+            wire.Select(S, record=1),
             {
                 "flights": 2,
                 "after": C,
@@ -95,8 +89,8 @@ S, C = Role.SERVER, Role.CLIENT
         ),
         (
             "inject:server:record=0:data=15030300020228:where=after",
-            Inject,
-            Select(S, record=0),
+            wire.Inject,
+            wire.Select(S, record=0),
             {
                 "data": bytes.fromhex("15030300020228"),
                 "where": "after",
@@ -105,7 +99,7 @@ S, C = Role.SERVER, Role.CLIENT
     ],
 )
 def test_documented_specs_parse_into_the_wire_faults(
-    spec: str, cls: type[Fault], select: Select, attrs: dict[str, object]
+    spec: str, cls: type[wire.Fault], select: wire.Select, attrs: dict[str, object]
 ) -> None:
     fault = parse_fault(spec)
     assert type(fault) is cls
@@ -117,7 +111,7 @@ def test_documented_specs_parse_into_the_wire_faults(
 
 def test_close_spec_is_close_after_on_one_direction() -> None:
     fault = parse_fault("close:server:bytes=100:flight=2")
-    assert isinstance(fault, CloseAfter)
+    assert isinstance(fault, wire.CloseAfter)
     assert (fault.direction, fault.nbytes, fault.flight) == (S, 100, 2)
     assert fault_spec(fault) == "close:server:bytes=100:flight=2"
 
@@ -153,13 +147,13 @@ def test_bad_specs_say_what_is_wrong(spec: str, message: str) -> None:
 
 
 def test_policies_parse_and_print_back() -> None:
-    assert parse_policy("flights") is FLIGHTS
-    assert parse_policy("records") is RECORDS
-    assert parse_policy("bytes") is BYTES
+    assert parse_policy("flights") is wire.FLIGHTS
+    assert parse_policy("records") is wire.RECORDS
+    assert parse_policy("bytes") is wire.BYTES
     split = parse_policy("split=5,9")
-    assert isinstance(split, Split) and split.offsets == [5, 9]
+    assert isinstance(split, wire.Split) and split.offsets == [5, 9]
     coalesce = parse_policy("coalesce=3")
-    assert isinstance(coalesce, Coalesce) and coalesce.flights == 3
+    assert isinstance(coalesce, wire.Coalesce) and coalesce.flights == 3
     for spec in ("flights", "records", "bytes", "split=5,9", "coalesce=3"):
         assert policy_spec(parse_policy(spec)) == spec
     for bad in ("slow", "split=", "split=0", "coalesce=1", "bytes=2"):
@@ -167,41 +161,29 @@ def test_policies_parse_and_print_back() -> None:
             parse_policy(bad)
 
 
-_roles = st.sampled_from([C, S])
-_opt_index = st.none() | st.integers(0, 50)
-_selects = st.builds(
-    Select,
-    direction=st.none() | _roles,
-    record=_opt_index,
-    flight=_opt_index,
-    content_type=st.none()
-    | st.sampled_from(sorted(set(CONTENT_TYPES.values())))
-    | st.integers(0, 255),
-    handshake_type=st.none() | st.sampled_from(["ClientHello", "Certificate", "Finished"]),
-    encrypted=st.none() | st.booleans(),
-)
-_common = {"times": st.none() | st.integers(1, 9), "optional": st.booleans()}
-_faults = st.one_of(
-    st.builds(Drop, _selects, **_common),
-    st.builds(Duplicate, _selects, **_common),
-    st.builds(Reorder, _selects, **_common),
-    st.builds(Truncate, _selects, st.integers(0, 300), **_common),
-    st.builds(Corrupt, _selects, st.integers(-300, 300), st.integers(1, 255), **_common),
-    st.builds(Delay, _selects, st.integers(0, 5), st.none() | _roles, **_common),
-    st.builds(
-        Inject,
-        _selects,
-        st.binary(max_size=20),
-        st.sampled_from(["before", "after", "instead"]),
-        **_common,
+_index = st.integers(0, 50)
+_faults = fs.faults(
+    fs.selects(
+        record=_index,
+        flight=_index,
+        content_type=st.sampled_from(sorted(set(CONTENT_TYPES.values()))) | st.integers(0, 255),
+        handshake_type=st.sampled_from(["ClientHello", "Certificate", "Finished"]),
+        encrypted=st.booleans(),
     ),
-    st.builds(CloseAfter, _roles, st.integers(0, 5000), flight=_opt_index, optional=st.booleans()),
+    times=st.none() | st.integers(1, 9),
+    optional=st.booleans(),
+    truncate_at=st.integers(0, 300),
+    corrupt_offset=st.integers(-300, 300),
+    inject_data=st.binary(max_size=20),
+    delay_flights=st.integers(0, 5),
+    close_bytes=st.integers(0, 5000),
+    close_flight=st.none() | _index,
 )
 
 
 @given(_faults)
-@example(Inject(Select(), b"", times=None))  # an empty value: data=
-def test_every_fault_round_trips_through_its_spec(fault: Fault) -> None:
+@example(wire.Inject(wire.Select(), b"", times=None))  # an empty value: data=
+def test_every_fault_round_trips_through_its_spec(fault: wire.Fault) -> None:
     spec = fault_spec(fault)
     again = parse_fault(spec)
     assert type(again) is type(fault)

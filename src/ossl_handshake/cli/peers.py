@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import select
 import socket
 import sys
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ossl_handshake.cli.args import add_capture_args, at_least, seconds, write_ready_file
 from ossl_handshake.cli.config import (
     add_config_args,
     build_context,
@@ -59,6 +59,7 @@ from ossl_handshake.core.errors import (
     UnexpectedEOFError,
     ZeroReturnError,
 )
+from ossl_handshake.core.inputs import check_address
 from ossl_handshake.core.keylog import AppendLines
 from ossl_handshake.core.session import Session
 from ossl_handshake.observe.trace import Trace
@@ -112,15 +113,10 @@ def capture_path(template: str, index: int) -> Path:
 
 def parse_hostport(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` for IPv6) into ``(host, port)``; raises ValueError."""
-    host, sep, port_s = value.rpartition(":")
-    if not sep or not host or not port_s.isdigit():
-        raise ValueError(f"expected HOST:PORT, not {value!r}")
-    port = int(port_s)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range in {value!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, port
+    try:
+        return check_address(value, "address")
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class DeadlineExceeded(TimeoutError):
@@ -538,12 +534,6 @@ def _usage(name: str, exc: BaseException) -> int:
     return EXIT_USAGE
 
 
-def _write_ready_file(path: str, port: int) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    Path(tmp).write_text(f"{port}\n", encoding="ascii")
-    os.replace(tmp, path)
-
-
 def _check_peer_args(args: argparse.Namespace, role: Role) -> None:
     """The flags that only make sense together; ValueError (a usage error) otherwise."""
     if args.expect_alert is not None and args.expect_alert not in ALERT_CODES:
@@ -612,7 +602,7 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
     with lsock:
         bound = lsock.getsockname()[1]
         if args.ready_file:
-            _write_ready_file(args.ready_file, bound)
+            write_ready_file(args.ready_file, bound)
         emit_locked({"schema": SCHEMA_VERSION, "event": "ready", "host": host, "port": bound})
         # --accept 0 serves until killed, so waiting for the next client is unbounded.
         lsock.settimeout(args.timeout if args.accept else None)
@@ -672,35 +662,14 @@ def run_client(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
     return code
 
 
-def _positive(value: str) -> float:
-    v = float(value)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-    return v
-
-
-def _count(value: str) -> int:
-    v = int(value)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return v
-
-
-def _workers(value: str) -> int:
-    v = int(value)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return v
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     g = p.add_argument_group("peer")
-    g.add_argument("--timeout", type=_positive, default=10.0, metavar="S",
+    g.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
                    help="per-operation timeout in seconds (default 10)")  # fmt: skip
     g.add_argument(
         "--deadline",
-        type=_positive,
+        type=seconds,
         default=None,
         metavar="S",
         help="whole-connection limit in seconds: the socket is shut down after it",
@@ -720,14 +689,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the connection must fail with this alert, sent or received (exit 0 then)",
     )
-    g.add_argument("--trace", action="store_true", help="add steps and protocol messages")
-    g.add_argument(
-        "--pcapng",
-        metavar="FILE",
-        help="capture each connection (FILE, then FILE-1, ...), key log embedded",
-    )
-    g.add_argument(
-        "--keylog", metavar="FILE", help="append NSS key log lines (SSLKEYLOGFILE format)"
+    add_capture_args(
+        g,
+        trace="add steps, protocol messages and both directions' flights (visible mode)",
+        pcapng="capture each connection (FILE, then FILE-1, ...), key log embedded",
+        keylog="append NSS key log lines (SSLKEYLOGFILE format)",
     )
 
 
@@ -737,14 +703,14 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
                    help="address to bind; port 0 picks a free one (ready line)")  # fmt: skip
     p.add_argument(
         "--accept",
-        type=_count,
+        type=at_least(0),
         default=1,
         metavar="N",
         help="connections to serve (0: until killed)",
     )
     p.add_argument(
         "--workers",
-        type=_workers,
+        type=at_least(1),
         default=4,
         metavar="N",
         help="connections served at once, a thread each (default 4)",
@@ -778,7 +744,7 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--num-tickets",
-        type=_count,
+        type=at_least(0),
         default=None,
         metavar="N",
         help="TLS 1.3 session tickets sent after the handshake (default 2)",
@@ -803,7 +769,7 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
 @command("client", "TLS client on a socket: one JSON line per handshake")
 def _configure_client(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connect", required=True, metavar="HOST:PORT", help="server address")
-    p.add_argument("--resume", type=_count, default=0, metavar="N",
+    p.add_argument("--resume", type=at_least(0), default=0, metavar="N",
                    help="N extra connections offering the first connection's session")  # fmt: skip
     _common(p)
     p.set_defaults(func=run_client)

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
 from types import FrameType
 
+from ossl_handshake.cli.args import add_capture_args, address, at_least, seconds, write_ready_file
 from ossl_handshake.cli.main import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, command
-from ossl_handshake.core.inputs import check_address
 from ossl_handshake.observe import ladder
 from ossl_handshake.proxy.proxy import FaultProxy
 from ossl_handshake.proxy.report import ConnectionReport
@@ -50,29 +49,6 @@ def _policy(text: str) -> Policy:
         return parse_policy(text)
     except SpecError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _address(text: str) -> tuple[str, int]:
-    try:
-        return check_address(text, "address")
-    except (TypeError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {text!r}")
-    return int(text)
 
 
 def _summary(report: ConnectionReport) -> str:
@@ -144,10 +120,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     host, port = proxy.address
     target = f"{args.connect[0]}:{args.connect[1]}"
     if args.ready_file:
-        tmp = f"{args.ready_file}.tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, args.ready_file)  # a reader never sees a partial file
+        write_ready_file(args.ready_file, port)
     if args.json:
         ready = {"event": "listening", "address": f"{host}:{port}", "port": port}
         emit(json.dumps({**ready, "connect": target}, sort_keys=True))
@@ -184,14 +157,14 @@ def run_proxy(args: argparse.Namespace) -> int:
 def _configure_proxy(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--listen",
-        type=_address,
+        type=address,
         default=("127.0.0.1", 0),
         metavar="HOST:PORT",
         help="where to accept (default 127.0.0.1:0, an ephemeral port)",
     )
     p.add_argument(
         "--connect",
-        type=_address,
+        type=address,
         required=True,
         metavar="HOST:PORT",
         help="the server to forward each connection to",
@@ -221,22 +194,23 @@ def _configure_proxy(p: argparse.ArgumentParser) -> None:
         )
     p.add_argument(
         "--timeout",
-        type=_positive,
+        type=seconds,
         default=10.0,
         metavar="S",
         help="per-connection deadline in seconds (default 10)",
     )
     p.add_argument(
-        "--count", type=_count, default=None, metavar="N", help="stop after N connections finished"
+        "--count",
+        type=at_least(1),
+        default=None,
+        metavar="N",
+        help="stop after N connections finished",
     )
-    p.add_argument("--pcapng", metavar="FILE", help="write what crossed as pcapng at the end")
-    p.add_argument(
-        "--keylog",
-        metavar="FILE",
-        help="key log file of a peer (SSLKEYLOGFILE): TLS 1.3 decrypted, embedded in the pcapng",
-    )
-    p.add_argument(
-        "--trace", action="store_true", help="print each connection's ladder after its line"
+    add_capture_args(
+        p,
+        trace="print each connection's ladder after its line",
+        pcapng="write what crossed as pcapng at the end",
+        keylog="key log file of a peer (SSLKEYLOGFILE): TLS 1.3 decrypted, embedded in the pcapng",
     )
     p.add_argument(
         "--ready-file",

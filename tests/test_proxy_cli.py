@@ -226,6 +226,11 @@ class ProxyProc:
             pytest.fail(f"the proxy did not print its listening line: {self.early!r}")
         self.port = int(lines[0]["port"])
 
+    @classmethod
+    def to(cls, port: int, *args: str) -> ProxyProc:
+        """A proxy to ``127.0.0.1:port`` that stops after one connection."""
+        return cls("--connect", f"127.0.0.1:{port}", "--count", "1", *args)
+
     def finish(self) -> tuple[int, list[dict[str, object]], str]:
         try:
             out, err = self.proc.communicate(timeout=TIMEOUT)
@@ -241,16 +246,7 @@ def test_proxy_command_between_c_client_and_c_server_writes_json_and_pcapng(
 ) -> None:
     server = echo_server()
     cap = tmp_path / "crossed.pcapng"
-    proxy = ProxyProc(
-        "--connect",
-        f"127.0.0.1:{server.port}",
-        "--policy",
-        "bytes",
-        "--count",
-        "1",
-        "--pcapng",
-        str(cap),
-    )
+    proxy = ProxyProc.to(server.port, "--policy", "bytes", "--pcapng", str(cap))
     rc, _, err = tls_client(
         tls_client_exe, proxy.port, "--cafile", str(certs.CA), "--send", "hi", "--expect", "hi"
     )
@@ -281,14 +277,7 @@ def test_proxy_command_fails_when_its_fault_never_fired(
     tls_client_exe: Path, echo_server: Callable[..., EchoServer]
 ) -> None:
     server = echo_server()
-    proxy = ProxyProc(
-        "--connect",
-        f"127.0.0.1:{server.port}",
-        "--count",
-        "1",
-        "--fault",
-        "drop:server:handshake=HelloRetryRequest",
-    )
+    proxy = ProxyProc.to(server.port, "--fault", "drop:server:handshake=HelloRetryRequest")
     rc, _, err = tls_client(tls_client_exe, proxy.port, "--cafile", str(certs.CA))
     assert rc == 0, err
     prc, lines, perr = proxy.finish()
@@ -304,14 +293,7 @@ def test_proxy_command_reports_the_fault_and_both_ends_fail(
     tls_client_exe: Path, echo_server: Callable[..., EchoServer]
 ) -> None:
     server = echo_server()
-    proxy = ProxyProc(
-        "--connect",
-        f"127.0.0.1:{server.port}",
-        "--count",
-        "1",
-        "--fault",
-        "corrupt:client:type=application_data",
-    )
+    proxy = ProxyProc.to(server.port, "--fault", "corrupt:client:type=application_data")
     rc, out, _ = tls_client(
         tls_client_exe, proxy.port, "--cafile", str(certs.CA), "--send", "x", "--expect", "x"
     )
@@ -348,10 +330,7 @@ def _proxied_through(
     The proxy's JSON line for the one connection, and its text output.
     """
     server = keylogged_echo_server()
-    proxy = ProxyProc(
-        "--connect", f"127.0.0.1:{server.port}", "--count", "1",
-        "--keylog", str(server.keylog), "--trace", *args,
-    )  # fmt: skip
+    proxy = ProxyProc.to(server.port, "--keylog", str(server.keylog), "--trace", *args)
     rc, _, err = tls_client(
         tls_client_exe, proxy.port, "--cafile", str(certs.CA), "--send", "hi", "--expect", "hi"
     )

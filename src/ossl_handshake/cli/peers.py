@@ -509,12 +509,13 @@ def run_connection(
     except (SSLError, OSError) as exc:
         out.error = exc
         out.note_alerts()
+    finally:
+        _current.trace = None  # this thread's next connection gets its own
     if deadline.hit and out.error is not None:
         out.error = DeadlineExceeded(
             f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
         )
     deadline.done()
-    _current.trace = None
     _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
     if out.error is None and out.side is Role.CLIENT:
         return conn.session

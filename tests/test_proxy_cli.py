@@ -409,14 +409,24 @@ def test_a_proxied_tls13_capture_decrypts_in_tshark_with_the_c_servers_keys(
 
 
 @needs_tshark
+@pytest.mark.parametrize("keys", [False, True], ids=["sealed", "keyed"])
 def test_per_side_policies_shape_each_direction_separately(
-    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path, tmp_path: Path
+    keylogged_echo_server: Callable[..., KeyloggedServer],
+    tls_client_exe: Path,
+    tmp_path: Path,
+    keys: bool,
 ) -> None:
+    """One byte per segment one way, whole records the other, with or without the keys.
+
+    Keyed, the C server's key log line can reach the proxy after the first
+    records it protects (measured on OpenSSL 4.0): those pass sealed, and the
+    records after them keep their numbers (no bad_record_mac at close_notify).
+    """
     cap = tmp_path / "policies.pcapng"
     line, _ = _proxied_through(
         keylogged_echo_server, tls_client_exe,
         "--client-policy", "bytes", "--server-policy", "records", "--pcapng", str(cap),
-        keys=False,  # the policies shape the TCP segments, decrypted or not
+        keys=keys,
     )  # fmt: skip
     assert TSHARK is not None
     proc = subprocess.run(

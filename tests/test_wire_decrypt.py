@@ -296,3 +296,38 @@ def test_client_authentication_messages_are_named_both_ways() -> None:
         "CertificateVerify",
         "Finished",
     ]
+
+
+def test_a_record_sent_before_its_key_line_arrived_keeps_the_numbering() -> None:
+    """A peer's key line can arrive after its first records (another process's key log file).
+
+    Those records pass sealed as they were; the next record the wire can open
+    must not be renumbered from 0 (the receiver has counted the ones before):
+    it goes through unchanged, and the server reads it.
+    """
+    keys = KeyLog()
+    held: list[str] = []
+
+    def lines(line: str) -> None:  # both peers log the client's traffic secret
+        if line.startswith("CLIENT_TRAFFIC_SECRET_0"):
+            held.append(line)
+        else:
+            keys.add_line(line)
+
+    sctx, cctx = server(), client(max_version="1.3")
+    sctx.set_keylog(lines)
+    cctx.set_keylog(lines)
+    c, s = memory_pair(cctx, sctx, server_name="localhost")
+    wire = Wire(keys=keys)
+    with c, s:
+        drive(c, s, wire=wire).expect(ok=True)
+        assert held, "the client logged its application traffic secret"
+        c.write(b"first")
+        wire.transfer(c, s)
+        assert s.read(100) == b"first"
+        for line in held:  # the key line shows up late
+            keys.add_line(line)
+        c.write(b"second")
+        wire.transfer(c, s)
+        assert s.read(100) == b"second"
+        assert wire._resealer is not None and wire._resealer.resealed[Role.CLIENT] == 0

@@ -257,6 +257,10 @@ class _Out:
     #: Records delivered (after the faults) per secret index: the receiver's next number.
     counts: dict[int, int] = field(default_factory=dict)
     last: int | None = None
+    #: Protected records delivered while their key was unknown (a key log
+    #: line that came late): the receiver counted them, so the next record
+    #: the wire can open continues after them.
+    blind: int = 0
 
 
 class Resealer:
@@ -277,13 +281,16 @@ class Resealer:
             rec = chunk.record
             epoch = self.decryptor.epoch_of(rec) if rec is not None else None
             if chunk.eof or epoch is None or rec is None:
+                if not chunk.eof and rec is not None and rec.content_type == APPLICATION_DATA:
+                    out_state.blind += 1
                 if not chunk.eof and rec is None and out_state.last is not None:
                     # Injected bytes: each whole protected record takes a number.
                     n = _protected_records(chunk.data)
                     out_state.counts[out_state.last] = out_state.counts.get(out_state.last, 0) + n
                 result.append(chunk)
                 continue
-            seq = out_state.counts.get(epoch, 0)
+            seq = out_state.counts.get(epoch, 0) + out_state.blind
+            out_state.blind = 0
             out_state.counts[epoch] = seq + 1
             out_state.last = epoch
             inner = chunk.inner

@@ -653,6 +653,7 @@ def run_client(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
             out.phase = "connect"
             emit(out.to_json(args.trace))
             return max(code, out.exit_code)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the server's
         with sock:
             got = run_connection(
                 ctx, sock, out, args, server_name=server_name, session=session if i else None

@@ -450,3 +450,65 @@ def test_async_server_on_a_socket_against_s_client(provider: PauseProvider) -> N
                 peer.communicate(timeout=TIMEOUT)
     assert b"async hello" in out, err
     assert b"Verification: OK" in err or b"Verification: OK" in out, err
+
+
+def _s_client(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [openssl_cli(), "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(certs.CA),
+         "-servername", "localhost", "-verify_return_error", "-brief", "-ign_eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _step_on_socket(server: Connection, sock: socket.socket, until: ErrorCode | None) -> Step:
+    """Step a non-blocking socket server, waiting on the socket or the job's fds,
+    until a step returns ``until`` (None: until the handshake is done)."""
+    for _ in range(200):
+        st = server.step()
+        if st.done or st.error_code is until:
+            return st
+        assert st.wants, st.error
+        if st.error_code is ErrorCode.WANT_ASYNC_JOB:
+            continue  # waits for another job to finish: nothing to select on
+        fds = server.async_fds() if st.error_code is ErrorCode.WANT_ASYNC else [sock]
+        assert select.select(fds, [], [], TIMEOUT)[0], f"nothing ready after {st}"
+    raise AssertionError(f"no {until} in 200 steps")
+
+
+def test_a_pool_of_one_job_over_sockets_against_two_s_clients(provider: PauseProvider) -> None:
+    """WANT_ASYNC_JOB on a socket: the second server waits until the first one's job ends."""
+    provider.configure(1, 0)
+    server_ctx = provider.server()
+    outputs: list[bytes] = []
+
+    def scenario() -> None:
+        async_jobs.init_thread(max_size=1, init_size=1)
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.settimeout(TIMEOUT)
+            port = listener.getsockname()[1]
+            peers = [_s_client(port), _s_client(port)]
+            try:
+                socks = [listener.accept()[0], listener.accept()[0]]
+                for s in socks:
+                    s.setblocking(False)
+                first, second = (Connection(server_ctx, sock=s) for s in socks)
+                _step_on_socket(first, socks[0], ErrorCode.WANT_ASYNC)  # holds the only job
+                st = _step_on_socket(second, socks[1], ErrorCode.WANT_ASYNC_JOB)
+                assert isinstance(st.error, WantAsyncJobError)
+                assert second.step().error_code is ErrorCode.WANT_ASYNC_JOB  # still none free
+                assert _step_on_socket(first, socks[0], None).done  # the job returns to the pool
+                assert _step_on_socket(second, socks[1], None).done
+                for conn, s in zip((first, second), socks):
+                    conn.write(b"pooled hello\n")
+                    conn.close()
+                    s.close()
+                for peer in peers:
+                    outputs.append(peer.communicate(b"", timeout=TIMEOUT)[0])
+            finally:
+                for peer in peers:
+                    if peer.poll() is None:
+                        peer.kill()
+                        peer.communicate(timeout=TIMEOUT)
+
+    in_thread(scenario)
+    assert len(outputs) == 2 and all(b"pooled hello" in out for out in outputs), outputs

@@ -498,7 +498,7 @@ def test_a_pool_of_one_job_over_sockets_against_two_s_clients(provider: PausePro
                 assert second.step().error_code is ErrorCode.WANT_ASYNC_JOB  # still none free
                 assert _step_on_socket(first, socks[0], None).done  # the job returns to the pool
                 assert _step_on_socket(second, socks[1], None).done
-                for conn, s in zip((first, second), socks):
+                for conn, s in zip((first, second), socks, strict=True):
                     conn.write(b"pooled hello\n")
                     conn.close()
                     s.close()

@@ -4,9 +4,9 @@
   it on a server after the ClientHello was processed, before it picks the
   certificate, and on a client when the server asked for one. The Python
   callable ``fn(request)`` gets a :class:`CertRequest`, may load a
-  certificate with :meth:`CertRequest.use` (``SSL_use_certificate_chain_file``
-  + ``SSL_use_PrivateKey_file``), and returns None/True (go on: 1), False
-  (fail: 0, an ``internal_error`` alert) or
+  certificate with :meth:`CertRequest.use` (``SSL_use_certificate`` +
+  ``SSL_use_PrivateKey``, as ``Connection.use_certificate``), and returns
+  None/True (go on: 1), False (fail: 0, an ``internal_error`` alert) or
   :data:`~ossl_handshake.core.pauses.PAUSE` (-1:
   ``SSL_ERROR_WANT_X509_LOOKUP``, a :class:`CertPause`).
 - ``SSL_CTX_set_client_cert_cb`` (clients; SSL_CTX_set_client_cert_cb(3)):
@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core import pauses
+from ossl_handshake.core import certdata, pauses
 from ossl_handshake.core.ca_lists import ca_names_of
 from ossl_handshake.core.callbacks import hooks_of, park
-from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain, ensure
+from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain
 from ossl_handshake.core.handles import connection_of
 from ossl_handshake.core.inputs import path_bytes
 
@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 _NULL = ffi.NULL
-_FILETYPE_PEM = int(lib.SSL_FILETYPE_PEM)
 
 
 def cert_paths(answer: CertAnswer, key: Any = None) -> tuple[bytes, bytes]:
@@ -97,8 +96,9 @@ class CertRequest:
     def use(self, cert: CertAnswer, key: Any = None) -> None:
         """Load a certificate chain and key for this connection only.
 
-        ``SSL_certs_clear`` then ``SSL_use_certificate_chain_file`` +
-        ``SSL_use_PrivateKey_file`` (PEM) + ``SSL_check_private_key``
+        ``SSL_certs_clear`` then ``SSL_use_certificate`` + ``SSL_add1_chain_cert``
+        + ``SSL_use_PrivateKey`` (PEM or DER files, as :meth:`Connection.use_certificate
+        <ossl_handshake.Connection.use_certificate>`) + ``SSL_check_private_key``
         (SSL_CTX_use_certificate(3)): the certificates the context gave this
         ``SSL`` are dropped first (OpenSSL keeps one per key type and would
         otherwise still choose among them). A bad file or a key that does
@@ -113,18 +113,15 @@ class CertRequest:
 
 
 def use_files(ssl: Any, cert_b: bytes, key_b: bytes) -> None:
-    """The loads of :meth:`CertRequest.use`, on an ``SSL`` inside its callback."""
-    name = os.fsdecode(cert_b)
-    lib.SSL_certs_clear(ssl)
-    ensure(lib.SSL_use_certificate_chain_file, ssl, cert_b, what=f"cannot load {name}")
-    ensure(
-        lib.SSL_use_PrivateKey_file,
-        ssl,
-        key_b,
-        _FILETYPE_PEM,
-        what=f"cannot load key {os.fsdecode(key_b)}",
-    )
-    ensure(lib.SSL_check_private_key, ssl, what=f"key does not match {name}")
+    """The loads of :meth:`CertRequest.use`, on an ``SSL`` inside its callback.
+
+    The same path as :meth:`Connection.use_certificate
+    <ossl_handshake.Connection.use_certificate>` (:mod:`ossl_handshake.core.certdata`):
+    ``SSL_certs_clear``, ``SSL_use_certificate`` + ``SSL_add1_chain_cert``,
+    ``SSL_use_PrivateKey``, ``SSL_check_private_key``; no password.
+    """
+    cert_raw, key_raw, name = certdata.read_pair(os.fsdecode(cert_b), os.fsdecode(key_b))
+    certdata.use_pair(ssl, cert_raw, key_raw, None, ssl=True, name=name)
 
 
 class CertPause(pauses.Pause, kind=ErrorCode.WANT_X509_LOOKUP):

@@ -174,38 +174,55 @@ def _cert_result(result: object) -> int:
     raise TypeError(f"cert_callback must return None, a bool or PAUSE, not {result!r}")
 
 
-@ffi.def_extern()  # type: ignore[untyped-decorator]
-def py_cert_cb(ssl: Any, arg: Any) -> int:
-    """``SSL_CTX_set_cert_cb``: 1 go on, 0 fail, -1 retry (``WANT_X509_LOOKUP``)."""
+def _run_hook(
+    ssl: Any,
+    callback: str,
+    pause: type[pauses.Pause],
+    answered: Callable[[dict[str, Any]], int],
+    returned: Callable[[object], int],
+) -> int:
+    """The two certificate callbacks' common path: a resumed pause's answer
+    (``answered``), an automatic or asked-for pause (-1), or the Python
+    callable's result (``returned``); an exception is parked (0)."""
     conn = connection_of(ssl)
     hooks = hooks_of(ssl, conn)
-    fn = hooks.cert if hooks is not None else None
+    fn = getattr(hooks, callback) if hooks is not None else None
     if fn is None or conn is None:
         return 0
     request = CertRequest(conn, ssl)
     try:
-        status, answer = pauses.consult(conn, "cert")
+        status, answer = pauses.consult(conn, callback)
         if status is pauses.Consult.WAITING:
             return -1
         if status is pauses.Consult.ANSWERED:
-            if answer.get("fail"):
-                return 0
-            if "paths" in answer:
-                use_files(ssl, *answer["paths"])
-            return 1
-        if pauses.auto_pause(conn, "cert"):
-            pauses.begin(conn, CertPause(conn, auto=True))
+            return answered(answer)
+        if pauses.auto_pause(conn, callback):
+            pauses.begin(conn, pause(conn, auto=True))
             return -1
         result = fn(request)
         if result is pauses.PAUSE:
-            pauses.begin(conn, CertPause(conn))
+            pauses.begin(conn, pause(conn))
             return -1
-        return _cert_result(result)
+        return returned(result)
     except BaseException as exc:  # parked, re-raised by step()
         park(conn, exc)
         return 0
     finally:
         request._ssl = None
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_cert_cb(ssl: Any, arg: Any) -> int:
+    """``SSL_CTX_set_cert_cb``: 1 go on, 0 fail, -1 retry (``WANT_X509_LOOKUP``)."""
+
+    def answered(answer: dict[str, Any]) -> int:
+        if answer.get("fail"):
+            return 0
+        if "paths" in answer:
+            use_files(ssl, *answer["paths"])
+        return 1
+
+    return _run_hook(ssl, "cert", CertPause, answered, _cert_result)
 
 
 def _hand_over(ssl: Any, x509: Any, pkey: Any, paths: tuple[bytes, bytes]) -> int:
@@ -228,31 +245,12 @@ def _hand_over(ssl: Any, x509: Any, pkey: Any, paths: tuple[bytes, bytes]) -> in
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_client_cert_cb(ssl: Any, x509: Any, pkey: Any) -> int:
     """``SSL_CTX_set_client_cert_cb``: 1 with a pair, 0 for none, -1 retry."""
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = hooks.client_cert if hooks is not None else None
-    if fn is None or conn is None:
-        return 0
-    request = CertRequest(conn, ssl)
-    try:
-        status, answer = pauses.consult(conn, "client_cert")
-        if status is pauses.Consult.WAITING:
-            return -1
-        if status is pauses.Consult.ANSWERED:
-            paths = answer["paths"]
-            return 0 if paths is None else _hand_over(ssl, x509, pkey, paths)
-        if pauses.auto_pause(conn, "client_cert"):
-            pauses.begin(conn, ClientCertPause(conn, auto=True))
-            return -1
-        result = fn(request)
-        if result is pauses.PAUSE:
-            pauses.begin(conn, ClientCertPause(conn))
-            return -1
-        if result is None:
-            return 0
-        return _hand_over(ssl, x509, pkey, cert_paths(result))
-    except BaseException as exc:  # parked, re-raised by step()
-        park(conn, exc)
-        return 0
-    finally:
-        request._ssl = None
+
+    def answered(answer: dict[str, Any]) -> int:
+        paths = answer["paths"]
+        return 0 if paths is None else _hand_over(ssl, x509, pkey, paths)
+
+    def returned(result: object) -> int:
+        return 0 if result is None else _hand_over(ssl, x509, pkey, cert_paths(result))
+
+    return _run_hook(ssl, "client_cert", ClientCertPause, answered, returned)

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Any
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core import certdata, pauses
 from ossl_handshake.core.ca_lists import ca_names_of
-from ossl_handshake.core.callbacks import hooks_of, park
+from ossl_handshake.core.callbacks import hook_of, park
 from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain
-from ossl_handshake.core.handles import connection_of
 from ossl_handshake.core.inputs import path_bytes
 
 if TYPE_CHECKING:
@@ -184,9 +183,7 @@ def _run_hook(
     """The two certificate callbacks' common path: a resumed pause's answer
     (``answered``), an automatic or asked-for pause (-1), or the Python
     callable's result (``returned``); an exception is parked (0)."""
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = getattr(hooks, callback) if hooks is not None else None
+    conn, fn = hook_of(ssl, callback)
     if fn is None or conn is None:
         return 0
     request = CertRequest(conn, ssl)

@@ -12,11 +12,19 @@ import contextlib
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from ossl_handshake import Connection, Context, Role, SSLError
+from ossl_handshake import Connection, Context, Role, SSLError, certs
 from tests._peers import TIMEOUT
 
 Finish = Callable[[], tuple[int, str, str]]
+#: tls_client options: send ``ping``, expect ``pong`` back (then it prints ``OK <version>``).
+PING_PONG = ("--send", "ping", "--expect", "pong")
+
+
+def c_client(exe: Path) -> list[str]:
+    """The C client of ``tests/c`` trusting the test CA, sending SNI ``localhost``."""
+    return [str(exe), "--cafile", str(certs.CA), "--servername", "localhost"]
 
 
 def _finisher(proc: subprocess.Popen[bytes]) -> Finish:

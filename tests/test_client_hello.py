@@ -32,7 +32,7 @@ from ossl_handshake import (
 from ossl_handshake.core.client_hello import ClientHelloPause
 from ossl_handshake.tls.client_hello import ClientHelloDecodeError, is_grease
 from tests._contexts import client, server
-from tests._pause_sockets import serve_one
+from tests._pause_sockets import PING_PONG, c_client, serve_one
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -313,8 +313,8 @@ def test_over_a_socket_the_c_client_completes_after_our_server_resumes(
     rec = Recorder(PAUSE)
     with serve_one(
         server(client_hello_callback=rec),
-        [str(tls_client_exe), "--cafile", str(certs.CA), "--servername", "localhost"],
-        ("--send", "ping", "--expect", "pong"),
+        c_client(tls_client_exe),
+        PING_PONG,
     ) as peer:
         conn = peer.conn
         with pytest.raises(WantClientHelloError) as info:
@@ -335,7 +335,7 @@ def test_over_a_socket_a_paused_hello_resumed_with_a_refusal_fails_the_c_client(
 ) -> None:
     with serve_one(
         server(client_hello_callback=Recorder(PAUSE)),
-        [str(tls_client_exe), "--cafile", str(certs.CA), "--servername", "localhost"],
+        c_client(tls_client_exe),
     ) as peer:
         conn = peer.conn
         with pytest.raises(WantClientHelloError):

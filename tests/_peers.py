@@ -183,6 +183,16 @@ def run(cmd: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
+def tshark_fields(capture: Path, display_filter: str, *fields: str) -> str:
+    """``tshark -n -r CAPTURE -Y FILTER -T fields -e FIELD...``: what it printed (it must
+    succeed). Callers skip first when ``shutil.which("tshark")`` is None."""
+    exe = shutil.which("tshark")
+    assert exe is not None
+    cmd = [exe, "-n", "-r", str(capture), "-Y", display_filter, "-T", "fields"]
+    cmd += [arg for f in fields for arg in ("-e", f)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
 def openssl_cli() -> str:
     path = shutil.which(os.environ.get("OPENSSL", "openssl"))
     if path is None:

@@ -39,7 +39,14 @@ from ossl_handshake import (
 from ossl_handshake.observe.decrypt import KeyLog
 from ossl_handshake.wire import BYTES, CloseAfter, TruncateMessage
 from tests._contexts import client
-from tests._peers import TIMEOUT, EchoServer, SServer, openssl_cli, s_server_identity
+from tests._peers import (
+    TIMEOUT,
+    EchoServer,
+    SServer,
+    openssl_cli,
+    s_server_identity,
+    tshark_fields,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -97,26 +104,13 @@ def test_the_pcapng_of_a_visible_handshake_decrypts_in_tshark(
         conn.shutdown()
     cap = tmp_path / "visible.pcapng"
     trace.write_pcapng(cap)
-    assert TSHARK is not None
-    out = subprocess.run(
-        [TSHARK, "-n", "-r", str(cap), "-Y", "tls", "-T", "fields", "-e", "tls.handshake.type"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = tshark_fields(cap, "tls", "tls.handshake.type")
     types = {int(t) for line in out.split() for t in line.split(",") if t}
     assert {1, 2, 8, 11, 15, 20} <= types
     # Without the embedded secrets only the hellos are readable.
     bare = tmp_path / "bare.pcapng"
     trace.write_pcapng(bare, secrets=False)
-    out = subprocess.run(
-        [TSHARK, "-n", "-r", str(bare), "-Y", "tls", "-T", "fields", "-e", "tls.handshake.type"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = tshark_fields(bare, "tls", "tls.handshake.type")
     assert {int(t) for line in out.split() for t in line.split(",") if t} == {1, 2}
 
 

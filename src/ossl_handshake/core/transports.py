@@ -362,31 +362,23 @@ class VisibleSocketTransport(SocketTransport):
         """The connection's retry loop for this mode: call, send the output, feed the input."""
         self._claim()
         try:
-            return self._retry(conn, what, call, after, closed)
+            deadline = self.deadline()
+            while True:
+                value, exc = call()
+                if after is not None:
+                    after(value)
+                self.send(conn, deadline, what, closed)
+                if exc is None:
+                    return value
+                if exc.error_code is ErrorCode.WANT_READ and self.receive(
+                    conn, deadline, what, closed
+                ):
+                    continue
+                if exc.error_code is ErrorCode.WANT_WRITE and not self.remote.outbox:
+                    continue  # the pair was full and has been emptied
+                raise exc
         finally:
             self._pumping.release()
-
-    def _retry(
-        self,
-        conn: Endpoint,
-        what: str,
-        call: Callable[[], tuple[Any, _SSLError | None]],
-        after: Callable[[Any], None] | None,
-        closed: Callable[[], bool],
-    ) -> Any:
-        deadline = self.deadline()
-        while True:
-            value, exc = call()
-            if after is not None:
-                after(value)
-            self.send(conn, deadline, what, closed)
-            if exc is None:
-                return value
-            if exc.error_code is ErrorCode.WANT_READ and self.receive(conn, deadline, what, closed):
-                continue
-            if exc.error_code is ErrorCode.WANT_WRITE and not self.remote.outbox:
-                continue  # the pair was full and has been emptied
-            raise exc
 
     def send(self, conn: Endpoint, deadline: float | None, what: str, closed: Any) -> None:
         """Move what the SSL wrote through the wire into the socket (``send``)."""

@@ -284,6 +284,13 @@ class _RemoteEnd:
 _RECV_SIZE = 65536
 
 
+def _socket_error(message: str, operation: str, exc: OSError) -> SyscallError:
+    """A failed ``send``/``recv`` of the visible pump, as libssl would report a syscall."""
+    return SyscallError(
+        f"{message}: {exc}", errno=exc.errno or 0, error_code=ErrorCode.SYSCALL, operation=operation
+    )
+
+
 class VisibleSocketTransport(SocketTransport):
     """A socket's visible mode: the SSL on a memory BIO pair, Python pumping to the socket.
 
@@ -392,12 +399,7 @@ class VisibleSocketTransport(SocketTransport):
             except BlockingIOError:
                 continue
             except OSError as exc:
-                raise SyscallError(
-                    f"{what}: send to the peer failed: {exc}",
-                    errno=exc.errno or 0,
-                    error_code=ErrorCode.SYSCALL,
-                    operation="send",
-                ) from exc
+                raise _socket_error(f"{what}: send to the peer failed", "send", exc) from exc
             del out[:n]
         if self.remote.shut and self.sock is not None:
             with contextlib.suppress(OSError):
@@ -460,12 +462,7 @@ class VisibleSocketTransport(SocketTransport):
         except BlockingIOError:
             return None
         except OSError as exc:
-            raise SyscallError(
-                f"{what}: receiving from the peer failed: {exc}",
-                errno=exc.errno or 0,
-                error_code=ErrorCode.SYSCALL,
-                operation="recv",
-            ) from exc
+            raise _socket_error(f"{what}: receiving from the peer failed", "recv", exc) from exc
 
     def _ready(
         self, event: int, deadline: float | None, what: str, closed: Any, *, nowait: bool = False

@@ -355,10 +355,7 @@ def _drive_python(
         else:
             idle_rounds = 0
     else:
-        error = NoProgressError(
-            f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
-        )
-        failed_side = _waiting_side(client, server)
+        error, failed_side = _out_of_steps(client, server, max_steps)
     return steps, error, failed_side
 
 
@@ -754,11 +751,18 @@ def _drive_after(
         else:
             idle = 0
     else:
-        error = NoProgressError(
-            f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
-        )
-        failed_side = _waiting_side(client, server)
+        error, failed_side = _out_of_steps(client, server, max_steps)
     return steps, error, failed_side
+
+
+def _out_of_steps(
+    client: Connection, server: Connection, max_steps: int
+) -> tuple[SSLError, Role | None]:
+    """The error of a drive that used its whole step budget, and the side that waits."""
+    error = NoProgressError(
+        f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
+    )
+    return error, _waiting_side(client, server)
 
 
 def _after_result(

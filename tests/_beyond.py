@@ -99,6 +99,19 @@ def s_client(port: int, *extra: str) -> subprocess.Popen[bytes]:
     )
 
 
+def s_client_types(srv: OneServer, command: bytes, *extra: str) -> tuple[dict[str, Any], str]:
+    """:func:`s_client` to ``srv`` types ``command`` (its interactive ``R``, ``K``...)
+    once our side finished the handshake; ``(what the server body saw, s_client's stderr)``."""
+    proc = s_client(srv.port, *extra)
+    srv.wait_ready()
+    assert proc.stdin is not None
+    proc.stdin.write(command)
+    proc.stdin.flush()
+    seen = srv.join()
+    _, err = finish(proc)
+    return seen, err
+
+
 def tls_flag(version: str) -> str:
     """``1.2`` -> ``-tls1_2`` (s_client/s_server)."""
     return f"-tls{version.replace('.', '_')}"

@@ -15,7 +15,15 @@ from ossl_handshake import Connection, Context, Role, SSLError, certs, handshake
 from ossl_handshake.core.post_handshake import KeyUpdate
 from ossl_handshake.pair.driver import drive_post_handshake, post_handshake_auth, update_keys
 from ossl_handshake.wire import Wire
-from tests._beyond import GNUTLS_TRUST, OneServer, finish, gnutls_cli, poll_reads, s_client
+from tests._beyond import (
+    GNUTLS_TRUST,
+    OneServer,
+    finish,
+    gnutls_cli,
+    poll_reads,
+    s_client,
+    s_client_types,
+)
 from tests._contexts import client, server
 from tests._peers import TIMEOUT
 
@@ -204,13 +212,7 @@ def test_openssl_s_client_key_update_request_is_seen_and_answered(
         seen["sent"] = conn.key_updates_sent
 
     srv = OneServer(ossl_server_context, body)
-    proc = s_client(srv.port, "-tls1_3")
-    srv.wait_ready()
-    assert proc.stdin is not None
-    proc.stdin.write(b"K\n")
-    proc.stdin.flush()
-    seen = srv.join()
-    _, err = finish(proc)
+    seen, err = s_client_types(srv, b"K\n", "-tls1_3")
     assert seen.get("received") == 1, (seen, err)
     assert seen["queued"] is KeyUpdate.NOT_REQUESTED
     assert seen["sent"] == 1

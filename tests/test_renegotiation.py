@@ -33,7 +33,7 @@ from tests._beyond import (
     gnutls_cli,
     gnutls_only,
     printed_by,
-    s_client,
+    s_client_types,
     wait_renegotiated,
 )
 from tests._contexts import server
@@ -262,15 +262,8 @@ def test_our_client_renegotiates_with_openssl_s_server() -> None:
 
 def test_openssl_s_client_renegotiates_with_our_server() -> None:
     """s_client's interactive ``R`` command against our server with renegotiation='client'."""
-
     srv = OneServer(server(renegotiation="client"), wait_renegotiated)
-    proc = s_client(srv.port, "-tls1_2")
-    srv.wait_ready()
-    assert proc.stdin is not None
-    proc.stdin.write(b"R\n")
-    proc.stdin.flush()
-    seen = srv.join()
-    _, err = finish(proc)
+    seen, err = s_client_types(srv, b"R\n", "-tls1_2")
     assert seen.get("renegotiated") is True, (seen, err)
 
 

@@ -22,6 +22,12 @@ Finish = Callable[[], tuple[int, str, str]]
 PING_PONG = ("--send", "ping", "--expect", "pong")
 
 
+def answer_ping(conn: Connection) -> None:
+    """Our side of :data:`PING_PONG`: read ``ping``, write ``pong``."""
+    assert conn.read(4) == b"ping"
+    conn.write(b"pong")
+
+
 def c_client(exe: Path) -> list[str]:
     """The C client of ``tests/c`` trusting the test CA, sending SNI ``localhost``."""
     return [str(exe), "--cafile", str(certs.CA), "--servername", "localhost"]

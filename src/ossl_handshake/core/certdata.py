@@ -14,6 +14,10 @@ objects instead of files:
 - trust anchors: ``X509_STORE_add_cert`` on ``SSL_CTX_get_cert_store``;
 - CRLs: ``X509_STORE_add_crl``.
 
+:func:`use_pair` is the one way a chain and its key are loaded: by
+``Context.load_cert_chain`` (bytes), ``Connection.use_certificate`` and the
+certificate callbacks' ``CertRequest.use`` (files read by :func:`read_pair`).
+
 Bytes that hold no such object, or a damaged one, are a
 :class:`~ossl_handshake.ConfigurationError` naming what was expected; a
 value of the wrong type is a ``TypeError`` (``core/inputs.py``).

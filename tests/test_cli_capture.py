@@ -1,21 +1,27 @@
 """``--pcapng`` and ``--keylog`` on ``ossl-handshake server`` and ``client``, read back by tshark.
 
 Both peers are processes on loopback; each writes a capture of its own
-connection (the bytes relayed through ``cli/capture.py``) with the key log
+connection (recorded in visible mode, ``Connection(..., visible=True)``) with the key log
 embedded, and tshark decrypts the application data from either file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import shutil
+import socket
+import struct
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ossl_handshake.cli.capture import capture_path
 from ossl_handshake.cli.main import EXIT_OK, EXIT_TLS
-from tests._peers import CliServer, cli, handshakes, run
+from ossl_handshake.cli.peers import capture_path
+from tests._peers import TIMEOUT, CliServer, cli, handshakes, run
 from tests._probes import probe
 
 pytestmark = pytest.mark.timeout(60)
@@ -85,3 +91,43 @@ def test_one_capture_file_per_connection(tmp_path: Path) -> None:
     assert (first.name, second.name) == ("conn.pcapng", "conn-1.pcapng")
     for f in (first, second):
         assert f.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng Section Header Block
+
+
+@pytest.fixture
+def resetting_server() -> Iterator[int]:
+    """A TCP server that reads the start of the ClientHello and answers with a reset (RST)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(TIMEOUT)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                s, _ = listener.accept()
+                s.recv(5)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()  # SO_LINGER 0: the close is a reset, not a FIN
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        yield listener.getsockname()[1]
+        t.join(TIMEOUT)
+
+
+@pytest.mark.parametrize("mode", ["plain", "pcapng", "trace"])
+def test_a_peer_reset_is_reported_as_a_reset_in_every_mode(
+    tmp_path: Path, resetting_server: int, mode: str
+) -> None:
+    capture = tmp_path / "reset.pcapng"
+    extra = {"plain": [], "pcapng": ["--pcapng", str(capture)], "trace": ["--trace"]}[mode]
+    rc, out, err = run(cli("client", "--connect", f"127.0.0.1:{resetting_server}", *extra))
+    (line,) = handshakes(out)
+    assert rc == EXIT_TLS, (out, err)
+    assert line["error"]["class"] == "SyscallError", line
+    assert line["error"]["phase"] == "handshake"
+    assert f"errno {errno.ECONNRESET}" in line["error"]["message"], line  # a reset, not EOF
+    if mode == "pcapng":  # the capture still holds the ClientHello sent before the reset
+        data = capture.read_bytes()
+        assert data[:4] == b"\x0a\x0d\x0d\x0a", data[:16]
+        assert b"\x16\x03\x01" in data  # a handshake record header (TLS 1.0 record version)
+    if mode == "trace":
+        sent = [e for e in line["trace"] if e.get("kind") == "transfer"]
+        assert sent and sent[0]["side"] == "client", line["trace"]

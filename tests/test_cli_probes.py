@@ -121,28 +121,26 @@ def test_request_gets_an_http_page_then_close_notify(server_kind: str, version: 
         assert f"version: TLSv{version}" in seen.data.decode()
 
 
-def test_expect_alert_turns_the_expected_failure_into_exit_0() -> None:
-    server = start("ossl-handshake", "1.3", "--expect-alert", "bad_record_mac")
+@pytest.mark.parametrize(
+    ("expected", "rc", "outcome"),
+    [
+        ("bad_record_mac", EXIT_OK, "expected_failure"),  # the alert it got: exit 0
+        ("record_overflow", EXIT_TLS, "expect_mismatch"),  # an alert that never came
+    ],
+)
+def test_expect_alert_decides_the_outcome_of_a_failed_connection(
+    expected: str, rc: int, outcome: str
+) -> None:
+    server = start("ossl-handshake", "1.3", "--expect-alert", expected)
     try:
         seen = probe(server.port, "bad-mac", "1.3")
     finally:
-        rc, lines = server.lines()
+        code, lines = server.lines()
     assert seen.alert == "bad_record_mac"
-    assert rc == EXIT_OK
-    assert lines[0]["outcome"] == "expected_failure"
-    assert lines[0]["exit_code"] == EXIT_OK
+    assert code == rc
+    assert lines[0]["outcome"] == outcome
+    assert lines[0]["exit_code"] == rc
     assert lines[0]["error"]["phase"] == "data"
-
-
-def test_expect_alert_that_never_came_is_a_mismatch() -> None:
-    server = start("ossl-handshake", "1.3", "--expect-alert", "record_overflow")
-    try:
-        seen = probe(server.port, "bad-mac", "1.3")
-    finally:
-        rc, lines = server.lines()
-    assert seen.alert == "bad_record_mac"
-    assert rc == EXIT_TLS
-    assert lines[0]["outcome"] == "expect_mismatch"
 
 
 def test_www_server_never_writes_after_the_peers_close_notify() -> None:

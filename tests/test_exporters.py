@@ -172,3 +172,40 @@ def test_exporter_matches_gnutls_cli_keymatexport(
     m = re.search(r"- Key material: ([0-9a-f]+)", out)
     assert m is not None, out
     assert bytes.fromhex(m.group(1)) == seen["key"] and seen["data"] == b"ping\n"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_result_carries_keying_material_asked_for_at_drive_time(
+    clients: dict[str, Context], ossl_server_context: Context, version: str
+) -> None:
+    """``handshake(..., keying_material=[...])``: both sides' exports and bindings in the result."""
+    client, server = memory_pair(clients[version], ossl_server_context, server_name="localhost")
+    with client, server:
+        requests = [(LABEL, 32), (LABEL, 16, b"ctx"), (LABEL.encode(), 24, b"")]
+        result = handshake(client, server, keying_material=requests)
+        mine, theirs = result.client.keying, result.server.keying
+        assert mine is not None and theirs is not None
+        assert mine.exported == theirs.exported and len(mine.exported) == 3
+        # The same bytes the live connection exports, for each request.
+        assert mine.export(LABEL, 32) == client.export_keying_material(LABEL, 32)
+        assert mine.export(LABEL, 16, b"ctx") == server.export_keying_material(LABEL, 16, b"ctx")
+        assert len(mine.export(LABEL, 24, b"")) == 24
+        # Channel bindings: each side's Finished is the other's peer Finished.
+        assert mine.finished == theirs.peer_finished and mine.peer_finished == theirs.finished
+        assert mine.client_random == theirs.client_random == client.client_random
+        assert mine.server_random == theirs.server_random and len(mine.server_random or b"") == 32
+        with pytest.raises(KeyError):
+            mine.export(LABEL, 64)
+
+
+def test_no_keying_material_unless_asked_or_after_a_failure(
+    clients: dict[str, Context], ossl_server_context: Context
+) -> None:
+    client, server = memory_pair(clients["1.3"], ossl_server_context, server_name="localhost")
+    with client, server:
+        assert handshake(client, server).client.keying is None
+    wrong = memory_pair(clients["1.3"], ossl_server_context, server_name="wrong.example")
+    with wrong[0], wrong[1]:
+        failed = handshake(*wrong, check=False, keying_material=[(LABEL, 32)])
+        assert failed.error is not None
+        assert failed.client.keying is None and failed.server.keying is None

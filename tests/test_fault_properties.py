@@ -11,7 +11,6 @@ out of the driver, or a run that does not end, is a bug in the binding.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,18 +18,8 @@ from hypothesis import strategies as st
 
 from ossl_handshake import Context, Role, SSLError, certs, drive, memory_pair
 from ossl_handshake.wire import BYTES, FLIGHTS, RECORDS, Coalesce, Policy, Split, Wire
-from ossl_handshake.wire.faults import (
-    CloseAfter,
-    Corrupt,
-    Delay,
-    Drop,
-    Duplicate,
-    Fault,
-    Inject,
-    Reorder,
-    Select,
-    Truncate,
-)
+from ossl_handshake.wire.faults import Corrupt, Fault, Truncate
+from tests import _fault_strategies as fs
 
 EXAMPLES = int(os.environ.get("OSSL_FAULT_EXAMPLES", "60"))
 pytestmark = pytest.mark.timeout(max(120, EXAMPLES * 2))
@@ -66,53 +55,27 @@ def _contexts(kind: str) -> tuple[Context, Context]:
     return _CONTEXTS[kind]
 
 
-roles = st.sampled_from([Role.CLIENT, Role.SERVER])
-selects = st.builds(
-    Select,
-    direction=st.none() | roles,
-    record=st.none() | st.integers(0, 6),
-    flight=st.none() | st.integers(0, 3),
-    content_type=st.none() | st.sampled_from(["handshake", "alert", "application_data"]),
+# Faults a handshake can meet: offsets inside the 5 header bytes every record has,
+# all optional (a composition may leave some with nothing to match).
+fault_lists = st.lists(
+    fs.faults(
+        fs.selects(
+            record=st.integers(0, 6),
+            flight=st.integers(0, 3),
+            content_type=st.sampled_from(["handshake", "alert", "application_data"]),
+        ),
+        times=st.sampled_from([1, 2, None]),
+        optional=st.just(True),
+        truncate_at=st.integers(0, 64),
+        corrupt_offset=st.integers(-5, 4),
+        inject_data=st.sampled_from([b"\x15\x03\x03\x00\x02\x02\x28", b"GET / HTTP/1.1\r\n\r\n"])
+        | st.binary(max_size=40),
+        delay_flights=st.integers(0, 2),
+        close_bytes=st.integers(0, 3000),
+        close_flight=st.none(),
+    ),
+    max_size=4,
 )
-times = st.sampled_from([1, 2, None])
-
-
-def _fault(kind: str, sel: Select, n: int | None, draw: Any) -> Fault:
-    kw: dict[str, Any] = {"times": n, "optional": True}
-    if kind == "drop":
-        return Drop(sel, **kw)
-    if kind == "truncate":
-        return Truncate(sel, at=draw(st.integers(0, 64)), **kw)
-    if kind == "corrupt":  # the 5 header bytes exist in every record
-        return Corrupt(sel, offset=draw(st.integers(-5, 4)), xor=draw(st.integers(1, 255)), **kw)
-    if kind == "duplicate":
-        return Duplicate(sel, **kw)
-    if kind == "inject":
-        data = draw(
-            st.sampled_from([b"\x15\x03\x03\x00\x02\x02\x28", b"GET / HTTP/1.1\r\n\r\n"])
-            | st.binary(max_size=40)
-        )
-        return Inject(
-            sel, data=data, where=draw(st.sampled_from(["before", "after", "instead"])), **kw
-        )
-    if kind == "reorder":
-        return Reorder(sel, **kw)
-    if kind == "delay":
-        return Delay(sel, flights=draw(st.integers(0, 2)), after=draw(st.none() | roles), **kw)
-    return CloseAfter(draw(roles), draw(st.integers(0, 3000)), optional=True)
-
-
-@st.composite
-def faults(draw: Any) -> list[Fault]:
-    kinds = draw(
-        st.lists(
-            st.sampled_from(
-                ["drop", "truncate", "corrupt", "duplicate", "inject", "reorder", "delay", "close"]
-            ),
-            max_size=4,
-        )
-    )
-    return [_fault(k, draw(selects), draw(times), draw) for k in kinds]
 
 
 policies: st.SearchStrategy[Policy] = st.sampled_from(
@@ -130,7 +93,7 @@ policies: st.SearchStrategy[Policy] = st.sampled_from(
 )
 @given(
     kind=st.sampled_from(["tls13", "tls12", "mtls"]),
-    fault_list=faults(),
+    fault_list=fault_lists,
     client_policy=policies,
     server_policy=policies,
 )

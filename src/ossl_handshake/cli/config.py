@@ -175,8 +175,10 @@ def configure_peer(ctx: Context, args: argparse.Namespace, role: Role) -> None:
     ``--num-tickets``, ``--renegotiation``/``--no-renegotiation``. Both:
     ``--keylog``.
     """
-    if getattr(args, "keylog", None) and not getattr(args, "pcapng", None):
-        ctx.set_keylog(args.keylog)  # with --pcapng, cli/capture.py's dispatcher writes it
+    if getattr(args, "keylog", None) and not (
+        getattr(args, "pcapng", None) or getattr(args, "trace", None)
+    ):
+        ctx.set_keylog(args.keylog)  # else cli/peers.py's dispatcher writes it
     if role is not Role.SERVER:
         return
     alpn = _split(args.alpn)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import select
 import socket
 import sys
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ossl_handshake.cli.capture import CaptureRelay, capture_path, keylog_dispatch
+from ossl_handshake.cli.args import add_capture_args, at_least, seconds, write_ready_file
 from ossl_handshake.cli.config import (
     add_config_args,
     build_context,
@@ -60,6 +59,8 @@ from ossl_handshake.core.errors import (
     UnexpectedEOFError,
     ZeroReturnError,
 )
+from ossl_handshake.core.inputs import check_address
+from ossl_handshake.core.keylog import AppendLines
 from ossl_handshake.core.session import Session
 from ossl_handshake.observe.trace import Trace
 from ossl_handshake.tls.names import ALERT_CODES
@@ -81,17 +82,41 @@ def _emit_stdout(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, sort_keys=True), flush=True)
 
 
+_current = threading.local()
+
+
+def keylog_dispatch(path: str | None) -> Callable[[str], None]:
+    """A key log target: each line to ``path`` (appended) and to this thread's trace.
+
+    libssl calls the context's key log callback on the connection's own
+    thread, inside its handshake, so the thread's current trace is that
+    connection's: its pcapng embeds the secrets and its ladder names the
+    peer's encrypted TLS 1.3 messages.
+    """
+    to_file = AppendLines(path) if path else None
+
+    def line(text: str) -> None:
+        if to_file is not None:
+            to_file(text)
+        trace: Trace | None = getattr(_current, "trace", None)
+        if trace is not None:
+            trace.keylog_line(text)
+
+    return line
+
+
+def capture_path(template: str, index: int) -> Path:
+    """``--pcapng FILE`` for connection ``index``: FILE itself for 0, ``stem-N.suffix`` after."""
+    p = Path(template)
+    return p if index == 0 else p.with_name(f"{p.stem}-{index}{p.suffix}")
+
+
 def parse_hostport(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` for IPv6) into ``(host, port)``; raises ValueError."""
-    host, sep, port_s = value.rpartition(":")
-    if not sep or not host or not port_s.isdigit():
-        raise ValueError(f"expected HOST:PORT, not {value!r}")
-    port = int(port_s)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range in {value!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, port
+    try:
+        return check_address(value, "address")
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class DeadlineExceeded(TimeoutError):
@@ -126,7 +151,6 @@ class Outcome:
     expect_alert: str | None = None
     alert_sent: str | None = None
     alert_received: str | None = None
-    relay: CaptureRelay | None = None
 
     @property
     def expected_failure(self) -> bool:
@@ -451,14 +475,14 @@ def run_connection(
 ) -> Session | None:
     """Handshake, data phase, close; fills ``out``. Returns the client's session."""
     deadline = _Deadline(sock, args.deadline)
-    if args.pcapng:
-        out.trace = Trace(keep_data=True)
-        out.relay = CaptureRelay(sock, out.trace, out.side, args.timeout)
-        sock = out.relay.inner
-    elif args.trace:
-        out.trace = Trace(keep_data=False)
+    visible = bool(args.pcapng or args.trace)
+    if visible:
+        out.trace = Trace(keep_data=bool(args.pcapng))
+        _current.trace = out.trace
     sock.settimeout(args.timeout)
-    conn = Connection(ctx, out.side, sock=sock, server_name=server_name, session=session)
+    conn = Connection(
+        ctx, out.side, sock=sock, server_name=server_name, session=session, visible=visible
+    )
     out.conn = conn
     out.expect_alert = args.expect_alert
     if out.trace is not None:
@@ -485,6 +509,8 @@ def run_connection(
     except (SSLError, OSError) as exc:
         out.error = exc
         out.note_alerts()
+    finally:
+        _current.trace = None  # this thread's next connection gets its own
     if deadline.hit and out.error is not None:
         out.error = DeadlineExceeded(
             f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
@@ -497,26 +523,16 @@ def run_connection(
 
 
 def _finish(out: Outcome, args: argparse.Namespace, emit: Emit) -> None:
-    if out.relay is not None and out.trace is not None:
-        out.relay.join()
-        if out.trace.transfers:
-            out.trace.write_pcapng(capture_path(args.pcapng, out.index))
+    if args.pcapng and out.trace is not None and out.trace.transfers:
+        out.trace.write_pcapng(capture_path(args.pcapng, out.index))
     emit(out.to_json(args.trace))
     if out.conn is not None:
         out.conn.close()
-    if out.relay is not None:
-        out.relay.close()
 
 
 def _usage(name: str, exc: BaseException) -> int:
     print(f"ossl-handshake {name}: {exc}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _write_ready_file(path: str, port: int) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    Path(tmp).write_text(f"{port}\n", encoding="ascii")
-    os.replace(tmp, path)
 
 
 def _check_peer_args(args: argparse.Namespace, role: Role) -> None:
@@ -543,7 +559,7 @@ def _context(args: argparse.Namespace, role: Role) -> Context:
     _check_peer_args(args, role)
     ctx = build_context(args, role)
     configure_peer(ctx, args, role)
-    if args.pcapng:
+    if args.pcapng or args.trace:
         ctx.set_keylog(keylog_dispatch(args.keylog))
     return ctx
 
@@ -587,7 +603,7 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
     with lsock:
         bound = lsock.getsockname()[1]
         if args.ready_file:
-            _write_ready_file(args.ready_file, bound)
+            write_ready_file(args.ready_file, bound)
         emit_locked({"schema": SCHEMA_VERSION, "event": "ready", "host": host, "port": bound})
         # --accept 0 serves until killed, so waiting for the next client is unbounded.
         lsock.settimeout(args.timeout if args.accept else None)
@@ -606,6 +622,9 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
                     codes.append(out.exit_code)
                 break
             out.peer = f"{addr[0]}:{addr[1]}"
+            # Each TLS write is one segment now: with Nagle, the close_notify
+            # after a reply waits for the client's delayed ACK (~40 ms each).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=serve, args=(sock, out), name=f"conn-{i}", daemon=True)
             t.start()
             workers = [w for w in workers if w.is_alive()] + [t]
@@ -647,35 +666,14 @@ def run_client(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
     return code
 
 
-def _positive(value: str) -> float:
-    v = float(value)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-    return v
-
-
-def _count(value: str) -> int:
-    v = int(value)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return v
-
-
-def _workers(value: str) -> int:
-    v = int(value)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return v
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     g = p.add_argument_group("peer")
-    g.add_argument("--timeout", type=_positive, default=10.0, metavar="S",
+    g.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
                    help="per-operation timeout in seconds (default 10)")  # fmt: skip
     g.add_argument(
         "--deadline",
-        type=_positive,
+        type=seconds,
         default=None,
         metavar="S",
         help="whole-connection limit in seconds: the socket is shut down after it",
@@ -695,14 +693,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the connection must fail with this alert, sent or received (exit 0 then)",
     )
-    g.add_argument("--trace", action="store_true", help="add steps and protocol messages")
-    g.add_argument(
-        "--pcapng",
-        metavar="FILE",
-        help="capture each connection (FILE, then FILE-1, ...), key log embedded",
-    )
-    g.add_argument(
-        "--keylog", metavar="FILE", help="append NSS key log lines (SSLKEYLOGFILE format)"
+    add_capture_args(
+        g,
+        trace="add steps, protocol messages and both directions' flights (visible mode)",
+        pcapng="capture each connection (FILE, then FILE-1, ...), key log embedded",
+        keylog="append NSS key log lines (SSLKEYLOGFILE format)",
     )
 
 
@@ -712,14 +707,14 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
                    help="address to bind; port 0 picks a free one (ready line)")  # fmt: skip
     p.add_argument(
         "--accept",
-        type=_count,
+        type=at_least(0),
         default=1,
         metavar="N",
         help="connections to serve (0: until killed)",
     )
     p.add_argument(
         "--workers",
-        type=_workers,
+        type=at_least(1),
         default=4,
         metavar="N",
         help="connections served at once, a thread each (default 4)",
@@ -753,7 +748,7 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--num-tickets",
-        type=_count,
+        type=at_least(0),
         default=None,
         metavar="N",
         help="TLS 1.3 session tickets sent after the handshake (default 2)",
@@ -778,7 +773,7 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
 @command("client", "TLS client on a socket: one JSON line per handshake")
 def _configure_client(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connect", required=True, metavar="HOST:PORT", help="server address")
-    p.add_argument("--resume", type=_count, default=0, metavar="N",
+    p.add_argument("--resume", type=at_least(0), default=0, metavar="N",
                    help="N extra connections offering the first connection's session")  # fmt: skip
     _common(p)
     p.set_defaults(func=run_client)

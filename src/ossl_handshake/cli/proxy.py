@@ -1,14 +1,18 @@
 """``ossl-handshake proxy``: the fault proxy between two processes, from the shell.
 
 ``ossl-handshake proxy --listen HOST:PORT --connect HOST:PORT [--fault SPEC]...
-[--policy P] [--pcapng FILE] [--keylog FILE] [--count N] [--timeout S] [--ready-file PATH]
-[--json]``
+[--policy P] [--client-policy P] [--server-policy P] [--pcapng FILE]
+[--keylog FILE] [--trace] [--count N] [--timeout S] [--ready-file PATH] [--json]``
 runs a :class:`~ossl_handshake.proxy.FaultProxy` (grammar of ``--fault`` and
-``--policy``: :mod:`ossl_handshake.proxy.spec`). It prints a ready line
+the policies: :mod:`ossl_handshake.proxy.spec`). It prints a ready line
 (``LISTEN host:port -> host:port``, or with ``--json`` an ``event: listening``
 object), then one line per finished connection (with ``--json`` the
 :meth:`~ossl_handshake.proxy.ConnectionReport.to_dict` object), and stops after
-``--count`` connections or on SIGINT/SIGTERM.
+``--count`` connections or on SIGINT/SIGTERM. ``--trace`` adds each
+connection's ladder (:mod:`ossl_handshake.observe.ladder`, drawn from the
+records that crossed: the text ladder after the summary line, or a
+``ladder`` list of flights in the JSON object); with ``--keylog`` the TLS 1.3
+messages in it are named decrypted.
 
 Exit codes: 0 every fault fired in every connection; 1 a fault never fired
 or the proxy failed on a connection; 2 usage (a bad spec); 4 cannot listen.
@@ -18,14 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
 from types import FrameType
 
+from ossl_handshake.cli.args import add_capture_args, address, at_least, seconds, write_ready_file
 from ossl_handshake.cli.main import EXIT_IO, EXIT_OK, EXIT_TLS, EXIT_USAGE, command
-from ossl_handshake.core.inputs import check_address
+from ossl_handshake.observe import ladder
 from ossl_handshake.proxy.proxy import FaultProxy
 from ossl_handshake.proxy.report import ConnectionReport
 from ossl_handshake.proxy.spec import GRAMMAR, POLICY_GRAMMAR, SpecError, parse_fault, parse_policy
@@ -47,29 +51,6 @@ def _policy(text: str) -> Policy:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _address(text: str) -> tuple[str, int]:
-    try:
-        return check_address(text, "address")
-    except (TypeError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {text!r}")
-    return int(text)
-
-
 def _summary(report: ConnectionReport) -> str:
     fired = ", ".join(f"{d['fault']} fired {d['fired']}" for d in report.to_dict()["faults"])
     c, s = report.client, report.server
@@ -82,6 +63,17 @@ def _summary(report: ConnectionReport) -> str:
     )
 
 
+def _flight_dict(row: ladder.Flight | ladder.Marker) -> dict[str, object]:
+    if isinstance(row, ladder.Marker):  # not drawn: the proxy records no steps
+        return {"marker": row.text}
+    return {
+        "from": row.side.value,
+        "to": row.to.value,
+        "bytes": row.length,
+        "labels": list(row.labels),
+    }
+
+
 def run_proxy(args: argparse.Namespace) -> int:
     """Serve until ``--count`` connections finished or a signal; exit code as documented."""
     lock = threading.Lock()
@@ -91,7 +83,13 @@ def run_proxy(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     def on_connection(report: ConnectionReport) -> None:
-        emit(json.dumps(report.to_dict(), sort_keys=True) if args.json else _summary(report))
+        line = report.to_dict()
+        trace = proxy.trace(report) if args.trace else None
+        if trace is not None and args.json:
+            line["ladder"] = [_flight_dict(f) for f in ladder.flights(trace)]
+        emit(json.dumps(line, sort_keys=True) if args.json else _summary(report))
+        if trace is not None and not args.json:
+            emit(ladder.render_text(trace))
 
     try:
         proxy = FaultProxy(
@@ -99,6 +97,8 @@ def run_proxy(args: argparse.Namespace) -> int:
             listen=args.listen,
             faults=args.fault,
             policy=args.policy,
+            client_policy=args.client_policy,
+            server_policy=args.server_policy,
             timeout=args.timeout,
             count=args.count,
             keylog=args.keylog,
@@ -120,10 +120,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     host, port = proxy.address
     target = f"{args.connect[0]}:{args.connect[1]}"
     if args.ready_file:
-        tmp = f"{args.ready_file}.tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, args.ready_file)  # a reader never sees a partial file
+        write_ready_file(args.ready_file, port)
     if args.json:
         ready = {"event": "listening", "address": f"{host}:{port}", "port": port}
         emit(json.dumps({**ready, "connect": target}, sort_keys=True))
@@ -160,14 +157,14 @@ def run_proxy(args: argparse.Namespace) -> int:
 def _configure_proxy(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--listen",
-        type=_address,
+        type=address,
         default=("127.0.0.1", 0),
         metavar="HOST:PORT",
         help="where to accept (default 127.0.0.1:0, an ephemeral port)",
     )
     p.add_argument(
         "--connect",
-        type=_address,
+        type=address,
         required=True,
         metavar="HOST:PORT",
         help="the server to forward each connection to",
@@ -187,21 +184,33 @@ def _configure_proxy(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help=f"delivery policy: {POLICY_GRAMMAR} (default flights)",
     )
+    for side in ("client", "server"):
+        p.add_argument(
+            f"--{side}-policy",
+            type=_policy,
+            default=None,
+            metavar="P",
+            help=f"delivery policy of what the {side} sends (default: --policy)",
+        )
     p.add_argument(
         "--timeout",
-        type=_positive,
+        type=seconds,
         default=10.0,
         metavar="S",
         help="per-connection deadline in seconds (default 10)",
     )
     p.add_argument(
-        "--count", type=_count, default=None, metavar="N", help="stop after N connections finished"
+        "--count",
+        type=at_least(1),
+        default=None,
+        metavar="N",
+        help="stop after N connections finished",
     )
-    p.add_argument("--pcapng", metavar="FILE", help="write what crossed as pcapng at the end")
-    p.add_argument(
-        "--keylog",
-        metavar="FILE",
-        help="key log file of a peer (SSLKEYLOGFILE): embedded in the pcapng",
+    add_capture_args(
+        p,
+        trace="print each connection's ladder after its line",
+        pcapng="write what crossed as pcapng at the end",
+        keylog="key log file of a peer (SSLKEYLOGFILE): TLS 1.3 decrypted, embedded in the pcapng",
     )
     p.add_argument(
         "--ready-file",

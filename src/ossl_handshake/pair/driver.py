@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -41,7 +41,14 @@ from ossl_handshake.core.pauses import Pause, PauseHook, may_pause, pause_mode
 from ossl_handshake.core.post_handshake import read_step
 from ossl_handshake.core.session import Session
 from ossl_handshake.core.step import Step
-from ossl_handshake.pair.result import EarlyDataResult, HandshakeResult, SideResult, StepRecord
+from ossl_handshake.pair.result import (
+    EarlyDataResult,
+    ExportRequest,
+    HandshakeResult,
+    KeyingMaterial,
+    SideResult,
+    StepRecord,
+)
 from ossl_handshake.tls.roles import Role
 
 if TYPE_CHECKING:
@@ -129,6 +136,7 @@ def drive(
     trace: Trace | bool | None = None,
     on_pause: PauseHook | None = None,
     pause_every_callback: bool = False,
+    keying_material: Iterable[ExportRequest] = (),
     _fast: bool = True,
 ) -> HandshakeResult:
     """Drive both peers until done, failed or stuck; never raises for TLS failures.
@@ -239,6 +247,10 @@ def drive(
         wire=wire,
         paused=error.pause if isinstance(error, PauseError) else None,
     )
+    if keying_material and error is None:
+        requests = tuple(keying_material)
+        for side, conn in ((result.client, client), (result.server, server)):
+            side.__dict__["keying"] = KeyingMaterial.of(conn, requests)
     if lazy is not None:
         # Measured: building the steps of a handshake nobody inspects costs
         # more than 1 % of it, so a C drive that ended well builds them
@@ -636,6 +648,7 @@ def handshake(
     trace: Trace | bool | None = None,
     on_pause: PauseHook | None = None,
     pause_every_callback: bool = False,
+    keying_material: Iterable[ExportRequest] = (),
 ) -> HandshakeResult:
     """Drive a handshake between two memory-transport peers (see :func:`drive`).
 
@@ -654,6 +667,7 @@ def handshake(
         trace=trace,
         on_pause=on_pause,
         pause_every_callback=pause_every_callback,
+        keying_material=keying_material,
     )
     if check and result.error is not None:
         raise result.error

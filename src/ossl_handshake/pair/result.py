@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,60 @@ def _client_snapshot(ssl: Any) -> tuple[Any, list[str] | None]:
     return lib.ossl_snapshot_new(ssl), ca_names_of(ssl)
 
 
+#: One exporter request: ``(label, length)`` or ``(label, length, context)``.
+ExportRequest = tuple[str | bytes, int] | tuple[str | bytes, int, bytes | None]
+
+
+def _export_key(
+    label: str | bytes, length: int, context: bytes | None
+) -> tuple[bytes, int, bytes | None]:
+    return (label.encode("ascii") if isinstance(label, str) else bytes(label), length, context)
+
+
+@dataclass(frozen=True)
+class KeyingMaterial:
+    """One side's keying material and channel bindings after a handshake.
+
+    ``exported`` maps each requested ``(label, length, context)`` to
+    ``SSL_export_keying_material``'s output (RFC 5705/8446 §7.5; a context of
+    None and ``b""`` differ in TLS 1.2); ``finished``/``peer_finished`` are
+    ``SSL_get_finished``/``SSL_get_peer_finished`` (tls-unique, RFC 5929),
+    ``client_random``/``server_random`` the hello randoms. Both sides of a
+    handshake that succeeded hold the same exports.
+    """
+
+    exported: dict[tuple[bytes, int, bytes | None], bytes]
+    finished: bytes | None
+    peer_finished: bytes | None
+    client_random: bytes | None
+    server_random: bytes | None
+
+    @classmethod
+    def of(cls, conn: Connection, requests: Iterable[ExportRequest]) -> KeyingMaterial:
+        """Read them from ``conn`` (each through its guarded accessor)."""
+        exported: dict[tuple[bytes, int, bytes | None], bytes] = {}
+        for req in requests:
+            label, length = req[0], req[1]
+            context = req[2] if len(req) > 2 else None
+            key = (
+                label.encode("ascii") if isinstance(label, str) else bytes(label),
+                length,
+                context,
+            )
+            exported[key] = conn.export_keying_material(label, length, context)
+        return cls(
+            exported=exported,
+            finished=conn.finished,
+            peer_finished=conn.peer_finished,
+            client_random=conn.client_random,
+            server_random=conn.server_random,
+        )
+
+    def export(self, label: str | bytes, length: int, context: bytes | None = None) -> bytes:
+        """The exported bytes for one request made at drive time (``KeyError`` otherwise)."""
+        return self.exported[_export_key(label, length, context)]
+
+
 @dataclass(frozen=True)
 class SideResult:
     """One side's view after a handshake (read from its :class:`Connection`)."""
@@ -144,6 +199,9 @@ class SideResult:
     #: ``SSL_get_client_CA_list`` (a client: the names the server sent; see
     #: :attr:`Connection.client_ca_names <ossl_handshake.Connection.client_ca_names>`).
     client_ca_names: list[str] | None = None
+    #: Keying material and channel bindings, when the drive was asked for them
+    #: (``drive(..., keying_material=[...])``); None otherwise.
+    keying: KeyingMaterial | None = None
 
     @classmethod
     def of(cls, conn: Connection) -> SideResult:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import os
 import selectors
 import socket
@@ -38,7 +37,9 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from ossl_handshake.core.inputs import check_address, check_seconds
+from ossl_handshake.observe.decrypt import KeyLog
 from ossl_handshake.observe.pcap import Packet, pcapng_bytes, stream_packets
+from ossl_handshake.observe.trace import Trace
 from ossl_handshake.proxy.report import ConnectionReport, SideReport
 from ossl_handshake.proxy.spec import parse_fault
 from ossl_handshake.tls.roles import Role
@@ -313,9 +314,12 @@ class FaultProxy:
     serves connections on background threads until :meth:`close` (or the end
     of its ``with`` block). Every connection gets a fresh wire: by default
     ``Wire(copies of faults, policy=..., client_policy=..., server_policy=...)``
-    (``wire=`` a factory replaces that); with ``keylog`` (a key log file path)
-    the wire receives it when its constructor takes a ``keylog`` argument,
-    and :meth:`write_pcapng` embeds the file's lines either way.
+    (``wire=`` a factory replaces that); with ``keylog`` (the path of a key
+    log file a peer writes, its ``SSLKEYLOGFILE``) the wire also gets
+    ``keys=KeyLog(path=keylog)``, read as the file grows, so TLS 1.3
+    records are decrypted, named and editable per message
+    (``docs/guide/decryption.md``); :meth:`write_pcapng` embeds the file's
+    lines and :meth:`trace` hands them to the ladder.
 
     ``timeout`` is each connection's deadline (seconds from accept);
     ``connect_timeout`` bounds the upstream connect; ``gap`` ends a flight
@@ -405,15 +409,12 @@ class FaultProxy:
             if not isinstance(made, Wire):
                 raise TypeError(f"the wire factory returned {type(made).__name__}, not a Wire")
             return made
-        kw: dict[str, object] = {}
-        if self.keylog is not None and "keylog" in inspect.signature(Wire).parameters:
-            kw["keylog"] = self.keylog  # a wire that decrypts TLS 1.3 takes the key log
         return Wire(
             copy.deepcopy(self.faults),
             policy=self.policy,
             client_policy=self.client_policy,
             server_policy=self.server_policy,
-            **kw,  # type: ignore[arg-type]
+            keys=KeyLog(path=self.keylog) if self.keylog is not None else None,
         )
 
     # -- accepting ---------------------------------------------------------------
@@ -514,6 +515,29 @@ class FaultProxy:
                 return [line.rstrip("\n") for line in f if line.strip()]
         except FileNotFoundError:
             return []
+
+    def trace(self, report: ConnectionReport) -> Trace:
+        """A :class:`~ossl_handshake.observe.trace.Trace` of one finished connection.
+
+        Its transfers are the wire's deliveries (after faults), its key log
+        lines the key log file's, so :mod:`ossl_handshake.observe.ladder`
+        draws the connection with both sides labelled from their records,
+        TLS 1.3 messages decrypted when the file has the secrets. Deliveries
+        in a row from one side are one arrow (a flight sent record by record
+        or byte by byte is still one flight).
+        """
+        trace = Trace(keep_data=True)
+        runs: list[tuple[Role, bytearray]] = []
+        for _, role, data in report.segments:
+            if runs and runs[-1][0] is role:
+                runs[-1][1].extend(data)
+            else:
+                runs.append((role, bytearray(data)))
+        for sender, flight in runs:
+            trace.on_transfer(sender, bytes(flight))
+        for line in self.keylog_lines():
+            trace.keylog_line(line)
+        return trace
 
     def write_pcapng(self, path: str | os.PathLike[str]) -> int:
         """Write what crossed (after faults) as pcapng, with the key log as secrets; frame count."""

@@ -4,13 +4,7 @@
 
 static int ossl_write_early_data(SSL *ssl, const void *buf, size_t num, ossl_result *r)
 {
-    int rv;
-    size_t put = 0;
-    OSSL_BEGIN();
-    rv = SSL_write_early_data(ssl, buf, num, &put);
-    r->nbytes = put;
-    OSSL_END(ssl, r, rv);
-    return rv;
+    return ossl_write_with(SSL_write_early_data, ssl, buf, num, r);
 }
 
 /* Returns SSL_read_early_data's own value (ERROR/SUCCESS/FINISH); r->ret is
@@ -18,11 +12,5 @@ static int ossl_write_early_data(SSL *ssl, const void *buf, size_t num, ossl_res
  * about (SSL_read_early_data(3): on ERROR, SSL_get_error says why). */
 static int ossl_read_early_data(SSL *ssl, void *buf, size_t num, ossl_result *r)
 {
-    int rv;
-    size_t got = 0;
-    OSSL_BEGIN();
-    rv = SSL_read_early_data(ssl, buf, num, &got);
-    r->nbytes = got;
-    OSSL_END(ssl, r, rv == SSL_READ_EARLY_DATA_ERROR ? 0 : 1);
-    return rv;
+    return ossl_read_with(SSL_read_early_data, ssl, buf, num, r);
 }

@@ -169,37 +169,51 @@ static int ossl_do_handshake(SSL *ssl, ossl_result *r)
     return rv;
 }
 
-static int ossl_read(SSL *ssl, void *buf, size_t num, ossl_result *r)
+/* The _ex-shaped transfers (SSL_read_ex, SSL_peek_ex, SSL_write_ex, and
+ * glue/post_handshake.c's SSL_read_early_data, SSL_write_early_data): one
+ * capture each way, the byte count into r->nbytes. They return the call's own
+ * value; r->ret is what SSL_get_error is asked about: the _ex calls return 1
+ * or 0, and SSL_read_early_data's SUCCESS/FINISH (1/2) count as 1 and its
+ * ERROR (0) as 0 (SSL_read_early_data(3)). */
+typedef int (*ossl_read_fn)(SSL *, void *, size_t, size_t *);
+typedef int (*ossl_write_fn)(SSL *, const void *, size_t, size_t *);
+
+static int ossl_read_with(ossl_read_fn fn, SSL *ssl, void *buf, size_t num, ossl_result *r)
 {
     int rv;
     size_t got = 0;
     OSSL_BEGIN();
-    rv = SSL_read_ex(ssl, buf, num, &got);
+    rv = fn(ssl, buf, num, &got);
     r->nbytes = got;
-    OSSL_END(ssl, r, rv);
+    OSSL_END(ssl, r, rv != 0);
     return rv;
 }
 
-static int ossl_peek(SSL *ssl, void *buf, size_t num, ossl_result *r)
-{
-    int rv;
-    size_t got = 0;
-    OSSL_BEGIN();
-    rv = SSL_peek_ex(ssl, buf, num, &got);
-    r->nbytes = got;
-    OSSL_END(ssl, r, rv);
-    return rv;
-}
-
-static int ossl_write(SSL *ssl, const void *buf, size_t num, ossl_result *r)
+static int ossl_write_with(ossl_write_fn fn, SSL *ssl, const void *buf, size_t num,
+                           ossl_result *r)
 {
     int rv;
     size_t put = 0;
     OSSL_BEGIN();
-    rv = SSL_write_ex(ssl, buf, num, &put);
+    rv = fn(ssl, buf, num, &put);
     r->nbytes = put;
     OSSL_END(ssl, r, rv);
     return rv;
+}
+
+static int ossl_read(SSL *ssl, void *buf, size_t num, ossl_result *r)
+{
+    return ossl_read_with(SSL_read_ex, ssl, buf, num, r);
+}
+
+static int ossl_peek(SSL *ssl, void *buf, size_t num, ossl_result *r)
+{
+    return ossl_read_with(SSL_peek_ex, ssl, buf, num, r);
+}
+
+static int ossl_write(SSL *ssl, const void *buf, size_t num, ossl_result *r)
+{
+    return ossl_write_with(SSL_write_ex, ssl, buf, num, r);
 }
 
 static int ossl_shutdown(SSL *ssl, ossl_result *r)

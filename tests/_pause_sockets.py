@@ -12,11 +12,25 @@ import contextlib
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from ossl_handshake import Connection, Context, Role, SSLError
+from ossl_handshake import Connection, Context, Role, SSLError, certs
 from tests._peers import TIMEOUT
 
 Finish = Callable[[], tuple[int, str, str]]
+#: tls_client options: send ``ping``, expect ``pong`` back (then it prints ``OK <version>``).
+PING_PONG = ("--send", "ping", "--expect", "pong")
+
+
+def answer_ping(conn: Connection) -> None:
+    """Our side of :data:`PING_PONG`: read ``ping``, write ``pong``."""
+    assert conn.read(4) == b"ping"
+    conn.write(b"pong")
+
+
+def c_client(exe: Path) -> list[str]:
+    """The C client of ``tests/c`` trusting the test CA, sending SNI ``localhost``."""
+    return [str(exe), "--cafile", str(certs.CA), "--servername", "localhost"]
 
 
 def _finisher(proc: subprocess.Popen[bytes]) -> Finish:

@@ -18,7 +18,7 @@ import pytest
 
 from ossl_handshake import Context, certs
 from tests._contexts import client, server
-from tests._peers import TIMEOUT, EchoServer, KeyloggedServer
+from tests._peers import EchoServer
 from tests.c.build import compile_c, have_compiler
 
 
@@ -79,49 +79,39 @@ def tls_client_exe(c_build_dir: Path) -> Path:
 
 
 @pytest.fixture
-def echo_server(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
-    """Start tests/c/echo_server (ECDSA identity, extra flags as given); killed at the end."""
+def echo_process(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
+    """Start tests/c/echo_server with exactly the flags given (``keylog=True``: an
+    ``SSLKEYLOGFILE`` in its workdir, ``server.address``); killed at the end."""
     started: list[EchoServer] = []
 
-    def start(*args: str) -> EchoServer:
+    def start(*args: str, keylog: bool = False) -> EchoServer:
         workdir = tmp_path / f"echo{len(started)}"
-        workdir.mkdir()
-        server = EchoServer(
-            echo_server_exe,
-            workdir,
-            "--cert",
-            str(certs.SERVER_ECDSA.cert),
-            "--key",
-            str(certs.SERVER_ECDSA.key),
-            *args,
-        )
-        started.append(server)
-        return server
-
-    yield start
-    for echo in started:
-        if echo.proc.poll() is None:
-            echo.proc.kill()
-            echo.proc.communicate(timeout=TIMEOUT)
-
-
-@pytest.fixture
-def keylogged_echo_server(
-    echo_server_exe: Path, tmp_path: Path
-) -> Iterator[Callable[..., KeyloggedServer]]:
-    """Starts tests/c/echo_server (ECDSA chain, TLS 1.3) with SSLKEYLOGFILE in its workdir."""
-    started: list[KeyloggedServer] = []
-
-    def start(*args: str) -> KeyloggedServer:
-        workdir = tmp_path / f"keylogged{len(started)}"
-        workdir.mkdir()
-        ident = ("--cert", str(certs.SERVER_ECDSA.cert), "--key", str(certs.SERVER_ECDSA.key))
-        server = KeyloggedServer(echo_server_exe, workdir, *ident, "--min-version", "1.3", *args)
+        keys = workdir / "c-server.keys" if keylog else None
+        server = EchoServer(echo_server_exe, workdir, *args, keylog=keys)
         started.append(server)
         return server
 
     yield start
     for running in started:
-        if running.proc.poll() is None:
-            running.proc.kill()
-        running.finish()
+        running.kill()
+
+
+@pytest.fixture
+def echo_server(echo_process: Callable[..., EchoServer]) -> Callable[..., EchoServer]:
+    """:func:`echo_process` with the ECDSA identity first (extra flags as given)."""
+
+    def start(*args: str, keylog: bool = False) -> EchoServer:
+        ident = ("--cert", str(certs.SERVER_ECDSA.cert), "--key", str(certs.SERVER_ECDSA.key))
+        return echo_process(*ident, *args, keylog=keylog)
+
+    return start
+
+
+@pytest.fixture
+def keylogged_echo_server(echo_server: Callable[..., EchoServer]) -> Callable[..., EchoServer]:
+    """:func:`echo_server`, TLS 1.3 only, with SSLKEYLOGFILE in its workdir."""
+
+    def start(*args: str) -> EchoServer:
+        return echo_server("--min-version", "1.3", *args, keylog=True)
+
+    return start

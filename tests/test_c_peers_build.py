@@ -18,13 +18,13 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests._openssl import VERIFY_TEXT, alert_reason
-from tests._peers import read_until
+from tests._peers import EchoServer, SServer, read_until
 from tests.c.build import CompileError, compile_c
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,6 @@ CERTS = ROOT / "certs"
 TIMEOUT = 30.0
 
 OK_LINE = re.compile(r"^OK (TLSv1\.[23]) (\S+)$", re.MULTILINE)
-ACCEPT_LINE = re.compile(rb"ACCEPT 127\.0\.0\.1:(\d+)\r?\n")
 
 
 # ---- fixtures -------------------------------------------------------------------------
@@ -73,52 +72,6 @@ def s_server_cert(stem: str) -> list[str]:
     return args
 
 
-class EchoServer:
-    """A running tests/c/echo_server process."""
-
-    def __init__(self, exe: Path, tmp_path: Path, *args: str) -> None:
-        tmp_path.mkdir(parents=True, exist_ok=True)
-        ready = tmp_path / "echo_server.port"
-        self.proc = subprocess.Popen(
-            [str(exe), "--port", "0", "--ready-file", str(ready), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 10
-        while not ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                _, err = self.finish()
-                pytest.fail(f"echo_server did not start (exit {self.proc.returncode}):\n{err}")
-            time.sleep(0.01)
-        self.port = int(ready.read_text())
-
-    def finish(self) -> tuple[str, str]:
-        """Wait for the exit; ``(stdout, stderr)``."""
-        try:
-            return self.proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.communicate(timeout=TIMEOUT)
-
-
-@pytest.fixture
-def start_echo(echo_server_exe: Path, tmp_path: Path) -> Iterator[Callable[..., EchoServer]]:
-    """Start echo_server with the given arguments; killed at teardown if still running."""
-    servers: list[EchoServer] = []
-
-    def start(*args: str) -> EchoServer:
-        server = EchoServer(echo_server_exe, tmp_path / f"echo-{len(servers)}", *args)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.communicate(timeout=TIMEOUT)
-
-
 def run_client(exe: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(exe), "--connect", f"127.0.0.1:{port}", *args],
@@ -127,35 +80,6 @@ def run_client(exe: Path, port: int, *args: str) -> subprocess.CompletedProcess[
         timeout=TIMEOUT,
         check=False,
     )
-
-
-class SServer:
-    """``openssl s_server`` on 127.0.0.1, an ephemeral port, one connection."""
-
-    def __init__(self, cli: str, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [cli, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", *args],
-            stdin=subprocess.PIPE,  # kept open: s_server stops on stdin EOF
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        banner = read_until(self.proc, ACCEPT_LINE, TIMEOUT)  # may follow a DH notice
-        match = ACCEPT_LINE.search(banner)
-        if match is None:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=TIMEOUT)
-            pytest.fail(f"s_server did not start: {banner!r} {err!r}")
-        self.port = int(match.group(1))
-        self.early_output = banner[match.end() :]
-
-    def finish(self) -> str:
-        """Stop it; everything it printed after the ACCEPT line."""
-        try:
-            out, _ = self.proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate(timeout=TIMEOUT)
-        return (self.early_output + out).decode(errors="replace")
 
 
 # ---- build ----------------------------------------------------------------------------
@@ -186,10 +110,10 @@ def test_compile_error_carries_the_compiler_diagnostics(c_build_dir: Path, tmp_p
     [("server-ecdsa", "1.3"), ("server-rsa", "1.2"), ("server-ed25519", "1.3")],
 )
 def test_echo_server_echoes_to_s_client(
-    start_echo: Callable[..., EchoServer], openssl_cli: str, stem: str, version: str
+    echo_process: Callable[..., EchoServer], openssl_cli: str, stem: str, version: str
 ) -> None:
     cert, key = chain(stem)
-    server = start_echo("--cert", cert, "--key", key)
+    server = echo_process("--cert", cert, "--key", key)
     flag = "-tls1_3" if version == "1.3" else "-tls1_2"
     client = subprocess.Popen(
         [
@@ -215,7 +139,7 @@ def test_echo_server_echoes_to_s_client(
     echoed = read_until(client, b"hello from s_client\n", TIMEOUT)
     client.stdin.close()  # s_client sends close_notify and exits
     client.wait(timeout=TIMEOUT)
-    out, err = server.finish()
+    out, err = server.output()
 
     assert b"hello from s_client\n" in echoed
     assert client.returncode == 0
@@ -228,9 +152,9 @@ def test_echo_server_echoes_to_s_client(
 
 
 def test_echo_server_reports_a_client_that_rejects_it(
-    start_echo: Callable[..., EchoServer], openssl_cli: str
+    echo_process: Callable[..., EchoServer], openssl_cli: str
 ) -> None:
-    server = start_echo(*_server_args("server-ecdsa"))
+    server = echo_process(*_server_args("server-ecdsa"))
     client = subprocess.run(
         [
             openssl_cli,
@@ -247,7 +171,7 @@ def test_echo_server_reports_a_client_that_rejects_it(
         timeout=TIMEOUT,
         check=False,
     )
-    out, err = server.finish()
+    out, err = server.output()
 
     assert client.returncode != 0
     assert server.proc.returncode == 2, err
@@ -282,7 +206,7 @@ def test_tls_client_sends_to_plain_s_server(openssl_cli: str, tls_client_exe: Pa
     result = run_client(
         tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--send", "ping from C\n"
     )
-    printed = server.finish()
+    _, printed, _ = server.finish()
 
     assert result.returncode == 0, result.stderr
     match = OK_LINE.fullmatch(result.stdout.strip())
@@ -331,9 +255,9 @@ def _server_args(stem: str, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_c_client_and_c_server_echo_with_mtls(
-    start_echo: Callable[..., EchoServer], tls_client_exe: Path, version: str
+    echo_process: Callable[..., EchoServer], tls_client_exe: Path, version: str
 ) -> None:
-    server = start_echo(
+    server = echo_process(
         *_server_args("server-ecdsa", "--cafile", pki("ca.pem"), "--require-client-cert"),
         "--min-version",
         version,
@@ -373,7 +297,7 @@ def test_c_client_and_c_server_echo_with_mtls(
         "--expect",
         "0123456789" * 100,
     )
-    out, err = server.finish()
+    out, err = server.output()
 
     assert first.returncode == 0, first.stdout + first.stderr
     assert second.returncode == 0, second.stdout + second.stderr
@@ -383,9 +307,9 @@ def test_c_client_and_c_server_echo_with_mtls(
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_missing_client_certificate_fails_both_sides(
-    start_echo: Callable[..., EchoServer], tls_client_exe: Path, version: str
+    echo_process: Callable[..., EchoServer], tls_client_exe: Path, version: str
 ) -> None:
-    server = start_echo(
+    server = echo_process(
         *_server_args("server-ecdsa", "--cafile", pki("ca.pem"), "--require-client-cert"),
         "--max-version",
         version,
@@ -394,7 +318,7 @@ def test_missing_client_certificate_fails_both_sides(
     result = run_client(
         tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--send", "x", "--expect", "x"
     )
-    out, err = server.finish()
+    out, err = server.output()
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL ")
@@ -403,11 +327,11 @@ def test_missing_client_certificate_fails_both_sides(
 
 
 def test_c_client_with_wrong_ca_exits_3_and_server_exits_2(
-    start_echo: Callable[..., EchoServer], tls_client_exe: Path
+    echo_process: Callable[..., EchoServer], tls_client_exe: Path
 ) -> None:
-    server = start_echo(*_server_args("server-ecdsa"))
+    server = echo_process(*_server_args("server-ecdsa"))
     result = run_client(tls_client_exe, server.port, "--cafile", pki("untrusted-ca.pem"))
-    out, err = server.finish()
+    out, err = server.output()
 
     assert result.returncode == 3
     assert result.stdout.strip() == "FAIL unable to get local issuer certificate"
@@ -416,13 +340,13 @@ def test_c_client_with_wrong_ca_exits_3_and_server_exits_2(
 
 
 def test_tls_client_data_mismatch_exits_4(
-    start_echo: Callable[..., EchoServer], tls_client_exe: Path
+    echo_process: Callable[..., EchoServer], tls_client_exe: Path
 ) -> None:
-    server = start_echo(*_server_args("server-ecdsa"))
+    server = echo_process(*_server_args("server-ecdsa"))
     result = run_client(
         tls_client_exe, server.port, "--cafile", pki("ca.pem"), "--send", "abc", "--expect", "abd"
     )
-    server.finish()
+    server.output()
 
     assert result.returncode == 4
     assert result.stdout.startswith("FAIL data mismatch")

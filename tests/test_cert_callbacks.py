@@ -32,7 +32,7 @@ from ossl_handshake import (
 )
 from ossl_handshake.core.cert_callbacks import CertPause, ClientCertPause
 from tests._contexts import client, server
-from tests._pause_sockets import connect_to, serve_one
+from tests._pause_sockets import PING_PONG, answer_ping, c_client, connect_to, serve_one
 from tests._peers import SServer, openssl_cli, s_server_identity
 
 pytestmark = pytest.mark.timeout(60)
@@ -200,8 +200,8 @@ def test_over_a_socket_the_c_client_completes_after_our_server_cert_callback_res
 ) -> None:
     with serve_one(
         server(cert_callback=Script(PAUSE)),
-        [str(tls_client_exe), "--cafile", str(certs.CA), "--servername", "localhost"],
-        ("--send", "ping", "--expect", "pong"),
+        c_client(tls_client_exe),
+        PING_PONG,
     ) as peer:
         conn = peer.conn
         with pytest.raises(WantX509LookupError) as info:
@@ -209,8 +209,7 @@ def test_over_a_socket_the_c_client_completes_after_our_server_cert_callback_res
         assert isinstance(info.value.pause, CertPause)
         conn.resume(cert=certs.SERVER_RSA)
         conn.do_handshake()
-        assert conn.read(4) == b"ping"
-        conn.write(b"pong")
+        answer_ping(conn)
     rc, out, err = peer.result
     assert rc == 0, err
     assert out.startswith("OK TLSv1.3")

@@ -32,7 +32,7 @@ from ossl_handshake import (
 from ossl_handshake.core.client_hello import ClientHelloPause
 from ossl_handshake.tls.client_hello import ClientHelloDecodeError, is_grease
 from tests._contexts import client, server
-from tests._pause_sockets import serve_one
+from tests._pause_sockets import PING_PONG, answer_ping, c_client, serve_one
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -313,8 +313,8 @@ def test_over_a_socket_the_c_client_completes_after_our_server_resumes(
     rec = Recorder(PAUSE)
     with serve_one(
         server(client_hello_callback=rec),
-        [str(tls_client_exe), "--cafile", str(certs.CA), "--servername", "localhost"],
-        ("--send", "ping", "--expect", "pong"),
+        c_client(tls_client_exe),
+        PING_PONG,
     ) as peer:
         conn = peer.conn
         with pytest.raises(WantClientHelloError) as info:
@@ -323,8 +323,7 @@ def test_over_a_socket_the_c_client_completes_after_our_server_resumes(
         assert rec.seen[0].server_name == "localhost"
         conn.resume(accept=True)
         conn.do_handshake()
-        assert conn.read(4) == b"ping"
-        conn.write(b"pong")
+        answer_ping(conn)
     rc, out, err = peer.result
     assert rc == 0, err
     assert out.startswith("OK TLSv1.3")
@@ -335,7 +334,7 @@ def test_over_a_socket_a_paused_hello_resumed_with_a_refusal_fails_the_c_client(
 ) -> None:
     with serve_one(
         server(client_hello_callback=Recorder(PAUSE)),
-        [str(tls_client_exe), "--cafile", str(certs.CA), "--servername", "localhost"],
+        c_client(tls_client_exe),
     ) as peer:
         conn = peer.conn
         with pytest.raises(WantClientHelloError):

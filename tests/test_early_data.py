@@ -30,8 +30,9 @@ from ossl_handshake.core.early_data import EarlyDataStatus, ReadEarly
 from ossl_handshake.pair.driver import early_data_handshake
 from ossl_handshake.wire import Wire
 from ossl_handshake.wire.faults import EARLY_DATA, Corrupt, Drop
+from tests._beyond import connected, printed_by
 from tests._contexts import client, server
-from tests._peers import TIMEOUT, SServer, openssl_cli, read_until, s_server_identity
+from tests._peers import TIMEOUT, SServer, openssl_cli, s_server_identity
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -176,11 +177,7 @@ def test_our_client_sends_early_data_to_openssl_s_server() -> None:
     sessions: list[Session] = []
     ctx = client(on_new_session=lambda _conn, sess: sessions.append(sess))
     try:
-        with (
-            socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock,
-            Connection(ctx, sock=sock, server_name="localhost") as conn,
-        ):
-            conn.timeout = TIMEOUT
+        with connected(peer, ctx) as conn:
             conn.do_handshake()
             conn.timeout = 0.2
             for _ in range(int(TIMEOUT / 0.2)):
@@ -190,15 +187,11 @@ def test_our_client_sends_early_data_to_openssl_s_server() -> None:
                     conn.read()  # processes the NewSessionTicket
             conn.shutdown()
         assert sessions
-        with (
-            socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock,
-            Connection(ctx, sock=sock, server_name="localhost", session=sessions[0]) as conn,
-        ):
-            conn.timeout = TIMEOUT
+        with connected(peer, ctx, session=sessions[0]) as conn:
             assert conn.write_early_data(b"zero round trip\n") == 16
             conn.do_handshake()
             status = conn.early_data_status
-            peer.early += read_until(peer.proc, b"zero round trip")
+            printed_by(peer, b"zero round trip")
             conn.shutdown()
     finally:
         _, out, err = peer.finish(timeout=10)

@@ -9,16 +9,21 @@ session's master key, in memory and over a socket against ``openssl s_client
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import threading
 
 import pytest
 
-from ossl_handshake import Connection, Context, SSLError, certs, handshake, memory_pair
-from tests._beyond import OneServer, finish, gnutls_cli
+from ossl_handshake import Connection, Context, SSLError, handshake, memory_pair
+from tests._beyond import (
+    GNUTLS_TRUST,
+    OneServer,
+    finish,
+    gnutls_cli,
+    gnutls_only,
+    run_to_server,
+    s_client_cmd,
+    tls_flag,
+)
 from tests._openssl import EXPORTER_EMPTY_CONTEXT_DIFFERS
-from tests._peers import TIMEOUT, openssl_cli
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -124,52 +129,22 @@ def test_bad_exporter_arguments_are_typed_errors(
         client.export_keying_material(label, length, context)  # type: ignore[arg-type]
 
 
+def _export_then_read(conn: Connection, seen: dict[str, object]) -> None:
+    seen["key"] = conn.export_keying_material(LABEL, 20)
+    seen["data"] = conn.read()
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exporter_matches_openssl_s_client_keymatexport(
     ossl_server_context: Context, version: str
 ) -> None:
     """Our server and ``s_client -keymatexport`` export the same bytes over a socket."""
-    openssl = openssl_cli()
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    ours: dict[str, object] = {}
-
-    def serve() -> None:
-        sock, _ = listener.accept()
-        sock.settimeout(TIMEOUT)
-        with sock, Connection(ossl_server_context, "server", sock=sock) as conn:
-            try:
-                conn.do_handshake()
-                ours["key"] = conn.export_keying_material(LABEL, 20)
-                ours["data"] = conn.read()
-            except Exception as exc:  # reported by the assertions below
-                ours["error"] = exc
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    with listener:
-        proc = subprocess.run(
-            [
-                openssl,
-                "s_client",
-                "-connect",
-                f"127.0.0.1:{port}",
-                "-CAfile",
-                str(certs.CA),
-                "-servername",
-                "localhost",
-                f"-tls{version.replace('.', '_')}",
-                "-keymatexport",
-                LABEL,
-                "-keymatexportlen",
-                "20",
-            ],
-            input=b"ping\n",
-            capture_output=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        t.join(TIMEOUT)
+    srv = OneServer(ossl_server_context, _export_then_read)
+    cmd = s_client_cmd(
+        srv.port, tls_flag(version), "-keymatexport", LABEL, "-keymatexportlen", "20"
+    )
+    proc = run_to_server(cmd, b"ping\n")
+    ours = srv.join()
     assert "error" not in ours, ours
     m = re.search(r"Keying material: ([0-9A-F]+)", proc.stdout.decode())
     assert m is not None, proc.stdout.decode()
@@ -181,19 +156,11 @@ def test_exporter_matches_openssl_s_client_keymatexport(
 def test_exporter_matches_gnutls_cli_keymatexport(
     ossl_server_context: Context, version: str
 ) -> None:
-    def body(conn: Connection, seen: dict[str, object]) -> None:
-        seen["key"] = conn.export_keying_material(LABEL, 20)
-        seen["data"] = conn.read()
-
-    srv = OneServer(ossl_server_context, body)
+    srv = OneServer(ossl_server_context, _export_then_read)
     proc = gnutls_cli(
         srv.port,
-        "--x509cafile",
-        str(certs.CA),
-        "--sni-hostname",
-        "localhost",
-        "--priority",
-        f"NORMAL:-VERS-ALL:+VERS-TLS{version}",
+        *GNUTLS_TRUST,
+        *gnutls_only(version),
         "--keymatexport",
         LABEL,
         "--keymatexportsize",

@@ -9,17 +9,23 @@ received (counted by the message callback), ``SSL_get_key_update_type``.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from ossl_handshake import Connection, Context, Role, SSLError, certs, handshake, memory_pair
 from ossl_handshake.core.post_handshake import KeyUpdate
 from ossl_handshake.pair.driver import drive_post_handshake, post_handshake_auth, update_keys
 from ossl_handshake.wire import Wire
-from tests._beyond import OneServer, finish, gnutls_cli, poll_reads
+from tests._beyond import (
+    GNUTLS_TRUST,
+    OneServer,
+    finish,
+    gnutls_cli,
+    poll_reads,
+    s_client,
+    s_client_types,
+)
 from tests._contexts import client, server
-from tests._peers import TIMEOUT, openssl_cli
+from tests._peers import TIMEOUT
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -164,26 +170,6 @@ def test_key_update_is_tls13_only(
 # -- against openssl s_client ------------------------------------------------------------
 
 
-def _s_client(port: int, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            openssl_cli(),
-            "s_client",
-            "-connect",
-            f"127.0.0.1:{port}",
-            "-CAfile",
-            str(certs.CA),
-            "-servername",
-            "localhost",
-            "-tls1_3",
-            *extra,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def test_openssl_s_client_answers_our_post_handshake_certificate_request(
     asking_server: Context,
 ) -> None:
@@ -195,8 +181,9 @@ def test_openssl_s_client_answers_our_post_handshake_certificate_request(
         seen["verify"] = conn.verify_result
 
     srv = OneServer(asking_server, body)
-    proc = _s_client(
+    proc = s_client(
         srv.port,
+        "-tls1_3",
         "-enable_pha",
         "-cert",
         str(certs.CLIENT.cert),
@@ -225,13 +212,7 @@ def test_openssl_s_client_key_update_request_is_seen_and_answered(
         seen["sent"] = conn.key_updates_sent
 
     srv = OneServer(ossl_server_context, body)
-    proc = _s_client(srv.port)
-    srv.wait_ready()
-    assert proc.stdin is not None
-    proc.stdin.write(b"K\n")
-    proc.stdin.flush()
-    seen = srv.join()
-    _, err = finish(proc)
+    seen, err = s_client_types(srv, b"K\n", "-tls1_3")
     assert seen.get("received") == 1, (seen, err)
     assert seen["queued"] is KeyUpdate.NOT_REQUESTED
     assert seen["sent"] == 1
@@ -249,10 +230,7 @@ def test_gnutls_cli_answers_our_post_handshake_certificate_request(
     srv = OneServer(asking_server, body)
     proc = gnutls_cli(
         srv.port,
-        "--x509cafile",
-        str(certs.CA),
-        "--sni-hostname",
-        "localhost",
+        *GNUTLS_TRUST,
         "--post-handshake-auth",
         "--x509certfile",
         str(certs.CLIENT.cert),

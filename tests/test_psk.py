@@ -7,10 +7,6 @@ used (``psk_identity``) and, with TLS 1.2, the server's hint.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import threading
-
 import pytest
 
 from ossl_handshake import (
@@ -23,10 +19,19 @@ from ossl_handshake import (
     memory_pair,
 )
 from ossl_handshake.core.psk import PSK
-from tests._beyond import OneServer, finish, gnutls_cli
+from tests._beyond import (
+    OneServer,
+    connected,
+    finish,
+    gnutls_cli,
+    printed_by,
+    run_to_server,
+    s_client_cmd,
+    tls_flag,
+)
 from tests._contexts import client, server
 from tests._openssl import PSK_BINDER_ALERT
-from tests._peers import TIMEOUT, SServer, openssl_cli, read_until
+from tests._peers import SServer, openssl_cli
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -189,17 +194,12 @@ def test_our_client_and_openssl_s_server_share_a_psk(version: str) -> None:
     peer = SServer(openssl, "-psk", KEY.hex(), "-psk_identity", IDENTITY.decode(), *extra)
     ctx = client(psk=(IDENTITY, KEY), ciphers=PSK12 if version == "1.2" else None)
     try:
-        with (
-            socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock,
-            Connection(ctx, sock=sock, server_name="localhost") as conn,
-        ):
-            conn.timeout = TIMEOUT
+        with connected(peer, ctx) as conn:
             conn.do_handshake()
             assert conn.version == f"TLSv{version}"
             assert conn.psk_identity == IDENTITY and conn.peer_certificate is None
             conn.write(b"over a psk\n")
-            # s_server can lose data that arrives with the close_notify: wait for it.
-            peer.early += read_until(peer.proc, b"over a psk")
+            printed_by(peer, b"over a psk")
             conn.shutdown()
     finally:
         _, out, err = peer.finish(timeout=10)
@@ -208,34 +208,19 @@ def test_our_client_and_openssl_s_server_share_a_psk(version: str) -> None:
 
 @pytest.mark.parametrize("version", ["1.3", "1.2"])
 def test_openssl_s_client_and_our_server_share_a_psk(version: str) -> None:
-    openssl = openssl_cli()
     ctx = psk_only_server(ciphers=PSK12) if version == "1.2" else psk_only_server()
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    seen: dict[str, object] = {}
 
-    def serve() -> None:
-        sock, _ = listener.accept()
-        sock.settimeout(TIMEOUT)
-        with sock, Connection(ctx, "server", sock=sock) as conn:
-            try:
-                conn.do_handshake()
-                seen["identity"] = conn.psk_identity
-                seen["data"] = conn.read()
-            except Exception as exc:
-                seen["error"] = exc
+    def body(conn: Connection, seen: dict[str, object]) -> None:
+        seen["identity"] = conn.psk_identity
+        seen["data"] = conn.read()
 
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    cmd = [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-psk", KEY.hex()]
-    cmd += ["-psk_identity", IDENTITY.decode(), f"-tls{version.replace('.', '_')}"]
+    srv = OneServer(ctx, body)
+    cmd = s_client_cmd(srv.port, "-psk", KEY.hex(), trust=False)
+    cmd += ["-psk_identity", IDENTITY.decode(), tls_flag(version)]
     if version == "1.2":
         cmd += ["-cipher", PSK12]
-    with listener:
-        proc = subprocess.run(
-            cmd, input=b"psk ping\n", capture_output=True, timeout=TIMEOUT, check=False
-        )
-        t.join(TIMEOUT)
+    proc = run_to_server(cmd, b"psk ping\n")
+    seen = srv.join()
     assert "error" not in seen, (seen, proc.stderr.decode(errors="replace"))
     assert seen["identity"] == IDENTITY and seen["data"] == b"psk ping\n"
 

@@ -9,7 +9,6 @@ carries (and can break) the second handshake's records.
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 
@@ -27,7 +26,16 @@ from ossl_handshake import (
 from ossl_handshake.pair.driver import renegotiate
 from ossl_handshake.wire import Wire
 from ossl_handshake.wire.faults import Corrupt, Select
-from tests._beyond import OneServer, finish, gnutls_cli, poll_reads
+from tests._beyond import (
+    GNUTLS_TRUST,
+    OneServer,
+    finish,
+    gnutls_cli,
+    gnutls_only,
+    printed_by,
+    s_client_types,
+    wait_renegotiated,
+)
 from tests._contexts import server
 from tests._openssl import (
     CLIENT_RENEGOTIATION_BY_DEFAULT,
@@ -35,7 +43,7 @@ from tests._openssl import (
     reasons_of,
     requires,
 )
-from tests._peers import TIMEOUT, SServer, openssl_cli, read_until, s_server_identity
+from tests._peers import TIMEOUT, SServer, openssl_cli, s_server_identity
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -245,8 +253,7 @@ def test_our_client_renegotiates_with_openssl_s_server() -> None:
                 assert conn.total_renegotiations == 1 and not conn.renegotiate_pending
                 assert conn.finished != first
                 conn.write(b"after renegotiation\n")
-                # s_server can lose data that arrives with the close_notify: wait for it.
-                peer.early += read_until(peer.proc, b"after renegotiation")
+                printed_by(peer, b"after renegotiation")
                 conn.shutdown()
     finally:
         _, out, err = peer.finish(timeout=10)
@@ -255,55 +262,19 @@ def test_our_client_renegotiates_with_openssl_s_server() -> None:
 
 def test_openssl_s_client_renegotiates_with_our_server() -> None:
     """s_client's interactive ``R`` command against our server with renegotiation='client'."""
-
-    def body(conn: Connection, seen: dict[str, object]) -> None:
-        first = conn.client_random
-        poll_reads(conn, lambda: conn.client_random != first)
-        seen["renegotiated"] = conn.client_random != first
-
-    srv = OneServer(server(renegotiation="client"), body)
-    proc = subprocess.Popen(
-        [
-            openssl_cli(),
-            "s_client",
-            "-connect",
-            f"127.0.0.1:{srv.port}",
-            "-CAfile",
-            str(certs.CA),
-            "-servername",
-            "localhost",
-            "-tls1_2",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    srv.wait_ready()
-    assert proc.stdin is not None
-    proc.stdin.write(b"R\n")
-    proc.stdin.flush()
-    seen = srv.join()
-    _, err = finish(proc)
+    srv = OneServer(server(renegotiation="client"), wait_renegotiated)
+    seen, err = s_client_types(srv, b"R\n", "-tls1_2")
     assert seen.get("renegotiated") is True, (seen, err)
 
 
 def test_gnutls_cli_rehandshake_with_our_server() -> None:
     """``gnutls-cli --rehandshake`` renegotiates (client-initiated) with renegotiation='client'."""
 
-    def body(conn: Connection, seen: dict[str, object]) -> None:
-        first = conn.client_random
-        poll_reads(conn, lambda: conn.client_random != first)
-        seen["renegotiated"] = conn.client_random != first
-
-    srv = OneServer(server(renegotiation="client"), body)
+    srv = OneServer(server(renegotiation="client"), wait_renegotiated)
     proc = gnutls_cli(
         srv.port,
-        "--x509cafile",
-        str(certs.CA),
-        "--sni-hostname",
-        "localhost",
-        "--priority",
-        "NORMAL:-VERS-ALL:+VERS-TLS1.2",
+        *GNUTLS_TRUST,
+        *gnutls_only("1.2"),
         "--rehandshake",
     )
     seen = srv.join()

@@ -8,6 +8,8 @@ A ``WANT_RETRY_VERIFY`` nobody asked for stays fatal (CVE-2021-4044).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -142,37 +144,39 @@ def test_a_server_verify_callback_cannot_defer() -> None:
     assert "client-only" in str(info.value.__cause__)
 
 
-@requires("retry_verify")
-def test_over_a_socket_our_deferred_client_completes_against_openssl_s_server() -> None:
-    openssl = openssl_cli()
-    proc = SServer(openssl, *s_server_identity(certs.SERVER_ECDSA))
+@contextlib.contextmanager
+def _deferred_against_s_server(printed: list[tuple[str, str]]) -> Iterator[Connection]:
+    """Our client, its verification deferred, paused in its handshake with s_server;
+    what s_server printed (stdout, stderr) is appended to ``printed`` at the end."""
+    proc = SServer(openssl_cli(), *s_server_identity(certs.SERVER_ECDSA))
     ctx = client(verify_callback=Verifier(PAUSE), verify_may_pause=True)
     try:
         with connect_to(ctx, proc.port) as conn:
             with pytest.raises(WantRetryVerifyError):
                 conn.do_handshake()
-            conn.resume(accept=True)
-            conn.do_handshake()
-            assert conn.version == "TLSv1.3"
+            yield conn
     finally:
-        _rc, out, _err = proc.finish()
-    assert "BEGIN SSL SESSION PARAMETERS" in out  # s_server finished its handshake too
+        _rc, out, err = proc.finish()
+        printed.append((out, err))
+
+
+@requires("retry_verify")
+def test_over_a_socket_our_deferred_client_completes_against_openssl_s_server() -> None:
+    printed: list[tuple[str, str]] = []
+    with _deferred_against_s_server(printed) as conn:
+        conn.resume(accept=True)
+        conn.do_handshake()
+        assert conn.version == "TLSv1.3"
+    assert "BEGIN SSL SESSION PARAMETERS" in printed[0][0]  # s_server finished its handshake too
 
 
 @requires("retry_verify")
 def test_over_a_socket_a_deferred_rejection_fails_our_client_and_alerts_s_server() -> None:
-    openssl = openssl_cli()
-    proc = SServer(openssl, *s_server_identity(certs.SERVER_ECDSA))
-    ctx = client(verify_callback=Verifier(PAUSE), verify_may_pause=True)
-    try:
-        with connect_to(ctx, proc.port) as conn:
-            with pytest.raises(WantRetryVerifyError):
-                conn.do_handshake()
-            conn.resume(accept=False)
-            with pytest.raises(CertificateVerifyError) as info:
-                conn.do_handshake()
-            assert info.value.verify_result == APPLICATION_VERIFICATION
-            assert info.value.alert_sent is not None
-    finally:
-        _rc, out, err = proc.finish()
-    assert "alert" in (out + err).lower()
+    printed: list[tuple[str, str]] = []
+    with _deferred_against_s_server(printed) as conn:
+        conn.resume(accept=False)
+        with pytest.raises(CertificateVerifyError) as info:
+            conn.do_handshake()
+        assert info.value.verify_result == APPLICATION_VERIFICATION
+        assert info.value.alert_sent is not None
+    assert "alert" in "".join(printed[0]).lower()

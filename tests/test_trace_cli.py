@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from ossl_handshake.cli.main import EXIT_OK, EXIT_USAGE, EXIT_VERIFY, main
 from tests._openssl import VERIFY_TEXT
+from tests._peers import tshark_fields
 
 
 def test_trace_command_prints_the_ladder_and_writes_every_file(
@@ -87,11 +87,5 @@ def test_trace_command_pcapng_decrypts_in_tshark(tmp_path: Path) -> None:
         pytest.skip("tshark is not installed")
     ng = tmp_path / "cli.pcapng"
     assert main(["trace", "--send", "over the wire", "--pcapng", str(ng)]) == EXIT_OK
-    proc = subprocess.run(
-        [tshark, "-n", "-r", str(ng), "-Y", "data", "-T", "fields", "-e", "data.data"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert [bytes.fromhex(x) for x in proc.stdout.split()] == [b"over the wire"] * 2
+    out = tshark_fields(ng, "data", "data.data")
+    assert [bytes.fromhex(x) for x in out.split()] == [b"over the wire"] * 2

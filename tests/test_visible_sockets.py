@@ -39,7 +39,14 @@ from ossl_handshake import (
 from ossl_handshake.observe.decrypt import KeyLog
 from ossl_handshake.wire import BYTES, CloseAfter, TruncateMessage
 from tests._contexts import client
-from tests._peers import TIMEOUT, KeyloggedServer, SServer, openssl_cli, s_server_identity
+from tests._peers import (
+    TIMEOUT,
+    EchoServer,
+    SServer,
+    openssl_cli,
+    s_server_identity,
+    tshark_fields,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -97,31 +104,18 @@ def test_the_pcapng_of_a_visible_handshake_decrypts_in_tshark(
         conn.shutdown()
     cap = tmp_path / "visible.pcapng"
     trace.write_pcapng(cap)
-    assert TSHARK is not None
-    out = subprocess.run(
-        [TSHARK, "-n", "-r", str(cap), "-Y", "tls", "-T", "fields", "-e", "tls.handshake.type"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = tshark_fields(cap, "tls", "tls.handshake.type")
     types = {int(t) for line in out.split() for t in line.split(",") if t}
     assert {1, 2, 8, 11, 15, 20} <= types
     # Without the embedded secrets only the hellos are readable.
     bare = tmp_path / "bare.pcapng"
     trace.write_pcapng(bare, secrets=False)
-    out = subprocess.run(
-        [TSHARK, "-n", "-r", str(bare), "-Y", "tls", "-T", "fields", "-e", "tls.handshake.type"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = tshark_fields(bare, "tls", "tls.handshake.type")
     assert {int(t) for line in out.split() for t in line.split(",") if t} == {1, 2}
 
 
 def test_against_the_c_echo_server_the_ladder_and_the_wire_see_every_flight(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
 ) -> None:
     server = keylogged_echo_server()
     trace = Trace()
@@ -148,7 +142,7 @@ def test_against_the_c_echo_server_the_ladder_and_the_wire_see_every_flight(
 
 
 def test_without_keys_the_remote_flight_is_drawn_as_encrypted_records(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
 ) -> None:
     server = keylogged_echo_server()
     trace = Trace()  # no key log lines: our context logs nowhere
@@ -168,7 +162,7 @@ def test_without_keys_the_remote_flight_is_drawn_as_encrypted_records(
 
 
 def test_a_message_fault_between_us_and_a_c_server(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
 ) -> None:
     server = keylogged_echo_server()
     cut = TruncateMessage(Select(direction=Role.SERVER, handshake_type="EncryptedExtensions"))
@@ -234,21 +228,28 @@ def test_a_non_blocking_visible_socket_raises_want_read_while_the_peer_is_silent
         conn.close()
 
 
+def _handshake_waiting_in_thread(conn: Connection) -> tuple[threading.Thread, list[BaseException]]:
+    """``conn.do_handshake()`` on a thread, returned once the ClientHello went out and
+    the pump waits; what it raises goes to the list."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            conn.do_handshake()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    while conn.wire is not None and not conn.wire.records[Role.CLIENT]:
+        t.join(0.01)
+    return t, errors
+
+
 def test_close_from_another_thread_wakes_a_blocking_visible_handshake(silent_server: int) -> None:
     with connect(silent_server, timeout=None) as sock:
         conn = Connection(client(), sock=sock, server_name="localhost", visible=True)
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                conn.do_handshake()
-            except BaseException as exc:
-                errors.append(exc)
-
-        t = threading.Thread(target=run)
-        t.start()
-        while conn.wire is not None and not conn.wire.records[Role.CLIENT]:
-            t.join(0.01)  # until the ClientHello went out and the pump waits
+        t, errors = _handshake_waiting_in_thread(conn)
         conn.close()  # never BusyError: the wait is outside libssl
         t.join(TIMEOUT)
         assert not t.is_alive()
@@ -372,18 +373,7 @@ def test_our_server_in_visible_mode_draws_a_c_clients_flights(tls_client_exe: Pa
 def test_a_second_thread_gets_busy_while_a_visible_call_waits(silent_server: int) -> None:
     with connect(silent_server, timeout=None) as sock:
         conn = Connection(client(), sock=sock, server_name="localhost", visible=True)
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                conn.do_handshake()
-            except BaseException as exc:
-                errors.append(exc)
-
-        t = threading.Thread(target=run)
-        t.start()
-        while conn.wire is not None and not conn.wire.records[Role.CLIENT]:
-            t.join(0.01)
+        t, errors = _handshake_waiting_in_thread(conn)
         with pytest.raises(BusyError):
             conn.do_handshake()
         conn.close()
@@ -404,7 +394,7 @@ def test_byte_at_a_time_delivery_both_ways_against_s_server(s_server: SServer) -
 
 
 def test_close_after_shuts_our_side_and_the_c_server_sees_eof(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
 ) -> None:
     server = keylogged_echo_server()
     cut = CloseAfter(Role.CLIENT, 10)

@@ -26,7 +26,7 @@ from ossl_handshake.wire import (
     TruncateMessage,
 )
 from tests._contexts import client, server
-from tests._peers import TIMEOUT, KeyloggedServer
+from tests._peers import TIMEOUT, EchoServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -252,7 +252,7 @@ def test_key_log_input_is_checked() -> None:
 
 
 def test_records_from_a_c_server_decrypt_with_its_sslkeylogfile(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
 ) -> None:
     port, keylog = keylogged_echo_server().address
     keys = KeyLog(path=keylog)  # read incrementally, as the C server appends

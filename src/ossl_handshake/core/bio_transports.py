@@ -35,7 +35,30 @@ def _host_port(host: str, port: int) -> bytes:
     return name + b":" + str(number).encode()
 
 
-class ConnectBIOTransport(Transport):
+class _SocketBIOTransport(Transport):
+    """A socket BIO the SSL owns (``SSL_set_bio``); its fds are read under the guard."""
+
+    bio: Any
+    _guard: Guard
+
+    def _attach(self, ssl: Any, guard: Guard, bio: Any, failed: str, operation: str) -> None:
+        if bio == _NULL:
+            raise SSLError(failed, errors=drain(), operation=operation)
+        lib.SSL_set_bio(ssl, bio, bio)
+        self.bio = bio
+        self._guard = guard
+
+    @property
+    def fd(self) -> int:
+        """The BIO's socket fd (``BIO_get_fd``): a connect BIO's connected socket
+        (-1 before it created it), an accept BIO's listening one."""
+        return int(self._guard.read(lambda _ssl: lib.ossl_bio_fd(self.bio)))
+
+    def release(self) -> None:
+        self.bio = _NULL  # SSL_free frees it
+
+
+class ConnectBIOTransport(_SocketBIOTransport):
     """``BIO_new_connect(host:port)`` with ``BIO_set_nbio(1)``, set as the SSL's BIO."""
 
     kind = "connect-bio"
@@ -44,31 +67,20 @@ class ConnectBIOTransport(Transport):
         target = _host_port(host, port)
         if port == 0:
             raise ValueError("port must be 1..65535 for a connect BIO")
-        bio = lib.ossl_bio_connect_new(target)
-        if bio == _NULL:
-            raise SSLError(
-                f"cannot make a connect BIO for {target.decode()}",
-                errors=drain(),
-                operation="BIO_new_connect",
-            )
-        lib.SSL_set_bio(ssl, bio, bio)
-        self.bio = bio
-        self._guard = guard
         self.target = target.decode()
-
-    @property
-    def fd(self) -> int:
-        """The socket's fd (``BIO_get_fd``), -1 before the BIO created it."""
-        return int(self._guard.read(lambda _ssl: lib.ossl_bio_fd(self.bio)))
-
-    def release(self) -> None:
-        self.bio = _NULL  # SSL_free frees it
+        self._attach(
+            ssl,
+            guard,
+            lib.ossl_bio_connect_new(target),
+            f"cannot make a connect BIO for {self.target}",
+            "BIO_new_connect",
+        )
 
     def describe(self) -> str:
         return f"a connect BIO to {self.target}"
 
 
-class AcceptBIOTransport(Transport):
+class AcceptBIOTransport(_SocketBIOTransport):
     """``BIO_new_accept(host:port)``, non-blocking, listening, set as the SSL's BIO.
 
     The listening socket is bound at once (the first ``BIO_do_accept``), so
@@ -80,30 +92,19 @@ class AcceptBIOTransport(Transport):
 
     def __init__(self, ssl: Any, guard: Guard, host: str, port: int) -> None:
         target = _host_port(host, port)
-        bio = lib.ossl_bio_accept_new(target)
-        if bio == _NULL:
-            raise SSLError(
-                f"cannot listen on {target.decode()} with an accept BIO",
-                errors=drain(),
-                operation="BIO_do_accept",
-            )
-        lib.SSL_set_bio(ssl, bio, bio)
-        self.bio = bio
-        self._guard = guard
-        self.port = int(lib.ossl_bio_accept_port(bio))
-
-    @property
-    def fd(self) -> int:
-        """The listening socket's fd (``BIO_get_fd`` of the accept BIO)."""
-        return int(self._guard.read(lambda _ssl: lib.ossl_bio_fd(self.bio)))
+        self._attach(
+            ssl,
+            guard,
+            lib.ossl_bio_accept_new(target),
+            f"cannot listen on {target.decode()} with an accept BIO",
+            "BIO_do_accept",
+        )
+        self.port = int(lib.ossl_bio_accept_port(self.bio))
 
     @property
     def accepted_fd(self) -> int:
         """The accepted connection's fd, -1 before a client was accepted."""
         return int(self._guard.read(lambda _ssl: lib.ossl_bio_accepted_fd(self.bio)))
-
-    def release(self) -> None:
-        self.bio = _NULL  # SSL_free frees it
 
     def describe(self) -> str:
         return f"an accept BIO on port {self.port}"

@@ -39,6 +39,14 @@ def hooks_of(ssl: Any, conn: Connection | None) -> Hooks | None:
     return ctx._hooks() if ctx is not None else None
 
 
+def hook_of(ssl: Any, name: str) -> tuple[Connection | None, Any]:
+    """The :class:`Connection` of ``ssl`` and its ``name`` callback (from
+    :func:`hooks_of`), None when it has none: every trampoline's first step."""
+    conn = connection_of(ssl)
+    hooks = hooks_of(ssl, conn)
+    return conn, getattr(hooks, name, None) if hooks is not None else None
+
+
 def park(conn: Connection | None, exc: BaseException) -> None:
     """Keep ``exc`` for re-raising after the C call returns (first one wins)."""
     if conn is not None and conn._callback_error is None:
@@ -78,9 +86,7 @@ def py_msg_cb(
 def py_keylog_cb(ssl: Any, line: Any) -> None:
     # Reached through the C trampoline on whichever SSL_CTX the SSL uses now
     # (after an SNI switch, the new one): the writer is the connection's own.
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    writer = hooks.keylog if hooks is not None else None
+    conn, writer = hook_of(ssl, "keylog")
     if writer is None:
         return
     try:
@@ -178,9 +184,7 @@ def py_servername_cb(ssl: Any, alert: Any, arg: Any) -> int:
     """``SSL_CTX_set_tlsext_servername_callback``: switch context, accept or reject."""
     from ossl_handshake.core.context import Context, SNIRejected
 
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = hooks.servername if hooks is not None else None
+    conn, fn = hook_of(ssl, "servername")
     if fn is None or conn is None:
         alert[0] = _AD_INTERNAL_ERROR
         return _TLSEXT_FATAL
@@ -253,9 +257,7 @@ def py_new_session_cb(ssl: Any, session: Any) -> int:
     """``SSL_CTX_sess_set_new_cb``: hand the session (and its reference) to Python."""
     from ossl_handshake.core.session import Session
 
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = hooks.new_session if hooks is not None else None
+    conn, fn = hook_of(ssl, "new_session")
     if fn is None or conn is None:
         return 0  # OpenSSL keeps its reference
     sess = Session(session)  # returning 1 below hands OpenSSL's reference to this object
@@ -280,17 +282,11 @@ def py_ocsp_status_cb(ssl: Any, arg: Any) -> int:
 # libssl sends an alert) and is re-raised by the step that ran it.
 
 
-def _psk_hooks(ssl: Any) -> tuple[Connection | None, Any]:
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    return conn, getattr(hooks, "psk", None) if hooks is not None else None
-
-
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_psk_use_session_cb(ssl: Any, md: Any, id_: Any, idlen: Any, sess: Any) -> int:
     """``SSL_CTX_set_psk_use_session_callback``: offer the client's PSK as a session."""
     sess[0] = ffi.NULL
-    conn, psk = _psk_hooks(ssl)
+    conn, psk = hook_of(ssl, "psk")
     if psk is None or conn is None:
         return 1  # no PSK: the handshake goes on without one
     try:
@@ -313,7 +309,7 @@ def py_psk_use_session_cb(ssl: Any, md: Any, id_: Any, idlen: Any, sess: Any) ->
 def py_psk_find_session_cb(ssl: Any, identity: Any, identity_len: int, sess: Any) -> int:
     """``SSL_CTX_set_psk_find_session_callback``: the server's key for an identity."""
     sess[0] = ffi.NULL
-    conn, cfg = _psk_hooks(ssl)
+    conn, cfg = hook_of(ssl, "psk")
     if cfg is None or conn is None:
         return 1
     name = bytes(ffi.buffer(identity, identity_len))
@@ -337,7 +333,7 @@ def py_psk_client_cb(
     ssl: Any, hint: Any, identity: Any, max_identity_len: int, psk: Any, max_psk_len: int
 ) -> int:
     """``SSL_CTX_set_psk_client_callback`` (TLS 1.2 PSK suites): identity and key; 0 fails."""
-    conn, cfg = _psk_hooks(ssl)
+    conn, cfg = hook_of(ssl, "psk")
     if cfg is None or conn is None:
         return 0
     try:
@@ -357,7 +353,7 @@ def py_psk_client_cb(
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_psk_server_cb(ssl: Any, identity: Any, psk: Any, max_psk_len: int) -> int:
     """``SSL_CTX_set_psk_server_callback`` (TLS 1.2 PSK suites): the key; 0 = unknown."""
-    conn, cfg = _psk_hooks(ssl)
+    conn, cfg = hook_of(ssl, "psk")
     if cfg is None or conn is None or identity == ffi.NULL:
         return 0
     name = ffi.string(identity)

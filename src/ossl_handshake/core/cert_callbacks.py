@@ -4,9 +4,9 @@
   it on a server after the ClientHello was processed, before it picks the
   certificate, and on a client when the server asked for one. The Python
   callable ``fn(request)`` gets a :class:`CertRequest`, may load a
-  certificate with :meth:`CertRequest.use` (``SSL_use_certificate_chain_file``
-  + ``SSL_use_PrivateKey_file``), and returns None/True (go on: 1), False
-  (fail: 0, an ``internal_error`` alert) or
+  certificate with :meth:`CertRequest.use` (``SSL_use_certificate`` +
+  ``SSL_use_PrivateKey``, as ``Connection.use_certificate``), and returns
+  None/True (go on: 1), False (fail: 0, an ``internal_error`` alert) or
   :data:`~ossl_handshake.core.pauses.PAUSE` (-1:
   ``SSL_ERROR_WANT_X509_LOOKUP``, a :class:`CertPause`).
 - ``SSL_CTX_set_client_cert_cb`` (clients; SSL_CTX_set_client_cert_cb(3)):
@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
-from ossl_handshake.core import pauses
+from ossl_handshake.core import certdata, pauses
 from ossl_handshake.core.ca_lists import ca_names_of
-from ossl_handshake.core.callbacks import hooks_of, park
-from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain, ensure
-from ossl_handshake.core.handles import connection_of
+from ossl_handshake.core.callbacks import hook_of, park
+from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain
 from ossl_handshake.core.inputs import path_bytes
 
 if TYPE_CHECKING:
@@ -57,7 +56,6 @@ __all__ = [
 ]
 
 _NULL = ffi.NULL
-_FILETYPE_PEM = int(lib.SSL_FILETYPE_PEM)
 
 
 def cert_paths(answer: CertAnswer, key: Any = None) -> tuple[bytes, bytes]:
@@ -97,8 +95,9 @@ class CertRequest:
     def use(self, cert: CertAnswer, key: Any = None) -> None:
         """Load a certificate chain and key for this connection only.
 
-        ``SSL_certs_clear`` then ``SSL_use_certificate_chain_file`` +
-        ``SSL_use_PrivateKey_file`` (PEM) + ``SSL_check_private_key``
+        ``SSL_certs_clear`` then ``SSL_use_certificate`` + ``SSL_add1_chain_cert``
+        + ``SSL_use_PrivateKey`` (PEM or DER files, as :meth:`Connection.use_certificate
+        <ossl_handshake.Connection.use_certificate>`) + ``SSL_check_private_key``
         (SSL_CTX_use_certificate(3)): the certificates the context gave this
         ``SSL`` are dropped first (OpenSSL keeps one per key type and would
         otherwise still choose among them). A bad file or a key that does
@@ -113,18 +112,15 @@ class CertRequest:
 
 
 def use_files(ssl: Any, cert_b: bytes, key_b: bytes) -> None:
-    """The loads of :meth:`CertRequest.use`, on an ``SSL`` inside its callback."""
-    name = os.fsdecode(cert_b)
-    lib.SSL_certs_clear(ssl)
-    ensure(lib.SSL_use_certificate_chain_file, ssl, cert_b, what=f"cannot load {name}")
-    ensure(
-        lib.SSL_use_PrivateKey_file,
-        ssl,
-        key_b,
-        _FILETYPE_PEM,
-        what=f"cannot load key {os.fsdecode(key_b)}",
-    )
-    ensure(lib.SSL_check_private_key, ssl, what=f"key does not match {name}")
+    """The loads of :meth:`CertRequest.use`, on an ``SSL`` inside its callback.
+
+    The same path as :meth:`Connection.use_certificate
+    <ossl_handshake.Connection.use_certificate>` (:mod:`ossl_handshake.core.certdata`):
+    ``SSL_certs_clear``, ``SSL_use_certificate`` + ``SSL_add1_chain_cert``,
+    ``SSL_use_PrivateKey``, ``SSL_check_private_key``; no password.
+    """
+    cert_raw, key_raw, name = certdata.read_pair(os.fsdecode(cert_b), os.fsdecode(key_b))
+    certdata.use_pair(ssl, cert_raw, key_raw, None, ssl=True, name=name)
 
 
 class CertPause(pauses.Pause, kind=ErrorCode.WANT_X509_LOOKUP):
@@ -177,38 +173,53 @@ def _cert_result(result: object) -> int:
     raise TypeError(f"cert_callback must return None, a bool or PAUSE, not {result!r}")
 
 
-@ffi.def_extern()  # type: ignore[untyped-decorator]
-def py_cert_cb(ssl: Any, arg: Any) -> int:
-    """``SSL_CTX_set_cert_cb``: 1 go on, 0 fail, -1 retry (``WANT_X509_LOOKUP``)."""
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = hooks.cert if hooks is not None else None
+def _run_hook(
+    ssl: Any,
+    callback: str,
+    pause: type[pauses.Pause],
+    answered: Callable[[dict[str, Any]], int],
+    returned: Callable[[object], int],
+) -> int:
+    """The two certificate callbacks' common path: a resumed pause's answer
+    (``answered``), an automatic or asked-for pause (-1), or the Python
+    callable's result (``returned``); an exception is parked (0)."""
+    conn, fn = hook_of(ssl, callback)
     if fn is None or conn is None:
         return 0
     request = CertRequest(conn, ssl)
     try:
-        status, answer = pauses.consult(conn, "cert")
+        status, answer = pauses.consult(conn, callback)
         if status is pauses.Consult.WAITING:
             return -1
         if status is pauses.Consult.ANSWERED:
-            if answer.get("fail"):
-                return 0
-            if "paths" in answer:
-                use_files(ssl, *answer["paths"])
-            return 1
-        if pauses.auto_pause(conn, "cert"):
-            pauses.begin(conn, CertPause(conn, auto=True))
+            return answered(answer)
+        if pauses.auto_pause(conn, callback):
+            pauses.begin(conn, pause(conn, auto=True))
             return -1
         result = fn(request)
         if result is pauses.PAUSE:
-            pauses.begin(conn, CertPause(conn))
+            pauses.begin(conn, pause(conn))
             return -1
-        return _cert_result(result)
+        return returned(result)
     except BaseException as exc:  # parked, re-raised by step()
         park(conn, exc)
         return 0
     finally:
         request._ssl = None
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def py_cert_cb(ssl: Any, arg: Any) -> int:
+    """``SSL_CTX_set_cert_cb``: 1 go on, 0 fail, -1 retry (``WANT_X509_LOOKUP``)."""
+
+    def answered(answer: dict[str, Any]) -> int:
+        if answer.get("fail"):
+            return 0
+        if "paths" in answer:
+            use_files(ssl, *answer["paths"])
+        return 1
+
+    return _run_hook(ssl, "cert", CertPause, answered, _cert_result)
 
 
 def _hand_over(ssl: Any, x509: Any, pkey: Any, paths: tuple[bytes, bytes]) -> int:
@@ -231,31 +242,12 @@ def _hand_over(ssl: Any, x509: Any, pkey: Any, paths: tuple[bytes, bytes]) -> in
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_client_cert_cb(ssl: Any, x509: Any, pkey: Any) -> int:
     """``SSL_CTX_set_client_cert_cb``: 1 with a pair, 0 for none, -1 retry."""
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = hooks.client_cert if hooks is not None else None
-    if fn is None or conn is None:
-        return 0
-    request = CertRequest(conn, ssl)
-    try:
-        status, answer = pauses.consult(conn, "client_cert")
-        if status is pauses.Consult.WAITING:
-            return -1
-        if status is pauses.Consult.ANSWERED:
-            paths = answer["paths"]
-            return 0 if paths is None else _hand_over(ssl, x509, pkey, paths)
-        if pauses.auto_pause(conn, "client_cert"):
-            pauses.begin(conn, ClientCertPause(conn, auto=True))
-            return -1
-        result = fn(request)
-        if result is pauses.PAUSE:
-            pauses.begin(conn, ClientCertPause(conn))
-            return -1
-        if result is None:
-            return 0
-        return _hand_over(ssl, x509, pkey, cert_paths(result))
-    except BaseException as exc:  # parked, re-raised by step()
-        park(conn, exc)
-        return 0
-    finally:
-        request._ssl = None
+
+    def answered(answer: dict[str, Any]) -> int:
+        paths = answer["paths"]
+        return 0 if paths is None else _hand_over(ssl, x509, pkey, paths)
+
+    def returned(result: object) -> int:
+        return 0 if result is None else _hand_over(ssl, x509, pkey, cert_paths(result))
+
+    return _run_hook(ssl, "client_cert", ClientCertPause, answered, returned)

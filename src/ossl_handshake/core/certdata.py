@@ -14,6 +14,10 @@ objects instead of files:
 - trust anchors: ``X509_STORE_add_cert`` on ``SSL_CTX_get_cert_store``;
 - CRLs: ``X509_STORE_add_crl``.
 
+:func:`use_pair` is the one way a chain and its key are loaded: by
+``Context.load_cert_chain`` (bytes), ``Connection.use_certificate`` and the
+certificate callbacks' ``CertRequest.use`` (files read by :func:`read_pair`).
+
 Bytes that hold no such object, or a damaged one, are a
 :class:`~ossl_handshake.ConfigurationError` naming what was expected; a
 value of the wrong type is a ``TypeError`` (``core/inputs.py``).
@@ -34,10 +38,18 @@ from ossl_handshake.core.keys import (
     _ERR_LIB_X509,
     _X509_R_KEY_VALUES_MISMATCH,
     key_error,
-    password_bytes,
+    load_with_password,
 )
 
-__all__ = ["add_ca_data", "add_crl_data", "read_data", "use_chain_data", "use_key_data"]
+__all__ = [
+    "add_ca_data",
+    "add_crl_data",
+    "read_data",
+    "read_pair",
+    "use_chain_data",
+    "use_key_data",
+    "use_pair",
+]
 
 _NULL = ffi.NULL
 Password = str | bytes | Callable[[], "str | bytes"]
@@ -55,6 +67,29 @@ def read_data(value: object, what: str) -> bytes:
         except OSError as exc:
             raise ConfigurationError(f"cannot read {what} {value}: {exc.strerror}") from exc
     return cert_data(value, what)
+
+
+def read_pair(cert: object, key: object) -> tuple[bytes, bytes, str]:
+    """The bytes of a certificate chain and its key (:func:`read_data`; ``key``
+    defaults to ``cert``), and the name errors give the key."""
+    key_src = key if key is not None else cert
+    name = f"key {key_src}" if isinstance(key_src, (str, os.PathLike)) else "key from memory"
+    return read_data(cert, "cert"), read_data(key_src, "key"), name
+
+
+def use_pair(
+    target: Any,
+    cert_raw: bytes,
+    key_raw: bytes,
+    password: Password | None,
+    *,
+    ssl: bool = False,
+    name: str = "key",
+) -> None:
+    """:func:`use_chain_data` then :func:`use_key_data`: the one way a chain and key are loaded
+    from bytes, into an ``SSL_CTX`` or (``ssl=True``) one ``SSL``."""
+    use_chain_data(target, cert_raw, ssl=ssl)
+    use_key_data(target, key_raw, password, ssl=ssl, name=name)
 
 
 def _parse_chain(data: bytes, what: str) -> Any:
@@ -104,23 +139,6 @@ def use_chain_data(target: Any, data: bytes, *, ssl: bool = False) -> None:
         ensure(add, target, x, what="a chain certificate was refused")
 
 
-def _load_key(data: bytes, given: object) -> tuple[Any, Any, Any]:
-    pw = ffi.new("ossl_password *")
-    buf = None
-    if given is not None:
-        raw = password_bytes(given)
-        buf = ffi.new("char[]", raw)
-        pw.pw, pw.len = buf, len(raw)
-    lib.ossl_clear_errors()
-    try:
-        key = lib.ossl_key_from_data(data, len(data), pw)
-    finally:
-        if buf is not None:
-            ffi.memmove(buf, b"\x00" * len(buf), len(buf))
-    errors = drain() if key == _NULL else ()
-    return key, pw, errors
-
-
 def use_key_data(
     target: Any, data: bytes, password: Password | None, *, ssl: bool = False, name: str = "key"
 ) -> None:
@@ -130,11 +148,9 @@ def use_key_data(
     ``password`` as for files: a callable is called only when the key turns
     out to be encrypted.
     """
-    given = None if callable(password) else password
-    key, pw, errors = _load_key(data, given)
-    if key == _NULL and pw.asked and not pw.too_long and callable(password):
-        given = password()
-        key, pw, errors = _load_key(data, password_bytes(given))
+    key, pw, errors, given = load_with_password(
+        lambda pw: lib.ossl_key_from_data(data, len(data), pw), password, lambda k: k == _NULL
+    )
     if key == _NULL:
         err = key_error(pw, errors, given is not None, name.removeprefix("key "), "certificate")
         op = "PEM_read_bio_PrivateKey"  # key_error speaks of the file call

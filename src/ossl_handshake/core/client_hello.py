@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core import pauses
-from ossl_handshake.core.callbacks import hooks_of, park, switch_context
+from ossl_handshake.core.callbacks import hook_of, park, switch_context
 from ossl_handshake.core.cert_callbacks import cert_paths, use_files
 from ossl_handshake.core.errors import ErrorCode
-from ossl_handshake.core.handles import connection_of
 from ossl_handshake.tls.client_hello import ClientHello
 from ossl_handshake.tls.names import ALERT_CODES
 
@@ -198,9 +197,7 @@ def _pause(conn: Connection, hello: ClientHello, auto: bool) -> int:
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def py_client_hello_cb(ssl: Any, al: Any, arg: Any) -> int:
     """``SSL_CTX_set_client_hello_cb``: copy the hello, ask Python, apply or pause."""
-    conn = connection_of(ssl)
-    hooks = hooks_of(ssl, conn)
-    fn = hooks.client_hello if hooks is not None else None
+    conn, fn = hook_of(ssl, "client_hello")
     if fn is None or conn is None:
         al[0] = _AD_INTERNAL_ERROR
         return _ERROR

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import socket
 import threading
 import weakref
@@ -959,16 +958,10 @@ class Connection(NegotiatedValues):
         touched). Bad bytes, a wrong password or a key that does not match
         are :class:`ConfigurationError`.
         """
-        key_src = key if key is not None else cert
-        cert_raw = certdata.read_data(cert, "cert")
-        key_raw = certdata.read_data(key_src, "key")
-        name = f"key {key_src}" if isinstance(key_src, (str, os.PathLike)) else "key from memory"
-
-        def load(ssl: Any) -> None:
-            certdata.use_chain_data(ssl, cert_raw, ssl=True)
-            certdata.use_key_data(ssl, key_raw, password, ssl=True, name=name)
-
-        self._guard.run(load)
+        cert_raw, key_raw, name = certdata.read_pair(cert, key)
+        self._guard.run(
+            lambda ssl: certdata.use_pair(ssl, cert_raw, key_raw, password, ssl=True, name=name)
+        )
 
     def request_ocsp(self) -> None:
         """Clients: ask for a stapled OCSP response (``SSL_set_tlsext_status_type``).

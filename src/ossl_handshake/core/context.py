@@ -644,11 +644,7 @@ class Context:
         def load(ctx: Any) -> None:
             self._refuse_in_use("load_cert_chain")
             ensure(lib.SSL_CTX_use_certificate_chain_file, ctx, cert_b, what=f"cannot load {cert}")
-            given = None if callable(password) else password
-            ret, pw, errors = load_key(ctx, key_b, given)
-            if ret != 1 and pw.asked and not pw.too_long and callable(password):
-                given = password()  # the key is encrypted: now ask
-                ret, pw, errors = load_key(ctx, key_b, password_bytes(given))
+            ret, pw, errors, given = load_key(ctx, key_b, password)
             if ret != 1:
                 raise key_error(pw, errors, given is not None, key_name, cert)
             ensure(
@@ -696,14 +692,11 @@ class Context:
     # core/session.py; these are the thin, guarded entry points.
 
     def _load_cert_data(self, cert: CertSource, key: CertSource, password: Password | None) -> None:
-        cert_raw = certdata.read_data(cert, "cert")
-        key_raw = certdata.read_data(key, "key")
-        name = f"key {key}" if isinstance(key, (str, os.PathLike)) else "key from memory"
+        cert_raw, key_raw, name = certdata.read_pair(cert, key)
 
         def load(ctx: Any) -> None:
             self._refuse_in_use("load_cert_chain")
-            certdata.use_chain_data(ctx, cert_raw)
-            certdata.use_key_data(ctx, key_raw, password, name=name)
+            certdata.use_pair(ctx, cert_raw, key_raw, password, name=name)
 
         self._run(load)
         self.cert = Path(cert) if isinstance(cert, (str, os.PathLike)) else None

@@ -56,13 +56,19 @@ def c_int(value: object, what: str, low: int, high: int) -> int:
     return int(value)
 
 
-def path_bytes(value: object, what: str) -> bytes:
+def _str_path(value: object, what: str) -> str:
+    """A str path (str or os.PathLike of str) without NUL."""
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
     raw = os.fspath(value)
     if not isinstance(raw, str):
         raise TypeError(f"{what} must be a str path, not {type(raw).__name__}")
     no_nul(raw, what)
+    return raw
+
+
+def path_bytes(value: object, what: str) -> bytes:
+    raw = _str_path(value, what)
     p = Path(raw)
     if not p.exists():
         raise FileNotFoundError(f"{what}: no such file: {p}")
@@ -73,12 +79,7 @@ def path_bytes(value: object, what: str) -> bytes:
 
 def dir_bytes(value: object, what: str) -> bytes:
     """An existing directory's path as bytes (a provider search path)."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
-    raw = os.fspath(value)
-    if not isinstance(raw, str):
-        raise TypeError(f"{what} must be a str path, not {type(raw).__name__}")
-    no_nul(raw, what)
+    raw = _str_path(value, what)
     if not Path(raw).is_dir():
         raise NotADirectoryError(f"{what}: no such directory: {raw}")
     return os.fsencode(raw)

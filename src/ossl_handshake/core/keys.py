@@ -7,10 +7,13 @@ once instead of reading the terminal.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.errors import ConfigurationError, ErrorRecord, drain
+
+_T = TypeVar("_T")
 
 _ERR_LIB_X509 = 11
 _X509_R_KEY_VALUES_MISMATCH = 116
@@ -24,9 +27,9 @@ def password_bytes(value: object) -> bytes:
     raise TypeError(f"password must be str or bytes (or a callable returning one), not {value!r}")
 
 
-def load_key(ctx: Any, key_b: bytes, password: object) -> tuple[int, Any, tuple[ErrorRecord, ...]]:
-    """``ossl_ctx_use_key_file`` with ``password`` for this load only:
-    (return value, the ``ossl_password`` OpenSSL was handed, drained errors)."""
+def _load_once(
+    call: Callable[[Any], _T], password: object, failed: Callable[[_T], bool]
+) -> tuple[_T, Any, tuple[ErrorRecord, ...]]:
     pw = ffi.new("ossl_password *")
     buf = None
     if password is not None:
@@ -35,12 +38,39 @@ def load_key(ctx: Any, key_b: bytes, password: object) -> tuple[int, Any, tuple[
         pw.pw, pw.len = buf, len(raw)
     lib.ossl_clear_errors()
     try:
-        ret = int(lib.ossl_ctx_use_key_file(ctx, key_b, pw))
+        ret = call(pw)
     finally:
         if buf is not None:
             ffi.memmove(buf, b"\x00" * len(buf), len(buf))  # do not keep it around
-    errors = drain() if ret != 1 else ()
+    errors = drain() if failed(ret) else ()
     return ret, pw, errors
+
+
+def load_with_password(
+    call: Callable[[Any], _T], password: object, failed: Callable[[_T], bool]
+) -> tuple[_T, Any, tuple[ErrorRecord, ...], object]:
+    """``call(pw)`` with ``password`` in the ``ossl_password`` for this load only.
+
+    A callable ``password`` is called only when the first try (with none)
+    shows the key is encrypted, then the load is tried again. Returns (the
+    call's result, the ``ossl_password`` OpenSSL was handed, the errors
+    drained when ``failed(result)``, the password given or None).
+    """
+    given = None if callable(password) else password
+    ret, pw, errors = _load_once(call, given, failed)
+    if failed(ret) and pw.asked and not pw.too_long and callable(password):
+        given = password()  # the key is encrypted: now ask
+        ret, pw, errors = _load_once(call, password_bytes(given), failed)
+    return ret, pw, errors, given
+
+
+def load_key(
+    ctx: Any, key_b: bytes, password: object
+) -> tuple[int, Any, tuple[ErrorRecord, ...], object]:
+    """``ossl_ctx_use_key_file`` through :func:`load_with_password`."""
+    return load_with_password(
+        lambda pw: int(lib.ossl_ctx_use_key_file(ctx, key_b, pw)), password, lambda r: r != 1
+    )
 
 
 def key_error(

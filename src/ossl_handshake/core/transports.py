@@ -284,6 +284,13 @@ class _RemoteEnd:
 _RECV_SIZE = 65536
 
 
+def _socket_error(message: str, operation: str, exc: OSError) -> SyscallError:
+    """A failed ``send``/``recv`` of the visible pump, as libssl would report a syscall."""
+    return SyscallError(
+        f"{message}: {exc}", errno=exc.errno or 0, error_code=ErrorCode.SYSCALL, operation=operation
+    )
+
+
 class VisibleSocketTransport(SocketTransport):
     """A socket's visible mode: the SSL on a memory BIO pair, Python pumping to the socket.
 
@@ -362,31 +369,23 @@ class VisibleSocketTransport(SocketTransport):
         """The connection's retry loop for this mode: call, send the output, feed the input."""
         self._claim()
         try:
-            return self._retry(conn, what, call, after, closed)
+            deadline = self.deadline()
+            while True:
+                value, exc = call()
+                if after is not None:
+                    after(value)
+                self.send(conn, deadline, what, closed)
+                if exc is None:
+                    return value
+                if exc.error_code is ErrorCode.WANT_READ and self.receive(
+                    conn, deadline, what, closed
+                ):
+                    continue
+                if exc.error_code is ErrorCode.WANT_WRITE and not self.remote.outbox:
+                    continue  # the pair was full and has been emptied
+                raise exc
         finally:
             self._pumping.release()
-
-    def _retry(
-        self,
-        conn: Endpoint,
-        what: str,
-        call: Callable[[], tuple[Any, _SSLError | None]],
-        after: Callable[[Any], None] | None,
-        closed: Callable[[], bool],
-    ) -> Any:
-        deadline = self.deadline()
-        while True:
-            value, exc = call()
-            if after is not None:
-                after(value)
-            self.send(conn, deadline, what, closed)
-            if exc is None:
-                return value
-            if exc.error_code is ErrorCode.WANT_READ and self.receive(conn, deadline, what, closed):
-                continue
-            if exc.error_code is ErrorCode.WANT_WRITE and not self.remote.outbox:
-                continue  # the pair was full and has been emptied
-            raise exc
 
     def send(self, conn: Endpoint, deadline: float | None, what: str, closed: Any) -> None:
         """Move what the SSL wrote through the wire into the socket (``send``)."""
@@ -400,12 +399,7 @@ class VisibleSocketTransport(SocketTransport):
             except BlockingIOError:
                 continue
             except OSError as exc:
-                raise SyscallError(
-                    f"{what}: send to the peer failed: {exc}",
-                    errno=exc.errno or 0,
-                    error_code=ErrorCode.SYSCALL,
-                    operation="send",
-                ) from exc
+                raise _socket_error(f"{what}: send to the peer failed", "send", exc) from exc
             del out[:n]
         if self.remote.shut and self.sock is not None:
             with contextlib.suppress(OSError):
@@ -468,12 +462,7 @@ class VisibleSocketTransport(SocketTransport):
         except BlockingIOError:
             return None
         except OSError as exc:
-            raise SyscallError(
-                f"{what}: receiving from the peer failed: {exc}",
-                errno=exc.errno or 0,
-                error_code=ErrorCode.SYSCALL,
-                operation="recv",
-            ) from exc
+            raise _socket_error(f"{what}: receiving from the peer failed", "recv", exc) from exc
 
     def _ready(
         self, event: int, deadline: float | None, what: str, closed: Any, *, nowait: bool = False

@@ -17,7 +17,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.core.ca_lists import ca_names_of
@@ -367,10 +367,7 @@ def _drive_python(
         else:
             idle_rounds = 0
     else:
-        error = NoProgressError(
-            f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
-        )
-        failed_side = _waiting_side(client, server)
+        error, failed_side = _out_of_steps(client, server, max_steps)
     return steps, error, failed_side
 
 
@@ -392,6 +389,7 @@ def _mover(wire: WireLike | None, tr: Trace | None) -> Any:
 
 #: Step records the C driver fills per call (a handshake takes 4-8 steps; a
 #: longer one empties the buffer and continues).
+_R = TypeVar("_R", bound=HandshakeResult)
 _REC_CAP = 16
 _drive_tls = threading.local()
 _SUCCESS = ReturnCode.SUCCESS
@@ -767,11 +765,18 @@ def _drive_after(
         else:
             idle = 0
     else:
-        error = NoProgressError(
-            f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
-        )
-        failed_side = _waiting_side(client, server)
+        error, failed_side = _out_of_steps(client, server, max_steps)
     return steps, error, failed_side
+
+
+def _out_of_steps(
+    client: Connection, server: Connection, max_steps: int
+) -> tuple[SSLError, Role | None]:
+    """The error of a drive that used its whole step budget, and the side that waits."""
+    error = NoProgressError(
+        f"step budget of {max_steps} exhausted", state=client.state, operation="handshake"
+    )
+    return error, _waiting_side(client, server)
 
 
 def _after_result(
@@ -792,6 +797,11 @@ def _after_result(
         trace=tr,
         wire=wire,
     )
+    return _finish(result, error, wire, check)
+
+
+def _finish(result: _R, error: SSLError | None, wire: WireLike | None, check: bool) -> _R:
+    """Link the error to its result, let the wire check its faults fired, raise (``check``)."""
     if error is not None:
         error.result = result
     check_fired = getattr(wire, "check_fired", None)
@@ -818,6 +828,26 @@ def _check_pair(client: Connection, server: Connection) -> None:
         raise ValueError("pass a client and a server Connection, the client first")
 
 
+def _after(
+    client: Connection,
+    server: Connection,
+    initiator: Role | str | None,
+    request: Callable[[Connection], None] | None,
+    wire: WireLike | None,
+    max_steps: int | None,
+    trace: Trace | bool | None,
+    check: bool,
+) -> HandshakeResult:
+    """The post-handshake drivers' common path: ``request`` on the initiator, then drive."""
+    _check_pair(client, server)
+    who = Role(initiator) if initiator is not None else None
+    tr = _trace_of(trace, client, server)
+    if request is not None:
+        request(client if who is Role.CLIENT else server)
+    run = _drive_after(client, server, who, wire, max_steps, tr)
+    return _after_result(client, server, run, wire, tr, check)
+
+
 def drive_post_handshake(
     client: Connection,
     server: Connection,
@@ -836,11 +866,7 @@ def drive_post_handshake(
     handshake is stepped, every other side reads. Ends after a quiet round
     with neither side in a handshake.
     """
-    _check_pair(client, server)
-    who = Role(initiator) if initiator is not None else None
-    tr = _trace_of(trace, client, server)
-    run = _drive_after(client, server, who, wire, max_steps, tr)
-    return _after_result(client, server, run, wire, tr, check)
+    return _after(client, server, initiator, None, wire, max_steps, trace, check)
 
 
 def renegotiate(
@@ -862,12 +888,11 @@ def renegotiate(
     inside ``SSL_read``. The wire and its faults see the second handshake's
     records. Raises the first failure (``check``) or returns it in the result.
     """
-    _check_pair(client, server)
-    who = Role(initiator)
-    tr = _trace_of(trace, client, server)
-    (client if who is Role.CLIENT else server).renegotiate(abbreviated=abbreviated)
-    run = _drive_after(client, server, who, wire, max_steps, tr)
-    return _after_result(client, server, run, wire, tr, check)
+
+    def request(conn: Connection) -> None:
+        conn.renegotiate(abbreviated=abbreviated)
+
+    return _after(client, server, initiator, request, wire, max_steps, trace, check)
 
 
 def post_handshake_auth(
@@ -888,11 +913,11 @@ def post_handshake_auth(
     obtained (``server.peer_certificate`` too). The client's context needs
     ``post_handshake_auth=True``, the server's ``verify=True``.
     """
-    _check_pair(client, server)
-    tr = _trace_of(trace, client, server)
-    server.verify_client_post_handshake()
-    run = _drive_after(client, server, Role.SERVER, wire, max_steps, tr)
-    return _after_result(client, server, run, wire, tr, check)
+
+    def request(conn: Connection) -> None:
+        conn.verify_client_post_handshake()
+
+    return _after(client, server, Role.SERVER, request, wire, max_steps, trace, check)
 
 
 def update_keys(
@@ -911,12 +936,11 @@ def update_keys(
     Both sides' :attr:`~ossl_handshake.Connection.key_updates_sent` /
     ``key_updates_received`` count the messages.
     """
-    _check_pair(client, server)
-    who = Role(initiator)
-    tr = _trace_of(trace, client, server)
-    (client if who is Role.CLIENT else server).key_update(request_peer)
-    run = _drive_after(client, server, who, wire, max_steps, tr)
-    return _after_result(client, server, run, wire, tr, check)
+
+    def request(conn: Connection) -> None:
+        conn.key_update(request_peer)
+
+    return _after(client, server, initiator, request, wire, max_steps, trace, check)
 
 
 def early_data_handshake(
@@ -977,14 +1001,7 @@ def early_data_handshake(
         client_status=client.early_data_status,
         server_status=server.early_data_status,
     )
-    if error is not None:
-        error.result = result
-    check_fired = getattr(wire, "check_fired", None)
-    if check_fired is not None:
-        check_fired(result)
-    if check and error is not None:
-        raise error
-    return result
+    return _finish(result, error, wire, check)
 
 
 __all__ = [

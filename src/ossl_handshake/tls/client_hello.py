@@ -229,15 +229,28 @@ class ClientHello:
         raw = self._by_type.get(ext_type)
         return None if raw is None else _Reader(raw, _name(EXTENSION_NAMES, ext_type))
 
+    def _vector(self, ext_type: int, len_bytes: int) -> _Reader | None:
+        """The one length-prefixed vector an extension's body is, None if absent."""
+        r = self._reader(ext_type)
+        if r is None:
+            return None
+        body = r.vector(len_bytes)
+        r.end()
+        return body
+
+    def _uints(self, ext_type: int, len_bytes: int) -> tuple[int, ...] | None:
+        """An extension that is one vector of 16-bit numbers, None if absent."""
+        r = self._reader(ext_type)
+        if r is None:
+            return None
+        out = r.vector(len_bytes).uints(2)
+        r.end()
+        return out
+
     @property
     def supported_versions(self) -> tuple[int, ...] | None:
         """supported_versions (43): the versions offered, in order (0x0304 = TLS 1.3)."""
-        r = self._reader(EXT_SUPPORTED_VERSIONS)
-        if r is None:
-            return None
-        out = r.vector(1).uints(2)
-        r.end()
-        return out
+        return self._uints(EXT_SUPPORTED_VERSIONS, 1)
 
     @property
     def supported_version_names(self) -> tuple[str, ...] | None:
@@ -247,12 +260,7 @@ class ClientHello:
     @property
     def groups(self) -> tuple[int, ...] | None:
         """supported_groups (10): NamedGroup numbers by preference."""
-        r = self._reader(EXT_SUPPORTED_GROUPS)
-        if r is None:
-            return None
-        out = r.vector(2).uints(2)
-        r.end()
-        return out
+        return self._uints(EXT_SUPPORTED_GROUPS, 2)
 
     @property
     def group_names(self) -> tuple[str, ...] | None:
@@ -262,11 +270,9 @@ class ClientHello:
     @property
     def key_shares(self) -> tuple[KeyShare, ...] | None:
         """key_share (51): the KeyShareEntry list (group and public key)."""
-        r = self._reader(EXT_KEY_SHARE)
-        if r is None:
+        body = self._vector(EXT_KEY_SHARE, 2)
+        if body is None:
             return None
-        body = r.vector(2)
-        r.end()
         out = []
         while not body.done():
             group = body.uint(2)
@@ -276,12 +282,7 @@ class ClientHello:
     @property
     def signature_algorithms(self) -> tuple[int, ...] | None:
         """signature_algorithms (13): SignatureScheme numbers by preference."""
-        r = self._reader(EXT_SIGNATURE_ALGORITHMS)
-        if r is None:
-            return None
-        out = r.vector(2).uints(2)
-        r.end()
-        return out
+        return self._uints(EXT_SIGNATURE_ALGORITHMS, 2)
 
     @property
     def signature_algorithm_names(self) -> tuple[str, ...] | None:
@@ -291,11 +292,9 @@ class ClientHello:
     @property
     def server_name(self) -> str | None:
         """server_name (0): the host_name entry (RFC 6066), None if absent."""
-        r = self._reader(EXT_SERVER_NAME)
-        if r is None:
+        names = self._vector(EXT_SERVER_NAME, 2)
+        if names is None:
             return None
-        names = r.vector(2)
-        r.end()
         while not names.done():
             kind = names.uint(1)
             value = names.vector(2).data
@@ -306,11 +305,9 @@ class ClientHello:
     @property
     def alpn(self) -> tuple[str, ...] | None:
         """application_layer_protocol_negotiation (16): the protocols offered."""
-        r = self._reader(EXT_ALPN)
-        if r is None:
+        protos = self._vector(EXT_ALPN, 2)
+        if protos is None:
             return None
-        protos = r.vector(2)
-        r.end()
         out = []
         while not protos.done():
             name = protos.vector(1).data
@@ -322,11 +319,9 @@ class ClientHello:
     @property
     def psk_modes(self) -> tuple[str, ...] | None:
         """psk_key_exchange_modes (45): ``psk_ke`` / ``psk_dhe_ke``."""
-        r = self._reader(EXT_PSK_KEY_EXCHANGE_MODES)
-        if r is None:
+        modes = self._vector(EXT_PSK_KEY_EXCHANGE_MODES, 1)
+        if modes is None:
             return None
-        modes = r.vector(1)
-        r.end()
         return tuple(_PSK_MODES.get(m, f"0x{m:02x}") for m in modes.data)
 
     def to_dict(self) -> dict[str, Any]:

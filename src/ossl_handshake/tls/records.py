@@ -187,10 +187,7 @@ class RecordStream:
 
     def _record(self, ctype: int, version: int, length: int, raw: bytes, flight: int) -> Record:
         encrypted = self._encrypted(ctype)
-        types: tuple[str, ...] = ()
-        offsets: tuple[int, ...] = ()
-        if ctype == HANDSHAKE and not encrypted:
-            types, offsets = self.handshake_messages(raw[HEADER_LEN:])
+        types, offsets = self.messages_in(None if encrypted else ctype, raw[HEADER_LEN:])
         if ctype == CHANGE_CIPHER_SPEC:
             self.seen_ccs = True
         rec = Record(
@@ -209,6 +206,15 @@ class RecordStream:
         self.count += 1
         self.offset += len(raw)
         return rec
+
+    def messages_in(
+        self, content_type: int | None, payload: bytes
+    ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """:meth:`handshake_messages` of a plaintext ``payload`` of type ``content_type``;
+        none for another type (or None: not readable)."""
+        if content_type != HANDSHAKE:
+            return (), ()
+        return self.handshake_messages(payload)
 
     def handshake_messages(self, payload: bytes) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """Reassemble handshake messages; name those whose header starts in ``payload``.

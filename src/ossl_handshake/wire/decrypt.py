@@ -208,10 +208,7 @@ class Decryptor:
                 continue
             content, inner_type = parts
             side.current, side.seq = epoch, seq + 1
-            types: tuple[str, ...] = ()
-            offsets: tuple[int, ...] = ()
-            if inner_type == HANDSHAKE:
-                types, offsets = side.messages.handshake_messages(content)
+            types, offsets = side.messages.messages_in(inner_type, content)
             name = epoch_name(side.direction, epoch)
             self._epochs[side.direction, name] = epoch
             return dataclasses.replace(

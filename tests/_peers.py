@@ -210,8 +210,3 @@ def s_server_identity(ident: certs.Identity) -> list[str]:
         "-cert_chain",
         str(certs.INTERMEDIATE),
     ]
-
-
-#: The decrypt branch's name for :class:`EchoServer` with a key log (``keylog=``);
-#: kept only for main's tests/test_proxy_cli.py until its owner renames it.
-KeyloggedServer = EchoServer

@@ -22,7 +22,7 @@ from ossl_handshake import Role, certs, wire
 from ossl_handshake.proxy import SpecError, fault_spec, parse_fault, parse_policy, policy_spec
 from ossl_handshake.tls.names import CONTENT_TYPES
 from tests import _fault_strategies as fs
-from tests._peers import TIMEOUT, EchoServer, KeyloggedServer, cli, json_lines, read_until
+from tests._peers import TIMEOUT, EchoServer, cli, json_lines, read_until
 from tests.test_c_integration import (
     tls_client,
 )
@@ -323,7 +323,7 @@ def test_proxy_command_stops_on_sigterm_and_embeds_the_key_log(tmp_path: Path) -
 
 
 def _proxied_through(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
     tls_client_exe: Path,
     *args: str,
     keys: bool = True,
@@ -347,7 +347,7 @@ def _proxied_through(
 
 
 def test_proxy_trace_names_the_decrypted_tls13_messages_with_the_peers_key_log(
-    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path
+    keylogged_echo_server: Callable[..., EchoServer], tls_client_exe: Path
 ) -> None:
     line, _ = _proxied_through(keylogged_echo_server, tls_client_exe)
     flights = line["ladder"]
@@ -370,7 +370,7 @@ def test_proxy_trace_names_the_decrypted_tls13_messages_with_the_peers_key_log(
 
 
 def test_proxy_trace_prints_a_text_ladder_without_json(
-    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path
+    keylogged_echo_server: Callable[..., EchoServer], tls_client_exe: Path
 ) -> None:
     server = keylogged_echo_server()
     proc = subprocess.Popen(
@@ -398,7 +398,7 @@ def test_proxy_trace_prints_a_text_ladder_without_json(
 
 @needs_tshark
 def test_a_proxied_tls13_capture_decrypts_in_tshark_with_the_c_servers_keys(
-    keylogged_echo_server: Callable[..., KeyloggedServer], tls_client_exe: Path, tmp_path: Path
+    keylogged_echo_server: Callable[..., EchoServer], tls_client_exe: Path, tmp_path: Path
 ) -> None:
     cap = tmp_path / "proxied.pcapng"
     _proxied_through(keylogged_echo_server, tls_client_exe, "--pcapng", str(cap))
@@ -411,7 +411,7 @@ def test_a_proxied_tls13_capture_decrypts_in_tshark_with_the_c_servers_keys(
 @needs_tshark
 @pytest.mark.parametrize("keys", [False, True], ids=["sealed", "keyed"])
 def test_per_side_policies_shape_each_direction_separately(
-    keylogged_echo_server: Callable[..., KeyloggedServer],
+    keylogged_echo_server: Callable[..., EchoServer],
     tls_client_exe: Path,
     tmp_path: Path,
     keys: bool,

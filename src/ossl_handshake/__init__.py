@@ -62,7 +62,7 @@ _EXPORTS: dict[str, str] = {
     "Step": "ossl_handshake.core.step",
     "join": "ossl_handshake.core.connection",
     "Session": "ossl_handshake.core.session",
-    # beyond2: verification control, OCSP stapling, session statistics
+    # verification control, OCSP stapling, session statistics
     "HostFlags": "ossl_handshake.core.verification",
     "Purpose": "ossl_handshake.core.verification",
     "VerifyFlags": "ossl_handshake.core.verification",

@@ -938,7 +938,7 @@ class Connection(NegotiatedValues):
         self._guard.run(lambda ssl: ensure(lib.SSL_set_session, ssl, session.ptr, raising=SSLError))
 
     # --- per-connection certificate ---
-    # (beyond2: this connection's own certificate and key, OCSP, the verified
+    # (this connection's own certificate and key, OCSP, the verified
     # chain; the logic is in core/certdata.py and core/ocsp.py.)
 
     def use_certificate(

@@ -687,7 +687,7 @@ class Context:
         if cafile is not None:
             self.cafile = Path(cafile)
 
-    # --- beyond2: verification control, certificates from memory, OCSP, sessions, modes ---
+    # --- verification control, certificates from memory, OCSP, sessions, modes ---
     # The logic is in core/verification.py, core/certdata.py, core/ocsp.py and
     # core/session.py; these are the thin, guarded entry points.
 

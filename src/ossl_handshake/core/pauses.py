@@ -28,7 +28,7 @@ trampoline pauses once before the first call of every callback, and the
 driver resumes with ``resume()``, so the callable runs exactly as without
 pauses, one step later.
 
-**Adding a pause kind** (the async engineer's ``WANT_ASYNC``): subclass
+**Adding a pause kind** (as core/async_jobs.py does for ``WANT_ASYNC``): subclass
 :class:`Pause` with the class keyword ``kind=``::
 
     class AsyncPause(Pause, kind=ErrorCode.WANT_ASYNC):

@@ -185,7 +185,7 @@ def drive(
         )
     if client._state.handshake_done and server._state.handshake_done:
         # An established pair with a renegotiation, KeyUpdate or CertificateRequest
-        # queued by hand: the post-handshake loop completes it (beyond1).
+        # queued by hand: the post-handshake loop completes it.
         who = _post_handshake_initiator(client, server)
         if who is not None:
             return drive_post_handshake(

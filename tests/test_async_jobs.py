@@ -44,7 +44,7 @@ from ossl_handshake._native import RUNTIME_VERSION_TEXT
 from ossl_handshake.pair import driver as pair_mod
 from ossl_handshake.testing.plugin import make_client_context, make_server_context
 from tests._openssl import requires
-from tests._peers import TIMEOUT, openssl_cli
+from tests._peers import TIMEOUT, SServer, openssl_cli, s_server_identity
 from tests.c.build import compile_c
 from tests.test_fast_path import _compare as compare
 
@@ -512,3 +512,27 @@ def test_a_pool_of_one_job_over_sockets_against_two_s_clients(provider: PausePro
 
     in_thread(scenario)
     assert len(outputs) == 2 and all(b"pooled hello" in out for out in outputs), outputs
+
+
+def test_async_client_on_a_socket_against_s_server_with_client_auth(
+    provider: PauseProvider,
+) -> None:
+    """Our client pauses in its key exchange and its CertificateVerify against a C server."""
+    provider.configure(2, 1)
+    client_ctx = provider.client(cert=certs.CLIENT.cert, key=certs.CLIENT.key)
+    before = provider.pauses
+    peer = SServer(
+        openssl_cli(), *s_server_identity(certs.SERVER_ECDSA), "-Verify", "1",
+        "-CAfile", str(certs.CA), "-tls1_3",
+    )  # fmt: skip
+    try:
+        with socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as sock:
+            sock.setblocking(False)
+            client = Connection(client_ctx, sock=sock, server_name="localhost")
+            assert _step_on_socket(client, sock, None).done and client.is_init_finished
+            assert client.peer_certificate is not None
+            client.close()
+    finally:
+        _, out, err = peer.finish()
+    assert provider.pauses - before == 2 * 1 + 1  # one signature (x2), one derive (x1)
+    assert "Verification: OK" in err + out or "verify return:1" in err + out, err

@@ -17,6 +17,7 @@ from ossl_handshake import (
     PAUSE,
     CallbackError,
     ClientHello,
+    ClosedError,
     Context,
     ErrorCode,
     ProtocolError,
@@ -192,6 +193,17 @@ def test_a_paused_hello_stops_the_drive_with_the_pause_and_resumes_to_success() 
     assert drive(c, s).ok
     assert len(rec.seen) == 1  # the answer was the resume's, not a second call
     assert s.pause is None
+
+
+def test_resuming_a_pause_of_a_closed_connection_is_a_closed_error() -> None:
+    c, s = _pair(server(client_hello_callback=Recorder(PAUSE)))
+    pause = drive(c, s).paused
+    assert pause is not None
+    s.close()
+    with pytest.raises(ClosedError, match="closed"):
+        pause.resume(accept=True)
+    assert not pause.resumed
+    c.close()
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ossl_handshake.core.errors import ErrorCode
+from ossl_handshake.core.errors import ClosedError, ErrorCode
 
 if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection
@@ -121,12 +121,17 @@ class Pause:
 
         No keywords: the callback runs again (it may pause again). The
         keywords a kind takes are in its class docstring; an unknown one is a
-        ``TypeError``, a bad value a ``TypeError``/``ValueError``, and
-        resuming twice a ``RuntimeError``. Nothing is driven here: step or
+        ``TypeError``, a bad value a ``TypeError``/``ValueError``, resuming
+        twice a ``RuntimeError``, and resuming a pause whose connection was
+        closed (or collected) a ``ClosedError``. Nothing is driven here: step or
         ``do_handshake()`` again.
         """
         if self.resumed:
             raise RuntimeError(f"{self!r} was already resumed")
+        conn = self.connection
+        if conn is None or conn.closed:
+            # Nothing would ever read the answer: say so instead of storing it.
+            raise ClosedError(f"{self!r}: its connection is closed")
         self.answer = self._check(dict(answer))
         self.resumed = True
 

@@ -218,8 +218,8 @@ def drive(
     lazy: Callable[[], list[StepRecord]] | None = None
     sides: tuple[SideResult, SideResult] | None = None
     own_pairs = client._transport.kind == "memory" and server._transport.kind == "memory"
-    pausing = bool(on_pause or pause_every_callback)
-    if _fast and (direct or own_pairs) and not pausing and _fast_path_ok(client, server, wire, tr):
+    pausing = on_pause is not None or pause_every_callback
+    if _fast and (direct or own_pairs) and _fast_path_ok(client, server, wire, tr, pausing):
         steps, error, failed_side, settled, lazy, sides = _drive_c(
             client, server, max_steps, settle, own_pairs=not direct
         )
@@ -266,14 +266,19 @@ def drive(
 
 
 def _fast_path_ok(
-    client: Connection, server: Connection, wire: WireLike | None, trace: Trace | None
+    client: Connection,
+    server: Connection,
+    wire: WireLike | None,
+    trace: Trace | None,
+    pausing: bool = False,
 ) -> bool:
     """Whether the C driver may run this handshake: nothing needs a step or a
     byte in Python (no wire, trace or observer, neither side failed already,
-    no callback that may pause).
+    no pause hook or pause mode, no callback that may pause).
     A feature that needs Python between two steps adds its condition here."""
     return (
-        wire is None
+        not pausing
+        and wire is None
         and trace is None
         and client._on_info is None
         and client._on_message is None

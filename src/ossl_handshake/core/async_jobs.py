@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ossl_handshake._native import FEATURES, ffi, lib
 from ossl_handshake.core.errors import ConfigurationError, ErrorCode, drain
 from ossl_handshake.core.inputs import c_int, c_string, dir_bytes
-from ossl_handshake.core.pauses import Pause
+from ossl_handshake.core.pauses import KINDS, Pause
 
 if TYPE_CHECKING:
     from ossl_handshake.core.connection import Connection
@@ -251,7 +251,7 @@ class AsyncPause(Pause, kind=ErrorCode.WANT_ASYNC):
         made = step.pause
         if isinstance(made, AsyncPause):
             return made
-        return KINDS_ASYNC[step.error_code](conn, step.state)
+        return KINDS[step.error_code](conn, step.state)  # type: ignore[return-value]
 
     @property
     def fds(self) -> tuple[int, ...]:
@@ -264,9 +264,3 @@ class AsyncPause(Pause, kind=ErrorCode.WANT_ASYNC):
 
 class AsyncJobPause(AsyncPause, kind=ErrorCode.WANT_ASYNC_JOB):
     """``WANT_ASYNC_JOB``: the thread's job pool (:func:`init_thread`) had no free job."""
-
-
-KINDS_ASYNC: dict[ErrorCode, type[AsyncPause]] = {
-    ErrorCode.WANT_ASYNC: AsyncPause,
-    ErrorCode.WANT_ASYNC_JOB: AsyncJobPause,
-}

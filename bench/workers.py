@@ -9,7 +9,9 @@ process per measurement so variants never share a heap or an import state.
 
 Every variant does the same work per handshake as the C loop: two fresh
 connection objects over shared, pre-built contexts, the bytes of one
-memory transport moved until both sides finish, then both freed. Resumption
+memory transport moved until both sides finish, the client settled (one
+read that takes in what came after its handshake: the TLS 1.3 tickets, as
+``handshake()`` does by default), then both freed. Resumption
 offers the session of the first handshake (taken after the client read its
 TLS 1.3 tickets) to every later one and checks that it was reused.
 """
@@ -60,7 +62,8 @@ class Config:
     def c_flags(self) -> list[str]:
         """The same configuration as ``handshake_loop`` arguments."""
         flags = ["--cert", str(self.server.cert), "--key", str(self.server.key)]
-        flags += ["--tls", self.tls, "--release-buffers"]
+        # --settle: the client reads its TLS 1.3 tickets, as handshake() does by default.
+        flags += ["--tls", self.tls, "--release-buffers", "--settle"]
         if self.verify or self.mtls:
             flags += ["--cafile", str(certs.CA), "--verify", "--sni", HOST]
         if self.mtls:
@@ -323,6 +326,8 @@ class Stdlib(Variant):
                 if s_out.pending:
                     c_in.write(s_out.read())
             if c_done and s_done:
+                with contextlib.suppress(want):
+                    c.read(1)  # settle: take in the TLS 1.3 tickets, as handshake() does
                 return
         raise RuntimeError("stdlib handshake did not finish")
 
@@ -417,6 +422,8 @@ class PyOpenSSL(Variant):
                     pass
                 _pump(s, c, want)
             if c_done and s_done:
+                with contextlib.suppress(want):
+                    c.recv(1)  # settle: take in the TLS 1.3 tickets, as handshake() does
                 return
         raise RuntimeError("pyOpenSSL handshake did not finish")
 

@@ -27,6 +27,10 @@
  *                         SSL_SENT_SHUTDOWN before SSL_free so the session stays
  *                         resumable; a handshake that does not resume fails
  *   --release-buffers     SSL_MODE_RELEASE_BUFFERS on both contexts
+ *   --settle              after each handshake the client peeks once
+ *                         (SSL_peek_ex, 1 byte, WANT_READ expected), which takes
+ *                         in the TLS 1.3 session tickets: what the binding's
+ *                         handshake() does by default (settle=True)
  *   --bio-size N          BIO_new_bio_pair buffer size (0 = OpenSSL's 17 KiB)
  *   --count N             handshakes in total (default 1000 without --seconds)
  *   --seconds S           run until S seconds have passed (and --count, if given)
@@ -66,7 +70,7 @@
 
 static struct {
     const char *cert, *key, *cafile, *client_cert, *client_key, *sni;
-    int verify, mtls, tls_version, resume, release_buffers, threads;
+    int verify, mtls, tls_version, resume, release_buffers, settle, threads;
     long bio_size, count, hold;
     double seconds, bulk_mb;
 } opt = {.threads = 1, .count = -1};
@@ -169,7 +173,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: handshake_loop --cert F --key F [--cafile F] [--verify] [--sni NAME]\n"
             "         [--mtls --client-cert F --client-key F] [--tls 1.2|1.3] [--resume]\n"
-            "         [--release-buffers] [--bio-size N] [--count N] [--seconds S]\n"
+            "         [--release-buffers] [--settle] [--bio-size N] [--count N] [--seconds S]\n"
             "         [--threads T] [--bulk MB] [--hold N]\n");
 }
 
@@ -291,6 +295,23 @@ static int drain(SSL *ssl, const char *who)
     return -1;
 }
 
+/* The client takes in what arrived after its handshake (TLS 1.3 tickets) as
+ * handshake(settle=True) does: one SSL_peek_ex that must end in WANT_READ. */
+static int settle(SSL *c)
+{
+    char byte;
+    size_t got = 0;
+    int ret;
+
+    ERR_clear_error();
+    errno = 0;
+    ret = SSL_peek_ex(c, &byte, 1, &got);
+    if (ret != 1 && SSL_get_error(c, ret) == SSL_ERROR_WANT_READ)
+        return 0;
+    fprintf(stderr, "handshake_loop: client SSL_peek_ex after its handshake: ret=%d\n", ret);
+    return -1;
+}
+
 static uint64_t bytes_moved(BIO *cb, BIO *sb)
 {
     return BIO_number_read(cb) + BIO_number_written(cb) + BIO_number_read(sb)
@@ -320,8 +341,11 @@ static int drive(SSL *c, SSL *s)
         } else if (cstate == 2 && drain(s, "server") != 0) {
             goto err;
         }
-        if (cstate == 1 && sstate == 1)
+        if (cstate == 1 && sstate == 1) {
+            if (opt.settle && settle(c) != 0)
+                goto err;
             return 0;
+        }
         if (bytes_moved(cb, sb) == before) {
             fail("handshake stuck: a full round moved no bytes");
             return -1;
@@ -543,6 +567,8 @@ static int parse_args(int argc, char **argv)
             opt.resume = 1;
         } else if (strcmp(a, "--release-buffers") == 0) {
             opt.release_buffers = 1;
+        } else if (strcmp(a, "--settle") == 0) {
+            opt.settle = 1;
         } else if (v == NULL) {
             return -1;
         } else {
@@ -713,9 +739,10 @@ int main(int argc, char **argv)
     json_string(version);
     printf(",\"cipher\":");
     json_string(cipher);
-    printf(",\"verify\":%s,\"mtls\":%s,\"resume\":%s,\"release_buffers\":%s,\"bio_size\":%ld",
+    printf(",\"verify\":%s,\"mtls\":%s,\"resume\":%s,\"release_buffers\":%s,\"settle\":%s,\"bio_size\":%ld",
            opt.verify ? "true" : "false", opt.mtls ? "true" : "false",
-           opt.resume ? "true" : "false", opt.release_buffers ? "true" : "false", opt.bio_size);
+           opt.resume ? "true" : "false", opt.release_buffers ? "true" : "false",
+           opt.settle ? "true" : "false", opt.bio_size);
     if (opt.bulk_mb > 0)
         printf(",\"bulk_bytes\":%llu,\"bulk_seconds\":%.6f,\"mb_per_second\":%.2f", bulk_bytes,
                bulk_seconds, bulk_rate / 1048576.0);

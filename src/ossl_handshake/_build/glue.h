@@ -120,6 +120,25 @@ typedef struct {
 #define OSSL_DRIVE_FULL 5      /* the record buffer is full; call again */
 #define OSSL_DRIVE_QUEUE 6     /* a retryable step left an error queue (in *r); call again */
 #define OSSL_DRIVE_MOVE 7      /* a peer's BIO pair refused bytes (ossl_bio_move returned -1) */
+#define OSSL_DRIVE_SETTLE 8    /* the client's settling peek left a result to map (in *r) */
+
+/* ---- Connection construction in one call (glue/lifecycle.c) ------------- */
+
+/* Which call of ossl_open failed (the error queue says why). */
+#define OSSL_OPEN_OK 0
+#define OSSL_OPEN_SSL_NEW 1     /* SSL_new or our state (ossl_new_ssl) */
+#define OSSL_OPEN_SNI 2         /* SSL_set_tlsext_host_name */
+#define OSSL_OPEN_HOST 3        /* SSL_set1_host */
+#define OSSL_OPEN_IP 4          /* X509_VERIFY_PARAM_set1_ip_asc */
+#define OSSL_OPEN_SESSION 5     /* SSL_set_session */
+#define OSSL_OPEN_BIO_PAIR 6    /* the memory BIO pair */
+
+/* What ossl_open made: the SSL and, with a memory transport, our half of its
+ * BIO pair (the SSL holds the other). */
+typedef struct {
+    SSL *ssl;
+    BIO *net;
+} ossl_opened;
 
 /* ---- Application data between two own BIO pairs (glue/pair.c) ---------- */
 
@@ -219,6 +238,8 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
 static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
                                 ossl_drive_state *d, ossl_step_rec *out, int cap,
                                 int max_steps, ossl_result *r);
+static int ossl_drive_settle(SSL *client, BIO *server_net, BIO *client_net, void *one,
+                             ossl_result *r);
 
 /* glue/pair.c: application data, written by one and read by the other, in one call */
 static int ossl_deliver(SSL *src, SSL *dst, BIO *src_net, BIO *dst_net,
@@ -233,6 +254,9 @@ static void ossl_snapshot_free(ossl_snapshot *s);
 
 /* glue/lifecycle.c: Connection construction and close in one call each */
 static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server);
+static int ossl_open(SSL_CTX *ctx, ossl_conn_state *st, int server, const char *sni,
+                     const char *host, const char *ip, SSL_SESSION *session, long bio_size,
+                     ossl_opened *out);
 static void ossl_close_ssl(SSL *ssl, int mark_shutdown, int free_it);
 static void ossl_observe(SSL *ssl);
 

@@ -151,6 +151,36 @@ def _socket_transport(
     return SocketTransport(sock)
 
 
+def _verify_names(server_name: str | None, host: str | None) -> tuple[Any, Any, Any]:
+    """What ``ossl_open`` sets, NULL where unset: the SNI name (none for an IP
+    literal), and the host name or IP address the certificate must match."""
+    sni = _NULL if server_name is None or _is_ip(server_name) else server_name.encode("idna")
+    if host is None:
+        return sni, _NULL, _NULL
+    if _is_ip(host):
+        return sni, _NULL, host.encode("ascii")
+    return sni, host.encode("idna"), _NULL
+
+
+def _open(
+    context: Context,
+    state: Any,
+    role: Role,
+    sni: Any,
+    host: Any,
+    ip: Any,
+    session: Session | None,
+    bio_size: int,
+) -> Any:
+    """``Context._open_ssl``, under the session's guard when one is offered."""
+    server = role is Role.SERVER
+    if session is None:
+        return context._open_ssl(state, server, sni, host, ip, _NULL, bio_size)
+    return session._guard.read(
+        lambda sess: context._open_ssl(state, server, sni, host, ip, sess, bio_size)
+    )
+
+
 class _Owned:
     """What freeing the SSL also releases; no reference back to the Connection,
     so the guard's free function does not keep the Connection alive."""
@@ -223,29 +253,23 @@ class Connection(NegotiatedValues):
         if bio_size is not None and sock is None:
             c_int(bio_size, "bio_size", 0, MAX_BIO_SIZE)
         transport = _socket_transport(sock, r, visible, wire, bio_size)
+        sni, verify_name, verify_ip = _verify_names(server_name, host)
+        memory = bio_size if sock is None and bio_size is not None else -1
 
         self._init_fields(context, r)
         owned = _Owned(context, counted=True)
-        ssl = context._open_ssl(self._state, r is Role.SERVER)
-        if ssl == _NULL:
-            raise SSLError("SSL_new failed", errors=drain(), operation="SSL_new")
+        opened = _open(context, self._state, r, sni, verify_name, verify_ip, session, memory)
         self._owned = owned
-        self._guard = Guard(ssl, f"{r.value} Connection", owned)
+        self._guard = Guard(opened.ssl, f"{r.value} Connection", owned)
         self._hooks = context._hooks(self._state)  # the callbacks this connection keeps
-        try:
-            self._guard.run(
-                self._configure,
-                options,
-                server_name,
-                host,
-                session,
-                alpn_wire,
-                transport,
-                bio_size,
-            )
-        except BaseException:
-            self.close()
-            raise
+        if opened.net != _NULL:
+            owned.transport = MemoryTransport.of_net(opened.net)
+        if options or alpn_wire is not None or transport is not None:
+            try:
+                self._guard.run(self._configure, options, alpn_wire, transport)
+            except BaseException:
+                self.close()
+                raise
 
     def _init_fields(self, context: Context, role: Role) -> None:
         """The Python-side state every connection starts with (``adopt`` shares it)."""
@@ -277,47 +301,21 @@ class Connection(NegotiatedValues):
         self,
         ssl: Any,
         options: Options | int,
-        server_name: str | None,
-        host: str | None,
-        session: Session | None,
         alpn_wire: bytes | None,
         transport: SocketTransport | None,
-        bio_size: int | None,
     ) -> None:
+        """What ``ossl_open`` does not set: options, ALPN, a socket transport."""
         if options:
             why = unavailable_options(int(options)) if int(options) > 0 else None
             if why:
                 raise ConfigurationError(why, operation="SSL_set_options")
             lib.SSL_set_options(ssl, int(options))
-        if server_name is not None and not _is_ip(server_name):
-            ensure(
-                lib.SSL_set_tlsext_host_name,
-                ssl,
-                server_name.encode("idna"),
-                raising=SSLError,
-                operation="SSL_set_tlsext_host_name",
-                what=repr(server_name),
-            )
-        if host is not None:
-            if _is_ip(host):
-                ensure(
-                    lib.X509_VERIFY_PARAM_set1_ip_asc,
-                    lib.SSL_get0_param(ssl),
-                    host.encode("ascii"),
-                    raising=SSLError,
-                )
-            else:
-                ensure(lib.SSL_set1_host, ssl, host.encode("idna"), raising=SSLError)
-        if session is not None:
-            ensure(lib.SSL_set_session, ssl, session.ptr, raising=SSLError)
         if alpn_wire is not None:
             ensure(lib.SSL_set_alpn_protos, ssl, alpn_wire, len(alpn_wire), ok=0, raising=SSLError)
         if transport is not None:
             transport.attach(ssl)
             self._owned.transport = transport
             self._guard.add_waker(transport.wake)
-        elif bio_size is not None:
-            self._owned.transport = MemoryTransport(ssl, bio_size)
 
     @classmethod
     def adopt(

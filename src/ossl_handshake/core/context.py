@@ -35,6 +35,7 @@ from ossl_handshake.core.errors import (
     ClosedError,
     ConfigurationError,
     ContextInUseError,
+    SSLError,
     drain,
     ensure,
 )
@@ -108,6 +109,15 @@ _SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
 _U64_MAX = (1 << 64) - 1
 _LONG_MAX = (1 << (8 * ffi.sizeof("long") - 1)) - 1
 _NULL = ffi.NULL
+#: The libssl call that ``ossl_open`` reports as failed, by its code.
+_OPEN_STEPS = {
+    int(lib.OSSL_OPEN_SSL_NEW): "SSL_new",
+    int(lib.OSSL_OPEN_SNI): "SSL_set_tlsext_host_name",
+    int(lib.OSSL_OPEN_HOST): "SSL_set1_host",
+    int(lib.OSSL_OPEN_IP): "X509_VERIFY_PARAM_set1_ip_asc",
+    int(lib.OSSL_OPEN_SESSION): "SSL_set_session",
+    int(lib.OSSL_OPEN_BIO_PAIR): "BIO_new_bio_pair",
+}
 
 
 def _ptr(p: Any) -> Any:
@@ -490,21 +500,43 @@ class Context:
 
     # -- the interface Connection uses (docs/architecture.md, "Ownership and guards") --
 
-    def _open_ssl(self, state: Any, server: bool) -> Any:
-        """``SSL_new`` from this context (``ossl_new_ssl``) for a new :class:`Connection`.
+    def _open_ssl(
+        self,
+        state: Any,
+        server: bool,
+        sni: Any,
+        host: Any,
+        ip: Any,
+        session: Any,
+        bio_size: int,
+    ) -> Any:
+        """A new :class:`Connection`'s ``SSL``, set up in one call (``ossl_open``).
 
-        Runs under the guard, so :meth:`close` on another thread cannot free
-        the ``SSL_CTX`` during ``SSL_new``; afterwards the SSL holds its own
-        reference. Counts the connection as live until :meth:`_ssl_closed`.
+        ``SSL_new`` with our state, the connect or accept state, then what is
+        not NULL: SNI (``SSL_set_tlsext_host_name``), the host name or IP
+        address to verify (``SSL_set1_host``, ``X509_VERIFY_PARAM_set1_ip_asc``),
+        the session to offer (``SSL_set_session``) and, with ``bio_size >= 0``,
+        its own BIO pair. Returns the ``ossl_opened`` (``ssl``, ``net``); a
+        failure raises :class:`SSLError` naming the call, with nothing left
+        allocated. Runs under the guard, so :meth:`close` on another thread
+        cannot free the ``SSL_CTX`` during ``SSL_new``; afterwards the SSL
+        holds its own reference. Counts the connection as live until
+        :meth:`_ssl_closed`.
         """
 
         def new(ctx: Any) -> Any:
+            out = ffi.new("ossl_opened *")
             state.want_keylog = 1 if self._current.keylog is not None else 0
-            ssl = lib.ossl_new_ssl(ctx, state, server)
-            if ssl != _NULL:
-                with self._count_lock:
-                    self._opened += 1
-            return ssl
+            ensure(
+                lib.ossl_open,
+                *(ctx, state, server, sni, host, ip, session, bio_size, out),
+                ok=0,
+                raising=SSLError,
+                steps=_OPEN_STEPS,
+            )
+            with self._count_lock:
+                self._opened += 1
+            return out
 
         return self._run(new)
 

@@ -13,7 +13,7 @@ supplies the reasons.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -615,6 +615,7 @@ def ensure(
     operation: str = "",
     what: str = "",
     raising: type[SSLError] = ConfigurationError,
+    steps: Mapping[int, str] | None = None,
 ) -> Any:
     """Call ``fn(*args)`` on an empty error queue; raise ``raising`` unless it returned ``ok``.
 
@@ -622,7 +623,9 @@ def ensure(
     queue is cleared before the call (set aside, if we are inside a callback
     of another libssl call) and drained into the exception after it, which
     names the OpenSSL function (``operation``, default ``fn.__name__``).
-    ``ok`` is the success value, or a predicate on the return value.
+    ``ok`` is the success value, or a predicate on the return value. A glue
+    function that makes several libssl calls returns which one failed (0 for
+    none); ``steps`` names them by that code.
     """
     lib.ossl_clear_errors()
     try:
@@ -634,6 +637,7 @@ def ensure(
         errors = drain()
     if passed:
         return ret
-    name = operation or getattr(fn, "__name__", "libssl call")
+    name = steps.get(ret, "") if steps else ""
+    name = name or operation or str(getattr(fn, "__name__", "libssl call"))
     head = f"{name} failed" + (f": {what}" if what else "")
     raise raising(head, errors=errors, operation=name, ret=int(ret) if isinstance(ret, int) else -1)

@@ -113,6 +113,13 @@ class MemoryTransport(Transport):
         lib.SSL_set_bio(ssl, pair[0], pair[0])
         self.net = pair[1]
 
+    @classmethod
+    def of_net(cls, net: Any) -> MemoryTransport:
+        """Our half of a BIO pair made in C with its SSL (``ossl_open``)."""
+        self = cls.__new__(cls)
+        self.net = net
+        return self
+
     def read(self, n: int) -> bytes:
         """``BIO_read`` up to ``n`` (all with -1) of the bytes the SSL wrote."""
         avail = int(lib.BIO_ctrl_pending(self.net))

@@ -408,8 +408,8 @@ _D_STUCK = int(lib.OSSL_DRIVE_STUCK)
 _D_BUDGET = int(lib.OSSL_DRIVE_BUDGET)
 _D_QUEUE = int(lib.OSSL_DRIVE_QUEUE)
 _D_MOVE = int(lib.OSSL_DRIVE_MOVE)
+_D_SETTLE = int(lib.OSSL_DRIVE_SETTLE)
 #: ``ossl_bio_move``'s limit for "everything pending" (``transfer_to``'s default).
-_MOVE_ALL = 1 << 30
 
 
 def _drive_scratch() -> tuple[Any, Any]:
@@ -481,26 +481,30 @@ def _drive_c(
             last[r.side] = st
             steps.append(StepRecord(len(steps), st, int(r.sent)))
 
-    def c_loop(cssl: Any, sssl: Any) -> int:
-        if not own_pairs:
-            return int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
-        cnet, snet = client._memory().net, server._memory().net
-        code = int(
-            lib.ossl_drive_own_pairs(cssl, sssl, cnet, snet, d, recs, _REC_CAP, max_steps, res)
-        )
+    def c_loop(cssl: Any, sssl: Any) -> tuple[int, int]:
+        """The drive's code, and with ``settle`` after a good one, the settle's."""
+        if own_pairs:
+            cnet, snet = client._memory().net, server._memory().net
+            code = int(
+                lib.ossl_drive_own_pairs(cssl, sssl, cnet, snet, d, recs, _REC_CAP, max_steps, res)
+            )
+        else:
+            cnet = snet = _NULL
+            code = int(lib.ossl_drive_pair(cssl, sssl, d, recs, _REC_CAP, max_steps, res))
+        settled = _D_DONE
         if code == _D_DONE and settle:
-            # What drive() flushes before settling: the server's last flight (tickets).
-            code = _D_MOVE if lib.ossl_bio_move(snet, cnet, _MOVE_ALL) < 0 else code
-        if code == _D_MOVE:
+            # The server's last flight (tickets) moves first, as drive() flushes it.
+            settled = int(lib.ossl_drive_settle(cssl, snet, cnet, one, res))
+        if _D_MOVE in (code, settled):
             raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
-        return code
+        return code, settled
 
     try:
         while True:
 
             def drive_once(cssl: Any, sssl: Any, first: bool = first) -> tuple[int, int]:
                 nonlocal error, failed_side, settled, sides
-                code = c_loop(cssl, sssl)
+                code, settle_code = c_loop(cssl, sssl)
                 nrec = int(d.nrec)
                 # A first call that ended well had no failure, queue or
                 # callback: every record maps to a Step from the record alone,
@@ -511,7 +515,8 @@ def _drive_c(
                 if code == _D_DONE:
                     if settle:
                         settled = True
-                        error = _settle_locked(client, cssl, one)
+                        if settle_code == _D_SETTLE:
+                            error = _settle_locked(client, cssl, res)
                         failed_side = Role.CLIENT if error is not None else None
                     sides = (
                         SideResult.of_snapshot(
@@ -552,12 +557,16 @@ def _drive_c(
     return steps, error, failed_side, settled, lazy, sides
 
 
-def _settle_locked(client: Connection, cssl: Any, one: Any) -> SSLError | None:
-    """``client.process_pending()`` (``SSL_peek_ex``) with the client's guard
-    already held: the TLS 1.3 tickets; a fatal error is returned, as drive()
-    records it."""
+def _settle_locked(client: Connection, cssl: Any, res: Any) -> SSLError | None:
+    """The rest of ``client.process_pending()`` once ``ossl_drive_settle``'s
+    ``SSL_peek_ex`` filled ``res`` with something to map (the client's guard
+    held): a parked callback exception is raised, a fatal error returned, as
+    drive() records it."""
     try:
-        client._peeked(cssl, client._call_locked(cssl, lib.ossl_peek, one, 1))
+        client._last_errno = int(res.sys_errno)
+        if client._callback_error is not None:
+            client._raise_callback_error(res)
+        client._peeked(cssl, res)
     except SSLError as exc:
         return exc
     return None

@@ -143,3 +143,20 @@ static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *
     net[1] = server_net;
     return ossl_drive_loop(ssl, net, d, out, cap, max_steps, r);
 }
+
+/* After a drive that ended well: the client takes in what came after its
+ * handshake (TLS 1.3 tickets) with one SSL_peek_ex, as process_pending()
+ * does; on own pairs the server's last flight is moved to it first. Returns
+ * OSSL_DRIVE_DONE when there is nothing to map (data, or WANT_READ with no
+ * queue and no parked callback exception), OSSL_DRIVE_SETTLE when Python
+ * must map the capture in *r, OSSL_DRIVE_MOVE when the move failed. */
+static int ossl_drive_settle(SSL *client, BIO *server_net, BIO *client_net, void *one,
+                             ossl_result *r)
+{
+    if (server_net != NULL && ossl_bio_move(server_net, client_net, (size_t)-1) < 0)
+        return OSSL_DRIVE_MOVE;
+    if (ossl_peek(client, one, 1, r) == 1
+        || (r->err == SSL_ERROR_WANT_READ && r->nerr == 0 && !ossl_callback_parked(client)))
+        return OSSL_DRIVE_DONE;
+    return OSSL_DRIVE_SETTLE;
+}

@@ -20,6 +20,44 @@ static SSL *ossl_new_ssl(SSL_CTX *ctx, ossl_conn_state *st, int server)
     return ssl;
 }
 
+/* The rest of a new Connection's setup: what a Connection(...) call names
+ * (SNI, the host name or IP address to verify, the session to offer) and,
+ * with bio_size >= 0, its own BIO pair of that size per direction (0: 17 KiB),
+ * in one call under the context's guard. Returns OSSL_OPEN_OK with out
+ * filled in, or which call failed, with nothing left allocated. */
+static int ossl_open(SSL_CTX *ctx, ossl_conn_state *st, int server, const char *sni,
+                     const char *host, const char *ip, SSL_SESSION *session, long bio_size,
+                     ossl_opened *out)
+{
+    SSL *ssl = ossl_new_ssl(ctx, st, server);
+    BIO *ours = NULL, *net = NULL;
+    int failed = OSSL_OPEN_OK;
+
+    out->ssl = NULL;
+    out->net = NULL;
+    if (ssl == NULL)
+        return OSSL_OPEN_SSL_NEW;
+    if (sni != NULL && !SSL_set_tlsext_host_name(ssl, sni))
+        failed = OSSL_OPEN_SNI;
+    else if (host != NULL && !SSL_set1_host(ssl, host))
+        failed = OSSL_OPEN_HOST;
+    else if (ip != NULL && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip))
+        failed = OSSL_OPEN_IP;
+    else if (session != NULL && !SSL_set_session(ssl, session))
+        failed = OSSL_OPEN_SESSION;
+    else if (bio_size >= 0 && !BIO_new_bio_pair(&ours, (size_t)bio_size, &net, (size_t)bio_size))
+        failed = OSSL_OPEN_BIO_PAIR;
+    if (failed != OSSL_OPEN_OK) {
+        ossl_close_ssl(ssl, 0, 1);
+        return failed;
+    }
+    if (ours != NULL)
+        SSL_set_bio(ssl, ours, ours);
+    out->ssl = ssl;
+    out->net = net;
+    return OSSL_OPEN_OK;
+}
+
 /* Connection.close in one call: a finished connection is marked as having
  * sent close_notify (SSL_free would otherwise make its session
  * non-resumable), our state is detached, and the SSL freed if ours. */

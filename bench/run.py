@@ -116,7 +116,11 @@ def measure(
 ) -> dict[str, Any]:
     """Run one measurement process; its last stdout line is the JSON result."""
     cmd = [*(prefix or []), *command(variant, config, extra, exe, tree)]
-    env = {**os.environ, "OSSL_BENCH_TREE": tree} if tree else None
+    # One hash seed for every process: string hashes place dict entries, and
+    # with random seeds the interpreter's cycles per handshake moved by 5 %.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if tree:
+        env["OSSL_BENCH_TREE"] = tree
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False, env=env
     )

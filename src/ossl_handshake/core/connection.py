@@ -14,7 +14,6 @@ made by other code is ``core/adopt.py``.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
 import threading
@@ -271,28 +270,31 @@ class Connection(NegotiatedValues):
                 self.close()
                 raise
 
+    # State every connection starts with: class defaults, set on the instance
+    # only when it changes (a connection's dict holds about 10 entries, not 25).
+    _sni_context: Context | None = None
+    #: An ALPN choice the client did not offer; OpenSSL keeps only a pointer to it.
+    _alpn_buffer: Any = None
+    _failed: Step | None = None
+    _callback_error: BaseException | None = None
+    _on_info: InfoObserver | None = None
+    _on_message: MessageObserver | None = None
+    _peer: Connection | None = None
+    _last_errno = 0
+    _adopted = False
+    # pauses (core/pauses.py): the pending pause, pause mode, what paused once
+    _pause: Pause | None = None
+    _pause_mode = False
+    _paused_once: frozenset[str] = frozenset()
+    _verify_answer: bool | None = None  # a deferred verification's answer
+    _client_hello: Any = None  # the server's ClientHello view (core/client_hello.py)
+    _psk_identity: bytes | None = None  # core/psk.py: offered / found
+    _psk_buffer: Any = None  # the identity libssl points into (TLS 1.3 client)
+
     def _init_fields(self, context: Context, role: Role) -> None:
-        """The Python-side state every connection starts with (``adopt`` shares it)."""
+        """What differs between connections from the start (``adopt`` shares it)."""
         self.context = context
         self.role = role
-        self._sni_context: Context | None = None
-        #: An ALPN choice the client did not offer; OpenSSL keeps only a pointer to it.
-        self._alpn_buffer: Any = None
-        self._failed: Step | None = None
-        self._callback_error: BaseException | None = None
-        self._on_info: InfoObserver | None = None
-        self._on_message: MessageObserver | None = None
-        self._peer: Connection | None = None
-        self._last_errno = 0
-        self._adopted = False
-        # pauses (core/pauses.py): the pending pause, pause mode, what paused once
-        self._pause: Pause | None = None
-        self._pause_mode = False
-        self._paused_once: set[str] = set()
-        self._verify_answer: bool | None = None  # a deferred verification's answer
-        self._client_hello: Any = None  # the server's ClientHello view (core/client_hello.py)
-        self._psk_identity: bytes | None = None  # core/psk.py: offered / found
-        self._psk_buffer: Any = None  # the identity libssl points into (TLS 1.3 client)
         self._state = ffi.new("ossl_conn_state *")
         self._handle = ffi.new_handle(weakref.ref(self))
         self._state.handle = self._handle
@@ -413,8 +415,12 @@ class Connection(NegotiatedValues):
         self._peer = None
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown, half-built objects
+        # Not contextlib.suppress: __del__ runs for every connection, and the
+        # context manager costs three Python calls each time.
+        try:  # noqa: SIM105
             self._guard.close()
+        except Exception:  # interpreter shutdown, half-built objects
+            pass
 
     def __enter__(self) -> Connection:
         return self

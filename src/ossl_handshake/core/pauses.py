@@ -187,7 +187,7 @@ def auto_pause(conn: Connection, callback: str) -> bool:
     """Pause mode: True the first time ``callback`` runs on ``conn`` (then remembered)."""
     if not conn._pause_mode or callback in conn._paused_once:
         return False
-    conn._paused_once.add(callback)
+    conn._paused_once = conn._paused_once | {callback}
     return True
 
 

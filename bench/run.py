@@ -44,6 +44,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +297,50 @@ def _compressed(spec: str, names: dict[str, str]) -> str:
     return spec
 
 
+def _callgrind_one(
+    args: argparse.Namespace, exe: Path, out_dir: Path, tag: str, config: str, variant: str
+) -> dict[str, Any]:
+    """One variant of one configuration: a warm-up, then the short and the long run."""
+    bulk = CONFIGS[config].bulk
+    short, long = CALLGRIND_BULK_MB if bulk else args.callgrind_counts
+    flag = "--bulk" if bulk else "--count"
+    if variant != "c":  # bytecode compiled, files cached: nothing first-run is counted
+        measure(variant, config, ["--count", "1"], exe, tree=args.tree)
+    counts: list[dict[str, Counter[str]]] = []
+    for n in (short, long):
+        path = out_dir / f"{variant}{tag}.{config}.{n}.out"
+        prefix = [*CALLGRIND, f"--callgrind-out-file={path}"]
+        if not (args.reuse_callgrind and path.exists()):
+            measure(variant, config, [flag, str(n)], exe, prefix, tree=args.tree)
+        counts.append(callgrind_events(path))
+    per_obj = per_handshake(counts[0], counts[1], long - short)
+    total = sum(v["ir"] for v in per_obj.values())
+    cycles = sum(v["cycles"] for v in per_obj.values())
+    outside = sum(v["ir"] for k, v in per_obj.items() if not OPENSSL_OBJECTS.match(k))
+    binding = sum(v["cycles"] for k, v in per_obj.items() if not LIBSSL.match(k))
+    top = sorted(per_obj.items(), key=lambda kv: -kv[1]["cycles"])[:8]
+    log(
+        f"  callgrind {config} {variant}: {total / 1e6:.2f} M instructions,",
+        f"{cycles / 1e6:.2f} M estimated cycles",
+        f"({binding / 1e6:.2f} M outside libssl/libcrypto)",
+    )
+    return {
+        "per": "MiB" if bulk else "handshake",
+        "instructions_per_handshake": round(total),
+        "cycles_per_handshake": round(cycles),
+        "outside_openssl_libc": round(outside),
+        "binding_cycles": round(binding),
+        "by_object": {k: round(v["ir"]) for k, v in top if abs(v["ir"]) >= 1},
+        "cycles_by_object": {k: round(v["cycles"]) for k, v in top if abs(v["cycles"]) >= 1},
+    }
+
+
 def run_callgrind(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -> None:
+    """Every variant of every ``--callgrind-configs`` under callgrind, ``--jobs`` at a time.
+
+    Callgrind counts do not depend on what else runs, so measurements may
+    share the cores; each still runs in its own process.
+    """
     if shutil.which("valgrind") is None:
         result["callgrind"] = {"skipped": "valgrind is not installed"}
         return
@@ -304,43 +348,14 @@ def run_callgrind(args: argparse.Namespace, exe: Path, result: dict[str, Any]) -
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f".{Path(args.tree).name}" if args.tree else ""
     cg: dict[str, Any] = dict(result.get("callgrind") or {})  # --merge keeps other configs
+    jobs = [(c, v) for c in args.callgrind_configs for v in args.variants]
     for config in args.callgrind_configs:
         cg[config] = {}
-        bulk = CONFIGS[config].bulk
-        short, long = CALLGRIND_BULK_MB if bulk else args.callgrind_counts
-        flag = "--bulk" if bulk else "--count"
-        for variant in args.variants:
-            if variant != "c":  # bytecode compiled, files cached: nothing first-run is counted
-                measure(variant, config, ["--count", "1"], exe, tree=args.tree)
-            counts: list[dict[str, Counter[str]]] = []
-            for n in (short, long):
-                path = out_dir / f"{variant}{tag}.{config}.{n}.out"
-                prefix = [*CALLGRIND, f"--callgrind-out-file={path}"]
-                if not (args.reuse_callgrind and path.exists()):
-                    measure(variant, config, [flag, str(n)], exe, prefix, tree=args.tree)
-                counts.append(callgrind_events(path))
-            per_obj = per_handshake(counts[0], counts[1], long - short)
-            total = sum(v["ir"] for v in per_obj.values())
-            cycles = sum(v["cycles"] for v in per_obj.values())
-            outside = sum(v["ir"] for k, v in per_obj.items() if not OPENSSL_OBJECTS.match(k))
-            binding = sum(v["cycles"] for k, v in per_obj.items() if not LIBSSL.match(k))
-            top = sorted(per_obj.items(), key=lambda kv: -kv[1]["cycles"])[:8]
-            cg[config][variant] = {
-                "per": "MiB" if bulk else "handshake",
-                "instructions_per_handshake": round(total),
-                "cycles_per_handshake": round(cycles),
-                "outside_openssl_libc": round(outside),
-                "binding_cycles": round(binding),
-                "by_object": {k: round(v["ir"]) for k, v in top if abs(v["ir"]) >= 1},
-                "cycles_by_object": {
-                    k: round(v["cycles"]) for k, v in top if abs(v["cycles"]) >= 1
-                },
-            }
-            log(
-                f"  callgrind {config} {variant}: {total / 1e6:.2f} M instructions,",
-                f"{cycles / 1e6:.2f} M estimated cycles",
-                f"({binding / 1e6:.2f} M outside libssl/libcrypto)",
-            )
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        done = pool.map(lambda job: _callgrind_one(args, exe, out_dir, tag, *job), jobs)
+        for (config, variant), entry in zip(jobs, done, strict=True):
+            cg[config][variant] = entry
+    for config in args.callgrind_configs:
         base = cg[config].get("c")
         for e in cg[config].values():
             if base:
@@ -448,7 +463,11 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def chart(result: dict[str, Any], path: Path) -> bool:
-    """Grouped bars: each variant's median as a ratio to pure C, per configuration."""
+    """Grouped bars: each variant's estimated cycles as a ratio to pure C, per configuration.
+
+    C's cycles divided by the variant's (1.0 = as cheap as the C loop), from
+    the callgrind mode: the figure issue 17 judges by.
+    """
     try:
         import matplotlib
 
@@ -457,25 +476,23 @@ def chart(result: dict[str, Any], path: Path) -> bool:
     except ImportError:
         log("matplotlib not installed (pip install -e '.[bench]'): no chart")
         return False
-    speed = result.get("speed", {})
-    if not speed:
+    cg = {c: e for c, e in (result.get("callgrind") or {}).items() if isinstance(e, dict)}
+    configs = [c for c, e in cg.items() if "c" in e]
+    if not configs:
         return False
-    configs = list(speed)
-    variants = [v for v in VARIANTS if v != "c" and any(v in speed[c]["variants"] for c in configs)]
+    variants = [v for v in VARIANTS if v != "c" and any(v in cg[c] for c in configs)]
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / max(1, len(variants))
     for i, v in enumerate(variants):
         xs = [k + i * width for k in range(len(configs))]
-        ys = [speed[c]["variants"].get(v, {}).get("ratio_to_c") or 0 for c in configs]
-        label = next(
-            (speed[c]["variants"][v]["label"] for c in configs if v in speed[c]["variants"]), v
-        )
-        ax.bar(xs, ys, width, label=label)
+        ys = [cg[c].get(v, {}).get("cycle_ratio_to_c") or 0 for c in configs]
+        bars = ax.bar(xs, ys, width, label=v)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks([k + width * (len(variants) - 1) / 2 for k in range(len(configs))])
-    ax.set_xticklabels(configs, rotation=20, ha="right")
-    ax.set_ylabel("median rate / pure C (1.0 = C)")
-    ax.set_title("Handshakes (bulk: MiB) per CPU second, ratio to pure C, interleaved medians")
+    ax.set_xticklabels([f"{c} (per {cg[c]['c']['per']})" for c in configs])
+    ax.set_ylabel("C's estimated cycles / variant's (1.0 = C)")
+    ax.set_title("Estimated cycles per handshake (bulk: per MiB) under callgrind, against pure C")
     ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -598,6 +615,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hold", type=int, default=10_000, help="live pairs in the memory mode")
     p.add_argument("--thread-reps", type=int, default=3)
     p.add_argument("--callgrind-configs", default="ecdsa-1.3-full")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="callgrind measurements run at once (counts stay exact)"
+    )
     p.add_argument("--callgrind-counts", default="3,13", help="short,long handshake counts")
     p.add_argument(
         "--tree",

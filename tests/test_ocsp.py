@@ -16,6 +16,7 @@ import pytest
 
 from ossl_handshake import (
     CallbackError,
+    ClosedError,
     ConfigurationError,
     Connection,
     Context,
@@ -321,3 +322,20 @@ def test_openssl_s_client_sees_our_staple(ossl_tls_server: Any, version: str) ->
     assert rc == 0, err
     assert "OCSP Response Status: successful" in out
     assert "Cert Status: good" in out
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c-driver", "python-driver"])
+def test_client_closed_by_its_own_ocsp_verify_makes_the_handshake_raise_closed_error(
+    stapling_server: Context, fast: bool
+) -> None:
+    # The close takes effect when the step that ran the callback returns; the
+    # handshake may then be complete, but no result is reported for a freed SSL.
+    def close_me(conn: Connection, response: bytes | None) -> bool:
+        conn.close()
+        return True
+
+    c, s = memory_pair(client(ocsp_verify=close_me), stapling_server, server_name="localhost")
+    with pytest.raises(ClosedError, match=r"client was closed during the handshake|is closed"):
+        drive(c, s, _fast=fast)
+    assert c.closed and not s.closed
+    s.close()

@@ -25,6 +25,7 @@ from ossl_handshake.core.connection import Connection, _thread_result, join
 from ossl_handshake.core.context import Context
 from ossl_handshake.core.early_data import ReadEarly
 from ossl_handshake.core.errors import (
+    ClosedError,
     ErrorCode,
     ErrorRecord,
     NoProgressError,
@@ -172,6 +173,10 @@ def drive(
     resumes it (``resume()``), so any scenario runs with a pause at each
     callback. Pausing drives take the Python loop.
 
+    A connection closed by one of its own callbacks during the drive raises
+    :class:`~ossl_handshake.ClosedError` (the close takes effect when that
+    step returns; no result is reported for a freed SSL), on both drivers.
+
     When nothing needs a step or a byte in Python (:func:`_fast_path_ok`),
     the whole handshake runs in one C call (``glue/drive.c``), on the
     connections' own BIO pairs or on a shared one, with the same steps.
@@ -235,6 +240,11 @@ def drive(
             client.process_pending()
         except SSLError as exc:  # e.g. a ticket record the wire broke
             error, failed_side = exc, Role.CLIENT
+    for conn in (client, server):
+        if conn.closed:  # by one of its callbacks, in a step that then ended well
+            raise ClosedError(
+                f"the {conn.role.value} was closed during the handshake, by one of its callbacks"
+            )
     if sides is None:
         sides = (SideResult.of(client), SideResult.of(server))
     result = HandshakeResult(

@@ -5,10 +5,16 @@ identity and answer HTTP (``--www`` / ``-www``); the same client,
 ``openssl s_time -new`` (a new full handshake per connection, then a GET),
 drives each in turn for the same time. The figure is connections per
 wall-clock second as ``s_time`` reports it, and the ratio ours ÷ s_server
-(issue 17's target: ≥ 0.9). One run alternates the servers ``--rounds`` times
-so that a change in machine load hits both.
+(issue 17's target: ≥ 0.9).
 
-    .venv/bin/python bench/cli_throughput.py --seconds 10 --rounds 3 --workers 4
+One run measures every ``--tls`` version ``--rounds`` times, the two servers
+back to back in each round and in alternating order (ABBA), so that a change
+in machine load hits both; the reported ratio is the median of the per-round
+ratios. Beside the rate it reports each server's CPU time per connection
+(user + system, from ``/proc/PID/stat``), which a busy machine disturbs far
+less than the rate, and the load average before and after.
+
+    .venv/bin/python bench/cli_throughput.py --seconds 5 --rounds 3 --workers 4
 """
 
 from __future__ import annotations
@@ -86,7 +92,10 @@ def _s_server(port: int, tls: str, openssl: str) -> list[str]:
     ]
 
 
-def _s_time(port: int, seconds: int, tls: str, openssl: str) -> float:
+def _s_time(port: int, seconds: int, tls: str, openssl: str) -> tuple[int, float]:
+    """(connections made, wall-clock seconds): s_time's own "real seconds" are whole
+    seconds of ``time()``, up to a second off, so the run is timed here."""
+    started = time.monotonic()
     out = subprocess.run(
         [
             openssl,
@@ -108,17 +117,74 @@ def _s_time(port: int, seconds: int, tls: str, openssl: str) -> float:
     m = _REAL.search(out)
     if m is None:
         raise RuntimeError(f"s_time printed no rate:\n{out}")
-    return int(m.group(1)) / max(int(m.group(2)), 1)
+    return int(m.group(1)), time.monotonic() - started
 
 
-def _measure(cmd: list[str], port: int, seconds: int, tls: str, openssl: str) -> float:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far (Linux ``/proc``), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(
+    cmd: list[str], port: int, seconds: int, tls: str, openssl: str
+) -> tuple[float, float | None]:
+    """(connections per second, server CPU milliseconds per connection)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_listening(port, proc)
-        return _s_time(port, seconds, tls, openssl)
+        before = _cpu_seconds(proc.pid)
+        count, wall = _s_time(port, seconds, tls, openssl)
+        time.sleep(0.2)  # the last connection's close and JSON line
+        after = _cpu_seconds(proc.pid)
     finally:
         proc.kill()
         proc.wait(timeout=10)
+    rate = count / wall
+    if before is None or after is None or count == 0:
+        return rate, None
+    return rate, 1000 * (after - before) / count
+
+
+def _round(
+    tls: str, workers: int, seconds: int, openssl: str, ours_first: bool
+) -> dict[str, tuple[float, float | None]]:
+    servers = {
+        "s_server": lambda port: _s_server(port, tls, openssl),
+        "ossl_handshake": lambda port: _ours(port, workers, tls),
+    }
+    order = ["ossl_handshake", "s_server"] if ours_first else ["s_server", "ossl_handshake"]
+    got: dict[str, tuple[float, float | None]] = {}
+    for name in order:
+        port = _free_port()
+        got[name] = _measure(servers[name](port), port, seconds, tls, openssl)
+    return got
+
+
+def _ratios(ours: list[float], theirs: list[float]) -> list[float]:
+    return [o / t for o, t in zip(ours, theirs, strict=True)]
+
+
+def _summary(rounds: list[dict[str, tuple[float, float | None]]]) -> dict[str, object]:
+    theirs = [r["s_server"][0] for r in rounds]
+    ours = [r["ossl_handshake"][0] for r in rounds]
+    cpu_theirs = [c for r in rounds if (c := r["s_server"][1]) is not None]
+    cpu_ours = [c for r in rounds if (c := r["ossl_handshake"][1]) is not None]
+    return {
+        "s_server_per_s": [round(x, 1) for x in theirs],
+        "ossl_handshake_per_s": [round(x, 1) for x in ours],
+        "ratio_per_round": [round(x, 3) for x in _ratios(ours, theirs)],
+        "ratio_median": round(
+            statistics.median(o / t for o, t in zip(ours, theirs, strict=True)), 3
+        ),
+        "s_server_cpu_ms_per_conn": round(statistics.median(cpu_theirs), 3) if cpu_theirs else None,
+        "ossl_handshake_cpu_ms_per_conn": round(statistics.median(cpu_ours), 3)
+        if cpu_ours
+        else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,31 +192,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--tls", choices=("1.2", "1.3"), default="1.3")
+    ap.add_argument(
+        "--tls",
+        choices=("1.2", "1.3"),
+        action="append",
+        help="a TLS version to measure (repeatable; default both)",
+    )
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
+    versions: list[str] = args.tls or ["1.3", "1.2"]
     openssl = shutil.which("openssl", path=os.environ.get("PATH"))
     if openssl is None:
         print("no openssl command", file=sys.stderr)
         return 2
-    ours: list[float] = []
-    theirs: list[float] = []
-    for _ in range(args.rounds):
-        port = _free_port()
-        theirs.append(
-            _measure(_s_server(port, args.tls, openssl), port, args.seconds, args.tls, openssl)
-        )
-        port = _free_port()
-        ours.append(
-            _measure(_ours(port, args.workers, args.tls), port, args.seconds, args.tls, openssl)
-        )
+    load_before = os.getloadavg()
+    rounds: dict[str, list[dict[str, tuple[float, float | None]]]] = {v: [] for v in versions}
+    for i in range(args.rounds):
+        for j, tls in enumerate(versions):
+            rounds[tls].append(_round(tls, args.workers, args.seconds, openssl, (i + j) % 2 == 1))
     figures = {
-        "tls": args.tls,
         "workers": args.workers,
         "seconds": args.seconds,
-        "s_server_per_s": theirs,
-        "ossl_handshake_per_s": ours,
-        "ratio_median": statistics.median(ours) / statistics.median(theirs),
+        "rounds": args.rounds,
+        "openssl": subprocess.run(
+            [openssl, "version"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "tls": {tls: _summary(r) for tls, r in rounds.items()},
     }
     print(json.dumps(figures))
     if args.json is not None:

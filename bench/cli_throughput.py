@@ -136,6 +136,7 @@ def _measure(
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_listening(port, proc)
+        _s_time(port, 1, tls, openssl)  # warm-up: first-use imports and allocations
         before = _cpu_seconds(proc.pid)
         count, wall = _s_time(port, seconds, tls, openssl)
         time.sleep(0.2)  # the last connection's close and JSON line

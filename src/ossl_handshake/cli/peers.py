@@ -81,7 +81,8 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 def _emit_stdout(obj: dict[str, Any]) -> None:
-    print(json.dumps(obj, sort_keys=True), flush=True)
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")  # one write(2) per line
+    sys.stdout.flush()
 
 
 _current = threading.local()
@@ -275,6 +276,8 @@ class _Reader:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.peer_closed = False
+        #: The peer's FIN was read (EOF under TLS): nothing more can arrive.
+        self.peer_eof = False
 
     def read(self, n: int = 16384) -> bytes:
         """One read (at most one record's data); b"" once the peer sent close_notify."""
@@ -392,6 +395,7 @@ def _close_tls(conn: Connection, reader: _Reader, grace: float) -> None:
         while reader.read():
             pass
     except UnexpectedEOFError:
+        reader.peer_eof = True
         return  # the peer left without close_notify: common, and not a record failure
     except ProtocolError:
         raise
@@ -518,7 +522,8 @@ def run_connection(
             f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
         )
     deadline.done()
-    _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
+    if not reader.peer_eof:  # after the peer's FIN there is nothing left to drain
+        _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
     if out.error is None and out.side is Role.CLIENT:
         return conn.session
     return None

@@ -12,7 +12,11 @@ back to back in each round and in alternating order (ABBA), so that a change
 in machine load hits both; the reported ratio is the median of the per-round
 ratios. Beside the rate it reports each server's CPU time per connection
 (user + system, from ``/proc/PID/stat``), which a busy machine disturbs far
-less than the rate, and the load average before and after.
+less than the rate, and the load average before and after. ``--baseline
+SRC`` adds a third server in the same rounds: the package under another
+``src/`` directory (e.g. ``git archive main src``, with this tree's compiled
+``_ossl`` copied in and ``certs/`` beside it), to compare two versions of the
+server under the same load.
 
     .venv/bin/python bench/cli_throughput.py --seconds 5 --rounds 3 --workers 4
 """
@@ -29,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ossl_handshake import certs
@@ -57,9 +62,11 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 2
 
 
 def _ours(port: int, workers: int, tls: str) -> list[str]:
-    exe = Path(sys.executable).with_name("ossl-handshake")
+    """This tree's server, as the installed ``ossl-handshake`` command runs it."""
     return [
-        str(exe),
+        sys.executable,
+        "-m",
+        "ossl_handshake",
         "server",
         "--listen",
         f"127.0.0.1:{port}",
@@ -130,10 +137,10 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def _measure(
-    cmd: list[str], port: int, seconds: int, tls: str, openssl: str
+    cmd: list[str], env: dict[str, str] | None, port: int, seconds: int, tls: str, openssl: str
 ) -> tuple[float, float | None]:
     """(connections per second, server CPU milliseconds per connection)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_listening(port, proc)
         _s_time(port, 1, tls, openssl)  # warm-up: first-use imports and allocations
@@ -150,42 +157,47 @@ def _measure(
     return rate, 1000 * (after - before) / count
 
 
-def _round(
-    tls: str, workers: int, seconds: int, openssl: str, ours_first: bool
-) -> dict[str, tuple[float, float | None]]:
-    servers = {
-        "s_server": lambda port: _s_server(port, tls, openssl),
-        "ossl_handshake": lambda port: _ours(port, workers, tls),
+#: A server to measure: name → (port → command line, environment or None).
+Servers = dict[str, tuple[Callable[[int], list[str]], dict[str, str] | None]]
+Round = dict[str, tuple[float, float | None]]
+
+
+def _servers(tls: str, workers: int, openssl: str, baseline: Path | None) -> Servers:
+    servers: Servers = {
+        "s_server": (lambda port: _s_server(port, tls, openssl), None),
+        "ossl_handshake": (lambda port: _ours(port, workers, tls), None),
     }
-    order = ["ossl_handshake", "s_server"] if ours_first else ["s_server", "ossl_handshake"]
-    got: dict[str, tuple[float, float | None]] = {}
-    for name in order:
+    if baseline is not None:
+        # Another source tree of the package (e.g. `git archive` of main) with
+        # this tree's compiled extension: the same command from that tree's code.
+        env = {**os.environ, "PYTHONPATH": str(baseline)}
+        servers["baseline"] = (lambda port: _ours(port, workers, tls), env)
+    return servers
+
+
+def _round(servers: Servers, seconds: int, tls: str, openssl: str, reverse: bool) -> Round:
+    names = list(servers)[::-1] if reverse else list(servers)
+    got: Round = {}
+    for name in names:
         port = _free_port()
-        got[name] = _measure(servers[name](port), port, seconds, tls, openssl)
+        cmd, env = servers[name]
+        got[name] = _measure(cmd(port), env, port, seconds, tls, openssl)
     return got
 
 
-def _ratios(ours: list[float], theirs: list[float]) -> list[float]:
-    return [o / t for o, t in zip(ours, theirs, strict=True)]
-
-
-def _summary(rounds: list[dict[str, tuple[float, float | None]]]) -> dict[str, object]:
-    theirs = [r["s_server"][0] for r in rounds]
-    ours = [r["ossl_handshake"][0] for r in rounds]
-    cpu_theirs = [c for r in rounds if (c := r["s_server"][1]) is not None]
-    cpu_ours = [c for r in rounds if (c := r["ossl_handshake"][1]) is not None]
-    return {
-        "s_server_per_s": [round(x, 1) for x in theirs],
-        "ossl_handshake_per_s": [round(x, 1) for x in ours],
-        "ratio_per_round": [round(x, 3) for x in _ratios(ours, theirs)],
-        "ratio_median": round(
-            statistics.median(o / t for o, t in zip(ours, theirs, strict=True)), 3
-        ),
-        "s_server_cpu_ms_per_conn": round(statistics.median(cpu_theirs), 3) if cpu_theirs else None,
-        "ossl_handshake_cpu_ms_per_conn": round(statistics.median(cpu_ours), 3)
-        if cpu_ours
-        else None,
-    }
+def _summary(rounds: list[Round]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in rounds[0]:
+        out[f"{name}_per_s"] = [round(r[name][0], 1) for r in rounds]
+        cpu = [c for r in rounds if (c := r[name][1]) is not None]
+        out[f"{name}_cpu_ms_per_conn"] = round(statistics.median(cpu), 3) if cpu else None
+    for name in rounds[0]:
+        if name == "s_server":
+            continue
+        ratios = [r[name][0] / r["s_server"][0] for r in rounds]
+        out[f"{name}_ratio_per_round"] = [round(x, 3) for x in ratios]
+        out[f"{name}_ratio_median"] = round(statistics.median(ratios), 3)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="a TLS version to measure (repeatable; default both)",
     )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also measure the ossl_handshake package under SRC (a src/ directory)",
+    )
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
     versions: list[str] = args.tls or ["1.3", "1.2"]
@@ -207,10 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         print("no openssl command", file=sys.stderr)
         return 2
     load_before = os.getloadavg()
-    rounds: dict[str, list[dict[str, tuple[float, float | None]]]] = {v: [] for v in versions}
+    rounds: dict[str, list[Round]] = {v: [] for v in versions}
     for i in range(args.rounds):
         for j, tls in enumerate(versions):
-            rounds[tls].append(_round(tls, args.workers, args.seconds, openssl, (i + j) % 2 == 1))
+            servers = _servers(tls, args.workers, openssl, args.baseline)
+            rounds[tls].append(_round(servers, args.seconds, tls, openssl, (i + j) % 2 == 1))
     figures = {
         "workers": args.workers,
         "seconds": args.seconds,
@@ -220,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         ).stdout.strip(),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
+        "baseline": str(args.baseline) if args.baseline else None,
         "tls": {tls: _summary(r) for tls, r in rounds.items()},
     }
     print(json.dumps(figures))

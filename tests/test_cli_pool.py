@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 
 from ossl_handshake import certs
-from ossl_handshake.cli.main import EXIT_OK
+from ossl_handshake.cli.main import EXIT_IO, EXIT_OK
 from ossl_handshake.cli.pool import AcceptPool
-from tests._peers import TIMEOUT, CliServer, handshakes
+from tests._peers import TIMEOUT, CliServer, cli, handshakes, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,6 +83,27 @@ def test_n_workers_serve_n_clients_held_mid_handshake_at_once(workers: int) -> N
     assert sorted(line["index"] for line in lines) == list(range(workers))
     assert all(line["outcome"] == "ok" and line["finished"] for line in lines), lines
     assert {line["version"] for line in lines} == {"TLSv1.3"}
+
+
+def test_clients_stalled_on_every_worker_hold_the_next_one_only_until_the_deadline() -> None:
+    server = CliServer("--accept", "3", "--workers", "2", "--deadline", "1", "--timeout", "20")
+    stalled = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)]
+    stalled.append(socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT))
+    try:
+        # Both workers hold a silent client; this one waits in the backlog.
+        rc, _, err = run(cli("client", "--connect", f"127.0.0.1:{server.port}"))
+    finally:
+        for s in stalled:
+            s.close()
+    assert rc == EXIT_OK, err
+    src, sout, _ = server.finish()
+    lines = sorted(handshakes(sout), key=lambda line: line["index"])
+    assert [line["index"] for line in lines] == [0, 1, 2]
+    for cut in lines[:2]:
+        assert cut["error"]["class"] == "DeadlineExceeded"
+        assert cut["error"]["phase"] == "handshake"
+    assert lines[2]["outcome"] == "ok"
+    assert src == EXIT_IO
 
 
 # ---- the pool in process, over a real listening socket -------------------------------------

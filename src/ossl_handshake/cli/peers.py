@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import select
 import socket
@@ -58,6 +59,7 @@ from ossl_handshake.core.errors import (
     CertificateVerifyError,
     ProtocolError,
     SSLError,
+    SyscallError,
     UnexpectedEOFError,
     ZeroReturnError,
 )
@@ -276,8 +278,8 @@ class _Reader:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.peer_closed = False
-        #: The peer's FIN was read (EOF under TLS): nothing more can arrive.
-        self.peer_eof = False
+        #: The peer's FIN or a reset was read under TLS: nothing more can arrive.
+        self.peer_gone = False
 
     def read(self, n: int = 16384) -> bytes:
         """One read (at most one record's data); b"" once the peer sent close_notify."""
@@ -395,10 +397,14 @@ def _close_tls(conn: Connection, reader: _Reader, grace: float) -> None:
         while reader.read():
             pass
     except UnexpectedEOFError:
-        reader.peer_eof = True
+        reader.peer_gone = True
         return  # the peer left without close_notify: common, and not a record failure
     except ProtocolError:
         raise
+    except (SyscallError, ConnectionResetError) as exc:
+        # openssl s_time resets the connection once it has read our close_notify.
+        reader.peer_gone = exc.errno == errno.ECONNRESET
+        return
     except (SSLError, OSError):
         return
     finally:
@@ -522,7 +528,7 @@ def run_connection(
             f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
         )
     deadline.done()
-    if not reader.peer_eof:  # after the peer's FIN there is nothing left to drain
+    if not reader.peer_gone:  # after the peer's FIN or reset there is nothing to drain
         _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
     if out.error is None and out.side is Role.CLIENT:
         return conn.session

@@ -9,8 +9,9 @@ exit status is the highest code of any connection (see :mod:`ossl_handshake.cli.
 The server prints ``{"event": "ready", ...}`` with the bound port once it
 listens (and writes ``<port>\\n`` to ``--ready-file``), so a harness can start
 it on ``127.0.0.1:0`` and learn the port. It serves up to ``--workers``
-connections at once, a thread each, and cuts any connection that outlives
-``--deadline``, so one stalled client cannot hold up the others.
+connections at once from a fixed pool of threads (:mod:`ossl_handshake.cli.pool`:
+each worker accepts a client and serves it), and cuts any connection that
+outlives ``--deadline``, so one stalled client cannot hold up the others.
 
 What the server does after the handshake, like ``openssl s_server``: it
 never writes first unless told to (``--send-first``): ``--www`` reads a
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import select
 import socket
@@ -50,12 +52,14 @@ from ossl_handshake.cli.main import (
     EXIT_VERIFY,
     command,
 )
+from ossl_handshake.cli.pool import AcceptPool
 from ossl_handshake.core.connection import Connection, Step
 from ossl_handshake.core.context import Context
 from ossl_handshake.core.errors import (
     CertificateVerifyError,
     ProtocolError,
     SSLError,
+    SyscallError,
     UnexpectedEOFError,
     ZeroReturnError,
 )
@@ -79,7 +83,8 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 def _emit_stdout(obj: dict[str, Any]) -> None:
-    print(json.dumps(obj, sort_keys=True), flush=True)
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")  # one write(2) per line
+    sys.stdout.flush()
 
 
 _current = threading.local()
@@ -273,6 +278,8 @@ class _Reader:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.peer_closed = False
+        #: The peer's FIN or a reset was read under TLS: nothing more can arrive.
+        self.peer_gone = False
 
     def read(self, n: int = 16384) -> bytes:
         """One read (at most one record's data); b"" once the peer sent close_notify."""
@@ -390,9 +397,14 @@ def _close_tls(conn: Connection, reader: _Reader, grace: float) -> None:
         while reader.read():
             pass
     except UnexpectedEOFError:
+        reader.peer_gone = True
         return  # the peer left without close_notify: common, and not a record failure
     except ProtocolError:
         raise
+    except (SyscallError, ConnectionResetError) as exc:
+        # openssl s_time resets the connection once it has read our close_notify.
+        reader.peer_gone = exc.errno == errno.ECONNRESET
+        return
     except (SSLError, OSError):
         return
     finally:
@@ -516,7 +528,8 @@ def run_connection(
             f"--deadline {args.deadline:g} s exceeded in phase {out.phase} ({out.error})"
         )
     deadline.done()
-    _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
+    if not reader.peer_gone:  # after the peer's FIN or reset there is nothing to drain
+        _half_close_and_drain(sock, min(args.timeout, DRAIN_SECONDS))
     if out.error is None and out.side is Role.CLIENT:
         return conn.session
     return None
@@ -587,19 +600,27 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
         with lock:
             emit(obj)
 
-    slots = threading.BoundedSemaphore(args.workers)
+    def serve(sock: socket.socket, index: int, addr: tuple[str, int]) -> None:
+        out = Outcome(Role.SERVER, index, peer=f"{addr[0]}:{addr[1]}")
+        with sock:
+            # Each TLS write is one segment now: with Nagle, the close_notify
+            # after a reply waits for the client's delayed ACK (~40 ms each).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            run_connection(ctx, sock, out, args)
+            _finish(out, args, emit_locked)
+        with lock:
+            codes.append(out.exit_code)
 
-    def serve(sock: socket.socket, out: Outcome) -> None:
-        try:
-            with sock:
-                run_connection(ctx, sock, out, args)
-                _finish(out, args, emit_locked)
-            with lock:
-                codes.append(out.exit_code)
-        finally:
-            slots.release()
+    def failed(index: int, exc: OSError) -> None:
+        out = Outcome(Role.SERVER, index, error=exc, phase="accept")
+        emit_locked(out.to_json(args.trace))
+        with lock:
+            codes.append(out.exit_code)
 
-    workers: list[threading.Thread] = []
+    def crashed(index: int, exc: Exception) -> None:
+        with lock:
+            codes.append(EXIT_IO)
+
     with lsock:
         bound = lsock.getsockname()[1]
         if args.ready_file:
@@ -607,30 +628,15 @@ def run_server(args: argparse.Namespace, emit: Emit = _emit_stdout) -> int:
         emit_locked({"schema": SCHEMA_VERSION, "event": "ready", "host": host, "port": bound})
         # --accept 0 serves until killed, so waiting for the next client is unbounded.
         lsock.settimeout(args.timeout if args.accept else None)
-        i = 0
-        while args.accept == 0 or i < args.accept:
-            slots.acquire()  # all workers busy: the next client waits in the backlog
-            out = Outcome(Role.SERVER, i)
-            try:
-                sock, addr = lsock.accept()
-            except OSError as exc:  # includes TimeoutError
-                slots.release()
-                out.error = exc
-                out.phase = "accept"
-                emit_locked(out.to_json(args.trace))
-                with lock:
-                    codes.append(out.exit_code)
-                break
-            out.peer = f"{addr[0]}:{addr[1]}"
-            # Each TLS write is one segment now: with Nagle, the close_notify
-            # after a reply waits for the client's delayed ACK (~40 ms each).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            t = threading.Thread(target=serve, args=(sock, out), name=f"conn-{i}", daemon=True)
-            t.start()
-            workers = [w for w in workers if w.is_alive()] + [t]
-            i += 1
-        for t in workers:
-            t.join()
+        pool = AcceptPool(
+            lsock,
+            accept=args.accept,
+            workers=args.workers,
+            serve=serve,
+            failed=failed,
+            crashed=crashed,
+        )
+        pool.run()
     return max(codes, default=EXIT_OK)
 
 
@@ -718,7 +724,7 @@ def _configure_server(p: argparse.ArgumentParser) -> None:
         type=at_least(1),
         default=4,
         metavar="N",
-        help="connections served at once, a thread each (default 4)",
+        help="connections served at once by a fixed pool of threads (default 4)",
     )
     p.add_argument("--ready-file", metavar="PATH", help="write the bound port here when ready")
     _common(p)

@@ -75,8 +75,10 @@ def halves(request: pytest.FixtureRequest) -> Iterator[MakeHalves]:
 
 
 def _retry(bio: Any) -> tuple[bool, bool, bool]:
-    return bool(lib.BIO_should_retry(bio)), bool(lib.BIO_should_read(bio)), bool(
-        lib.BIO_should_write(bio)
+    return (
+        bool(lib.BIO_should_retry(bio)),
+        bool(lib.BIO_should_read(bio)),
+        bool(lib.BIO_should_write(bio)),
     )
 
 

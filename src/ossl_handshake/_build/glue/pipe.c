@@ -55,7 +55,7 @@ static void pipe_dir_drop_buffer(ossl_pipe_dir *d, int pointed_into)
     d->cap = d->off = d->len = 0;
 }
 
-/* Every buffer of the direction, its bytes discarded (a freed half, BIO_reset). */
+/* Every buffer of the direction, its bytes discarded (the pair is freed). */
 static void pipe_dir_release(ossl_pipe_dir *d)
 {
     pipe_dir_free_stale(d);
@@ -63,6 +63,17 @@ static void pipe_dir_release(ossl_pipe_dir *d)
     d->buf = d->lent = NULL;
     d->cap = d->off = d->len = 0;
     d->writing = 0;
+}
+
+/* The unread bytes discarded (BIO_reset, a freed peer); memory a reader or a
+ * writer may still point into stays until its next call or the free. */
+static void pipe_dir_discard(ossl_pipe_dir *d)
+{
+    if (d->writing) {
+        d->len = d->off = 0;
+    } else if (d->buf != NULL) {
+        pipe_dir_drop_buffer(d, d->lent == d->buf);
+    }
 }
 
 /* Room for n more unread bytes; a new buffer holds the old bytes from offset 0. */
@@ -342,7 +353,7 @@ static long pipe_ctrl(BIO *bio, int cmd, long num, void *ptr)
     case BIO_C_NWRITE:
         return pipe_nwrite(bio, ptr, (size_t)num);
     case BIO_CTRL_RESET:
-        pipe_dir_release(pipe_out(bio));
+        pipe_dir_discard(pipe_out(bio));
         return 0;
     case BIO_CTRL_GET_CLOSE:
         return BIO_get_shutdown(bio);
@@ -365,24 +376,29 @@ static long pipe_ctrl(BIO *bio, int cmd, long num, void *ptr)
 /* ---- Lifetime ----------------------------------------------------------- */
 
 /* One half goes: the survivor is uninitialized and every unread byte dropped
- * (bss_bio's bio_destroy_pair); the shared state goes with the second half. */
+ * (bss_bio's bio_destroy_pair); what the freed half wrote goes with it, what
+ * the survivor's own pointers may reach goes with the survivor, and the
+ * shared state with the second half. */
 static int pipe_destroy(BIO *bio)
 {
     ossl_pipe *p = BIO_get_data(bio);
-    BIO *peer;
+    int side;
 
     if (p == NULL)
         return 1;
-    p->end[pipe_side(bio, p)] = NULL;
-    peer = p->end[0] != NULL ? p->end[0] : p->end[1];
-    if (peer != NULL)
-        BIO_set_init(peer, 0);
-    pipe_dir_release(&p->dir[0]);
-    pipe_dir_release(&p->dir[1]);
+    side = pipe_side(bio, p);
+    p->end[side] = NULL;
     BIO_set_data(bio, NULL);
     BIO_set_init(bio, 0);
-    if (--p->refs == 0)
+    if (p->end[1 - side] != NULL) {
+        BIO_set_init(p->end[1 - side], 0);
+        pipe_dir_discard(&p->dir[1 - side]);
+    }
+    pipe_dir_release(&p->dir[side]);
+    if (--p->refs == 0) {
+        pipe_dir_release(&p->dir[1 - side]);
         OPENSSL_free(p);
+    }
     return 1;
 }
 

@@ -35,7 +35,7 @@ TESTS=(
     tests/test_verification_control.py tests/test_alpn_bytes.py tests/test_write_modes.py
     tests/test_renegotiation.py tests/test_post_handshake_auth.py tests/test_early_data.py
     tests/test_psk.py tests/test_exporters.py tests/test_wire_decrypt.py
-    tests/test_visible_sockets.py tests/test_memory_per_pair.py tests/test_config_dh.py
+    tests/test_visible_sockets.py tests/test_memory_per_pair.py tests/test_config_dh.py tests/test_pipe_bio.py
 )
 # Run apart, in a second pytest invocation: OpenSSL's ASYNC jobs run on their
 # own heap-allocated stacks and switch to and from them with _setjmp/_longjmp

@@ -27,7 +27,7 @@ CDEF_ORDER = (
     *(f"cdef/{n}.h" for n in ("types", "constants", "version", "ctx", "ssl", "session")),
     *(f"cdef/{n}.h" for n in ("bio", "errors", "x509", "compat")),
     *(f"cdef/{n}.h" for n in ("verify", "certdata", "session_stats", "modes", "crypto", "dh")),
-    *(f"cdef/{n}.h" for n in ("async", "bio_sockets")),
+    *(f"cdef/{n}.h" for n in ("async", "bio_sockets", "pipe")),
     "glue.h",
     "cdef/callbacks.h",
     "cdef/hello.h",
@@ -37,7 +37,7 @@ CDEF_ORDER = (
 )
 #: Definitions before their users (one translation unit; glue.h declares them all).
 GLUE_ORDER = (
-    *("compat", "step", "callbacks", "bio", "drive", "pair", "snapshot", "lifecycle"),
+    *("compat", "step", "callbacks", "pipe", "bio", "drive", "pair", "snapshot", "lifecycle"),
     *("hello", "certdata", "ocsp", "crypto", "dh", "post_handshake", "psk", "async"),
     "bio_sockets",
 )

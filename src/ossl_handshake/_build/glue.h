@@ -224,6 +224,41 @@ static int ossl_ocsp_inspect(const unsigned char *der, long len, X509 *leaf, X50
                              X509_STORE *store, STACK_OF_X509 *untrusted, long slack,
                              ossl_ocsp_info *out);
 
+/* ---- Our BIO pair with buffers on demand (glue/pipe.c) ------------------ */
+
+/* One direction of a pipe: bytes one half wrote and the other has not read,
+ * in a ring of cap bytes (buf NULL while nothing is unread). */
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t off;         /* first unread byte */
+    size_t len;         /* unread bytes */
+    size_t size;        /* the limit (BIO_get_write_buf_size) */
+    size_t request;     /* bytes the reader asked for in vain (BIO_ctrl_get_read_request) */
+    int closed;         /* the writer called BIO_shutdown_wr */
+    int writing;        /* a writer holds a BIO_nwrite0/BIO_nwrite pointer into buf */
+    char *lent;         /* the buffer the last BIO_nread0/BIO_nread pointed into */
+    char *stale;        /* a replaced or drained buffer a reader may still point into */
+    size_t stale_cap;
+} ossl_pipe_dir;
+
+/* The state both halves share, freed with the second: dir[i] is what end[i]
+ * writes and end[1 - i] reads; end[i] is NULL once that half was freed. */
+typedef struct {
+    int refs;
+    BIO *end[2];
+    ossl_pipe_dir dir[2];
+} ossl_pipe;
+
+/* The one place a memory BIO pair is made (BIO_new_bio_pair's arguments). */
+static int ossl_memory_pair(BIO **a, size_t size_a, BIO **b, size_t size_b);
+static int ossl_is_pipe(BIO *bio);
+/* Buffer bytes both directions of bio's pipe hold now (0 when idle). */
+static size_t ossl_pipe_allocated(BIO *bio);
+/* ossl_bio_move's parts: the buffer handed over whole, a reader's pointers dropped. */
+static size_t ossl_pipe_hand_over(BIO *from, BIO *to, size_t max);
+static void ossl_pipe_reader_done(BIO *from);
+
 /* glue/bio.c: BIO pairs and moving bytes between BIOs */
 static int ossl_join(SSL *a, SSL *b, size_t size);
 static long ossl_bio_move(BIO *from, BIO *to, size_t max);

@@ -356,7 +356,7 @@ class Connection(NegotiatedValues):
         return self
 
     def set_bio_pair(self, size: int = 0) -> None:
-        """Give an adopted SSL its own memory BIO pair (``BIO_new_bio_pair`` + ``SSL_set_bio``)."""
+        """Give an adopted SSL its own memory BIO pair (``ossl_memory_pair`` + ``SSL_set_bio``)."""
         c_int(size, "size", 0, MAX_BIO_SIZE)
 
         def attach(ssl: Any) -> None:

@@ -94,7 +94,12 @@ class Transport:
 
 
 class MemoryTransport(Transport):
-    """The connection's own BIO pair (``BIO_new_bio_pair``, ``SSL_set_bio``)."""
+    """The connection's own BIO pair (``ossl_memory_pair``, ``SSL_set_bio``).
+
+    The pair is ours (``glue/pipe.c``): ``BIO_new_bio_pair``'s semantics, with
+    each direction's buffer allocated on first write and freed once drained,
+    so an idle connection holds no BIO buffer memory.
+    """
 
     kind = "memory"
 
@@ -102,13 +107,13 @@ class MemoryTransport(Transport):
         c_int(size, "bio_size", 0, MAX_BIO_SIZE)
         pair = ffi.new("BIO *[2]")
         ensure(
-            lib.BIO_new_bio_pair,
+            lib.ossl_memory_pair,
             pair,
             size,
             pair + 1,
             size,
             raising=SSLError,
-            operation="BIO_new_bio_pair",
+            operation="ossl_memory_pair",
         )
         lib.SSL_set_bio(ssl, pair[0], pair[0])
         self.net = pair[1]

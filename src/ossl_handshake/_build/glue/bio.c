@@ -5,7 +5,7 @@
 static int ossl_join(SSL *a, SSL *b, size_t size)
 {
     BIO *ba = NULL, *bb = NULL;
-    if (!BIO_new_bio_pair(&ba, size, &bb, size))
+    if (!ossl_memory_pair(&ba, size, &bb, size))
         return 0;
     SSL_set_bio(a, ba, ba);
     SSL_set_bio(b, bb, bb);
@@ -13,13 +13,17 @@ static int ossl_join(SSL *a, SSL *b, size_t size)
 }
 
 /* Move up to max bytes from one BIO pair to another without a round trip
- * through Python objects. Zero-copy on the source side: BIO_nread0 points
- * into the source pair's own buffer (its contiguous readable part), which
- * BIO_write copies into the destination; BIO_nread then consumes it.
+ * through Python objects. Between two of our pipes (glue/pipe.c) whose
+ * destination direction is empty, the source's buffer is handed over whole
+ * when every pending byte fits: no byte is copied. Otherwise the copy is
+ * zero-copy on the source side: BIO_nread0 points into the source pair's own
+ * buffer (its contiguous readable part), which BIO_write copies into the
+ * destination; BIO_nread then consumes it. The loop ends on the source's
+ * empty BIO_nread0, which sets its retry flag and read request as before.
  * Returns bytes moved, -1 if the destination refused. */
 static long ossl_bio_move(BIO *from, BIO *to, size_t max)
 {
-    long moved = 0;
+    long moved = (long)ossl_pipe_hand_over(from, to, max);
     while ((size_t)moved < max) {
         char *p = NULL;
         int avail = BIO_nread0(from, &p);
@@ -37,5 +41,6 @@ static long ossl_bio_move(BIO *from, BIO *to, size_t max)
         BIO_nread(from, &p, w);
         moved += w;
     }
+    ossl_pipe_reader_done(from);
     return moved;
 }

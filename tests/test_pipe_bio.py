@@ -11,13 +11,14 @@ drained, handed over whole by ``ossl_bio_move``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from ossl_handshake import Connection, Role
+from ossl_handshake import Connection, Role, WantReadError, WantWriteError
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.pair import deliver, drive, memory_pair
 from ossl_handshake.testing.plugin import make_client_context, make_server_context
@@ -377,5 +378,54 @@ def test_an_established_idle_pair_holds_no_bio_buffer_memory() -> None:
         for conn in (client, server):
             assert lib.ossl_pipe_allocated(lib.SSL_get_rbio(conn.ptr)) == 0
     finally:
+        client.close()
+        server.close()
+
+
+def _retrying(call: Callable[[], Any], budget: int = 200_000) -> Any:
+    """``call()`` again while it only wants the peer to move (memory BIO semantics)."""
+    for _ in range(budget):
+        try:
+            return call()
+        except (WantReadError, WantWriteError):
+            pass
+    raise AssertionError("the peer never moved")
+
+
+def _handshake_and_send_across_threads(client: Connection, server: Connection) -> bytes:
+    """The client writes 64 records on one thread while the server reads them on another."""
+    payload = bytes(range(256)) * (RECORD // 256)
+    got = bytearray()
+
+    def writer() -> None:
+        _retrying(client.do_handshake)
+        for _ in range(64):
+            _retrying(lambda: client.write(payload))
+
+    def reader() -> None:
+        _retrying(server.do_handshake)
+        while len(got) < 64 * RECORD:
+            got.extend(_retrying(lambda: server.read(RECORD)))
+
+    threads = [threading.Thread(target=f) for f in (writer, reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(100)
+    assert not any(t.is_alive() for t in threads)
+    assert bytes(got) == payload * 64
+    return bytes(got)
+
+
+@pytest.mark.timeout(120)
+def test_two_threads_each_driving_one_side_of_a_joined_pair_share_it_safely() -> None:
+    # Each connection is under its own guard, but a joined pair is one BIO
+    # pair between them: the handshake and then 1 MiB of records run with the
+    # writer and the reader on two threads at once, so buffers are allocated,
+    # handed around and freed while the other side is inside a call.
+    cctx, sctx = make_client_context(verify=False), make_server_context()
+    for _ in range(5):
+        client, server = memory_pair(cctx, sctx, direct=True)
+        _handshake_and_send_across_threads(client, server)
         client.close()
         server.close()

@@ -248,6 +248,7 @@ typedef struct {
     int refs;
     BIO *end[2];
     ossl_pipe_dir dir[2];
+    void *lock; /* CRYPTO_RWLOCK: the halves of a joined pair belong to two connections */
 } ossl_pipe;
 
 /* The one place a memory BIO pair is made (BIO_new_bio_pair's arguments). */

@@ -1135,7 +1135,7 @@ class Connection(NegotiatedValues):
 
 
 def join(a: Connection, b: Connection, *, size: int = 0) -> None:
-    """Put two fresh connections on one BIO pair (the direct mode; ``BIO_new_bio_pair``).
+    """Put two fresh connections on one BIO pair (the direct mode; ``ossl_memory_pair``).
 
     Bytes written by one are read by the other inside libssl; Python never
     sees them, so :meth:`Connection.bio_read` is unavailable on both. Replaces
@@ -1154,7 +1154,7 @@ def join(a: Connection, b: Connection, *, size: int = 0) -> None:
         for c in (a, b):
             if c._transport.kind == "socket":
                 raise ValueError("cannot join a connection that is on a socket")
-        ensure(lib.ossl_join, pa, pb, size, raising=SSLError, operation="BIO_new_bio_pair")
+        ensure(lib.ossl_join, pa, pb, size, raising=SSLError, operation="ossl_memory_pair")
         for c in (a, b):
             c._transport.release()
             c._owned.transport = SharedPairTransport()

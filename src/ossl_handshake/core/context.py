@@ -116,7 +116,7 @@ _OPEN_STEPS = {
     int(lib.OSSL_OPEN_HOST): "SSL_set1_host",
     int(lib.OSSL_OPEN_IP): "X509_VERIFY_PARAM_set1_ip_asc",
     int(lib.OSSL_OPEN_SESSION): "SSL_set_session",
-    int(lib.OSSL_OPEN_BIO_PAIR): "BIO_new_bio_pair",
+    int(lib.OSSL_OPEN_BIO_PAIR): "ossl_memory_pair",
 }
 
 

@@ -45,7 +45,7 @@ static int ossl_open(SSL_CTX *ctx, ossl_conn_state *st, int server, const char *
         failed = OSSL_OPEN_IP;
     else if (session != NULL && !SSL_set_session(ssl, session))
         failed = OSSL_OPEN_SESSION;
-    else if (bio_size >= 0 && !BIO_new_bio_pair(&ours, (size_t)bio_size, &net, (size_t)bio_size))
+    else if (bio_size >= 0 && !ossl_memory_pair(&ours, (size_t)bio_size, &net, (size_t)bio_size))
         failed = OSSL_OPEN_BIO_PAIR;
     if (failed != OSSL_OPEN_OK) {
         ossl_close_ssl(ssl, 0, 1);

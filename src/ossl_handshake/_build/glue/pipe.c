@@ -17,6 +17,7 @@
  * and its ctrls answer from the shared state, which outlives it.
  */
 #include <limits.h>
+#include <stdint.h>
 #include "../glue.h"
 
 /* bss_bio's default buffer size (BIO_new_bio_pair with a size of 0). */
@@ -163,6 +164,27 @@ static int pipe_has_peer(BIO *bio)
     return p != NULL && p->end[1 - pipe_side(bio, p)] != NULL;
 }
 
+/* ---- The pair's lock ----------------------------------------------------- */
+
+/* Each half is used under its connection's guard, but the two halves of a
+ * joined (direct-mode) pair belong to two connections, so two threads may
+ * reach one pair at once: every entry point holds the pair's lock. It is a
+ * leaf lock (nothing is called with it held), so it cannot deadlock. */
+static ossl_pipe *pipe_lock(BIO *bio)
+{
+    ossl_pipe *p = BIO_get_data(bio);
+
+    if (p != NULL)
+        CRYPTO_THREAD_write_lock(p->lock);
+    return p;
+}
+
+static void pipe_unlock(ossl_pipe *p)
+{
+    if (p != NULL)
+        CRYPTO_THREAD_unlock(p->lock);
+}
+
 /* ---- Reading ------------------------------------------------------------ */
 
 /* Nothing to read: EOF once the writer shut down, else retry (bss_bio's request rule). */
@@ -175,7 +197,7 @@ static int pipe_read_empty(BIO *bio, ossl_pipe_dir *in, size_t want)
     return -1;
 }
 
-static int pipe_read(BIO *bio, char *out, int outl)
+static int pipe_read_unlocked(BIO *bio, char *out, int outl)
 {
     ossl_pipe_dir *in;
     size_t n;
@@ -249,7 +271,7 @@ static int pipe_write_blocked(BIO *bio, ossl_pipe_dir *out)
     return 0;
 }
 
-static int pipe_write(BIO *bio, const char *data, int inl)
+static int pipe_write_unlocked(BIO *bio, const char *data, int inl)
 {
     ossl_pipe_dir *out;
     size_t n;
@@ -327,7 +349,7 @@ static long pipe_eof(BIO *bio)
 }
 
 /* Unknown controls return 0, as in bss_bio. */
-static long pipe_ctrl(BIO *bio, int cmd, long num, void *ptr)
+static long pipe_ctrl_unlocked(BIO *bio, int cmd, long num, void *ptr)
 {
     if (BIO_get_data(bio) == NULL)
         return 0;
@@ -373,6 +395,35 @@ static long pipe_ctrl(BIO *bio, int cmd, long num, void *ptr)
     }
 }
 
+/* ---- The method's entry points: each under the pair's lock -------------- */
+
+static int pipe_read(BIO *bio, char *out, int outl)
+{
+    ossl_pipe *p = pipe_lock(bio);
+    int n = pipe_read_unlocked(bio, out, outl);
+
+    pipe_unlock(p);
+    return n;
+}
+
+static int pipe_write(BIO *bio, const char *data, int inl)
+{
+    ossl_pipe *p = pipe_lock(bio);
+    int n = pipe_write_unlocked(bio, data, inl);
+
+    pipe_unlock(p);
+    return n;
+}
+
+static long pipe_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    ossl_pipe *p = pipe_lock(bio);
+    long ret = pipe_ctrl_unlocked(bio, cmd, num, ptr);
+
+    pipe_unlock(p);
+    return ret;
+}
+
 /* ---- Lifetime ----------------------------------------------------------- */
 
 /* One half goes: the survivor is uninitialized and every unread byte dropped
@@ -382,10 +433,11 @@ static long pipe_ctrl(BIO *bio, int cmd, long num, void *ptr)
 static int pipe_destroy(BIO *bio)
 {
     ossl_pipe *p = BIO_get_data(bio);
-    int side;
+    int side, last;
 
     if (p == NULL)
         return 1;
+    CRYPTO_THREAD_write_lock(p->lock);
     side = pipe_side(bio, p);
     p->end[side] = NULL;
     BIO_set_data(bio, NULL);
@@ -395,8 +447,12 @@ static int pipe_destroy(BIO *bio)
         pipe_dir_discard(&p->dir[1 - side]);
     }
     pipe_dir_release(&p->dir[side]);
-    if (--p->refs == 0) {
+    last = --p->refs == 0;
+    if (last)
         pipe_dir_release(&p->dir[1 - side]);
+    CRYPTO_THREAD_unlock(p->lock);
+    if (last) {
+        CRYPTO_THREAD_lock_free(p->lock);
         OPENSSL_free(p);
     }
     return 1;
@@ -444,8 +500,11 @@ static int ossl_memory_pair(BIO **a, size_t size_a, BIO **b, size_t size_b)
 
     *a = *b = NULL;
     if (m == NULL || (p = OPENSSL_zalloc(sizeof(*p))) == NULL
-        || (x = BIO_new(m)) == NULL || (y = BIO_new(m)) == NULL) {
+        || (p->lock = CRYPTO_THREAD_lock_new()) == NULL || (x = BIO_new(m)) == NULL
+        || (y = BIO_new(m)) == NULL) {
         BIO_free(x);
+        if (p != NULL)
+            CRYPTO_THREAD_lock_free(p->lock);
         OPENSSL_free(p);
         return 0;
     }
@@ -476,10 +535,11 @@ static size_t ossl_pipe_allocated(BIO *bio)
     size_t total = 0;
     int i;
 
-    if (!ossl_is_pipe(bio) || (p = BIO_get_data(bio)) == NULL)
+    if (!ossl_is_pipe(bio) || (p = pipe_lock(bio)) == NULL)
         return 0;
     for (i = 0; i < 2; i++)
         total += p->dir[i].cap + p->dir[i].stale_cap;
+    pipe_unlock(p);
     return total;
 }
 
@@ -489,12 +549,12 @@ static size_t ossl_pipe_allocated(BIO *bio)
  * no writer holds an nwrite pointer into it. The move is from's reader: a
  * BIO_nread0 pointer from before points into bytes now to's (valid memory
  * until to's reader drains them). Returns bytes handed over, 0 if not taken. */
-static size_t ossl_pipe_hand_over(BIO *from, BIO *to, size_t max)
+static size_t pipe_hand_over_unlocked(BIO *from, BIO *to, size_t max)
 {
     ossl_pipe_dir *src, *dst;
     size_t n;
 
-    if (!ossl_is_pipe(from) || !ossl_is_pipe(to) || !BIO_get_init(from) || !BIO_get_init(to))
+    if (!BIO_get_init(from) || !BIO_get_init(to))
         return 0;
     src = pipe_in(from);
     dst = pipe_out(to);
@@ -515,11 +575,40 @@ static size_t ossl_pipe_hand_over(BIO *from, BIO *to, size_t max)
     return n;
 }
 
+/* The hand-over with both pairs locked, the lower address first (two moves
+ * in opposite directions between the same two pairs cannot deadlock). */
+static size_t ossl_pipe_hand_over(BIO *from, BIO *to, size_t max)
+{
+    ossl_pipe *a, *b;
+    size_t n;
+
+    if (!ossl_is_pipe(from) || !ossl_is_pipe(to))
+        return 0;
+    a = BIO_get_data(from);
+    b = BIO_get_data(to);
+    if (a == NULL || b == NULL)
+        return 0;
+    if (a == b) {
+        pipe_lock(from);
+    } else {
+        pipe_lock((uintptr_t)a < (uintptr_t)b ? from : to);
+        pipe_lock((uintptr_t)a < (uintptr_t)b ? to : from);
+    }
+    n = pipe_hand_over_unlocked(from, to, max);
+    if (a != b)
+        pipe_unlock(b);
+    pipe_unlock(a);
+    return n;
+}
+
 /* A reader of from is done with its pointers: free what nread kept for it. */
 static void ossl_pipe_reader_done(BIO *from)
 {
-    if (ossl_is_pipe(from) && BIO_get_data(from) != NULL) {
-        pipe_dir_free_stale(pipe_in(from));
-        pipe_in(from)->lent = NULL;
-    }
+    ossl_pipe *p;
+
+    if (!ossl_is_pipe(from) || (p = pipe_lock(from)) == NULL)
+        return;
+    pipe_dir_free_stale(pipe_in(from));
+    pipe_in(from)->lent = NULL;
+    pipe_unlock(p);
 }

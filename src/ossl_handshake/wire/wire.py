@@ -33,7 +33,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from ossl_handshake.tls.records import Record, RecordStream, VersionState, whole_records
@@ -179,24 +179,44 @@ RECORDS = Records()
 BYTES = Bytes()
 
 
-@dataclass(eq=False)
 class _Direction:
-    role: Role
-    stream: RecordStream
-    queue: deque[Segment] = field(default_factory=deque)
-    closed: bool = False
-    #: Flights parsed into records (the wire's backlog holds the later ones).
-    flights: list[Flight] = field(default_factory=list)
-    coalesced: list[Chunk] = field(default_factory=list)
-    coalesced_count: int = 0
-    #: Flights and bytes the sender wrote so far (parsed or not).
-    count: int = 0
-    offset: int = 0
-    delivered: int = 0
-    #: The start of a record the sender has not finished writing.
-    partial: bytes = b""
-    #: The endpoint that sends in this direction (a weak reference: the wire keeps no peer alive).
-    end: weakref.ref[Endpoint] | None = None
+    """One sending direction's state (a plain class: a wire is built per handshake)."""
+
+    __slots__ = (
+        "closed",
+        "coalesced",
+        "coalesced_count",
+        "count",
+        "delivered",
+        "end",
+        "flights",
+        "offset",
+        "partial",
+        "queue",
+        "role",
+        "stream",
+        "versions",
+    )
+
+    def __init__(self, role: Role, versions: VersionState) -> None:
+        self.role = role
+        self.versions = versions
+        #: The record parser, made on the first parse.
+        self.stream: RecordStream | None = None
+        self.queue: deque[Segment] = deque()
+        self.closed = False
+        #: Flights parsed into records (the wire's backlog holds the later ones).
+        self.flights: list[Flight] = []
+        self.coalesced: list[Chunk] = []
+        self.coalesced_count = 0
+        #: Flights and bytes the sender wrote so far (parsed or not).
+        self.count = 0
+        self.offset = 0
+        self.delivered = 0
+        #: The start of a record the sender has not finished writing.
+        self.partial = b""
+        #: The endpoint that sends in this direction (weak: the wire keeps no peer alive).
+        self.end: weakref.ref[Endpoint] | None = None
 
 
 def _plain(policy: Policy) -> bool:
@@ -245,9 +265,8 @@ class Wire:
         }
         self.tap: Tap | None = tap
         versions = VersionState()
-        self._client = _Direction(Role.CLIENT, RecordStream(Role.CLIENT, versions))
-        self._server = _Direction(Role.SERVER, RecordStream(Role.SERVER, versions))
-        self._dirs = {Role.CLIENT: self._client, Role.SERVER: self._server}
+        self._client = _Direction(Role.CLIENT, versions)
+        self._server = _Direction(Role.SERVER, versions)
         #: Flights not parsed yet, in the order they crossed: (direction, index, offset,
         #: data, its whole records).
         self._backlog: deque[tuple[_Direction, int, int, bytes, bytes]] = deque()
@@ -266,13 +285,13 @@ class Wire:
     def records(self) -> dict[Role, list[Record]]:
         """Every record each side wrote, in order, as parsed before any fault."""
         self._parse()
-        return {r: [rec for f in d.flights for rec in f.records] for r, d in self._dirs.items()}
+        return {d.role: [rec for f in d.flights for rec in f.records] for d in self._both()}
 
     @property
     def flights(self) -> dict[Role, list[Flight]]:
         """Every flight each side wrote, in order (bytes before any fault)."""
         self._parse()
-        return {r: list(d.flights) for r, d in self._dirs.items()}
+        return {d.role: list(d.flights) for d in self._both()}
 
     @property
     def step_budget(self) -> int:
@@ -285,7 +304,7 @@ class Wire:
         Counts the queue, coalesced flights and the start of a record the
         sender has not finished writing (its BIO filled up mid-record).
         """
-        d = self._client if direction is Role.CLIENT else self._server
+        d = self._dir(direction)
         n = len(d.partial)
         if d.queue:
             n += sum(len(s.data) + (1 if s.eof else 0) for s in d.queue)
@@ -323,7 +342,8 @@ class Wire:
         """Each direction's records by flight, for assertion messages."""
         self._parse()
         lines = []
-        for role, d in self._dirs.items():
+        for d in self._both():
+            role = d.role
             lines.append(f"{role.value} -> {role.peer.value}:")
             for f in d.flights:
                 recs = ", ".join(r.describe() for r in f.records) or "(partial record)"
@@ -383,7 +403,7 @@ class Wire:
                     self._release_coalesced(d, policy)
             else:
                 d.queue.extend(policy.segments(chunks))
-            other = self._dirs[direction.peer]
+            other = self._server if d is self._client else self._client
             if released[other.role]:
                 other.queue.extend(self.policies[other.role].segments(released[other.role]))
         elif d.coalesced:
@@ -402,6 +422,8 @@ class Wire:
         with self._parsing:
             while backlog:
                 d, index, offset, data, whole = backlog[0]
+                if d.stream is None:
+                    d.stream = RecordStream(d.role, d.versions)
                 records = d.stream.feed_whole(whole, index)
                 if self.decryptor is not None:
                     records = self.decryptor.annotate(d.role, records)
@@ -413,7 +435,7 @@ class Wire:
         assert self.decryptor is not None
         self._parse()
         for role, opened in self.decryptor.catch_up().items():
-            flights = self._dirs[role].flights
+            flights = self._dir(role).flights
             for index, rec in opened:
                 f = flights[rec.flight]
                 records = tuple(rec if r.index == index else r for r in f.records)
@@ -424,12 +446,23 @@ class Wire:
         if self.decryptor is not None:
             self._catch_up()
 
+    def _both(self) -> tuple[_Direction, _Direction]:
+        return self._client, self._server
+
+    def _dir(self, role: Role) -> _Direction:
+        """The direction ``role`` sends in (compared by identity: a Role's hash runs Python)."""
+        if role is Role.CLIENT:
+            return self._client
+        if role is Role.SERVER:
+            return self._server
+        raise ValueError(f"not a Role: {role!r}")
+
     def _check_ends(self, src: Endpoint, dst: Endpoint) -> _Direction:
         """``src``'s direction, once both ends are known to be this wire's pair."""
         if src.role is dst.role:
             raise ValueError(f"both ends of the wire are {src.role.value}s")
-        sending = self._dirs[src.role]
-        for conn, d in ((src, sending), (dst, self._dirs[dst.role])):
+        sending, receiving = self._dir(src.role), self._dir(dst.role)
+        for conn, d in ((src, sending), (dst, receiving)):
             known = d.end
             if known is None:
                 d.end = weakref.ref(conn)

@@ -160,19 +160,28 @@ class RecordStream:
         """Parse ``data`` (appended to any partial record) into complete records."""
         buf = self.partial
         buf += data
+        end = whole_records(buf)
+        out = self.feed_whole(bytes(buf[:end]), flight)
+        del buf[:end]
+        return out
+
+    def feed_whole(self, data: bytes, flight: int) -> list[Record]:
+        """Parse ``data``, which holds whole records only (cut by :func:`whole_records`).
+
+        For a caller that keeps the partial record itself (the wire): the
+        stream's own :attr:`partial` must be empty.
+        """
         out: list[Record] = []
         pos = 0
-        while len(buf) - pos >= HEADER_LEN:
-            ctype = buf[pos]
-            version = (buf[pos + 1] << 8) | buf[pos + 2]
-            length = (buf[pos + 3] << 8) | buf[pos + 4]
+        while len(data) - pos >= HEADER_LEN:
+            length = (data[pos + 3] << 8) | data[pos + 4]
             end = pos + HEADER_LEN + length
-            if end > len(buf):
-                break
-            raw = bytes(buf[pos:end])
-            out.append(self._record(ctype, version, length, raw, flight))
+            if end > len(data):
+                break  # not whole after all: nothing past it is read
+            version = (data[pos + 1] << 8) | data[pos + 2]
+            raw = data[pos:end]
+            out.append(self._record(data[pos], version, length, raw, flight))
             pos = end
-        del buf[:pos]
         return out
 
     def _encrypted(self, ctype: int) -> bool:
@@ -276,6 +285,23 @@ class RecordStream:
         self.versions.negotiated = version
 
 
+def whole_records(buf: bytes | bytearray) -> int:
+    """How many leading bytes of ``buf`` form whole records (the rest is a partial one).
+
+    Reads only the length fields (RFC 8446 5.1), like :meth:`RecordStream.feed`:
+    garbage is cut by its "length" too, and a zero-length record is whole at
+    its header.
+    """
+    pos = 0
+    n = len(buf)
+    while n - pos >= HEADER_LEN:
+        end = pos + HEADER_LEN + ((buf[pos + 3] << 8) | buf[pos + 4])
+        if end > n:
+            break
+        pos = end
+    return pos
+
+
 def parse(data: bytes, direction: Role = Role.CLIENT) -> list[Record]:
     """Parse a complete byte string into records (one flight, no cross-call state)."""
     return RecordStream(direction).feed(data, 0)
@@ -291,4 +317,5 @@ __all__ = [
     "RecordStream",
     "VersionState",
     "parse",
+    "whole_records",
 ]

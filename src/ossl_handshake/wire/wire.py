@@ -13,18 +13,30 @@ and go out in later transfers. A close fault ends the direction with
 
 Everything is deterministic: no clocks, no randomness; the same scenario
 with the same keys moves the same bytes in the same order.
+
+**What a transfer costs.** Only the record *boundaries* are needed to move
+bytes (a record is delivered once it is whole), so a transfer reads just the
+length fields (:func:`~ossl_handshake.tls.records.whole_records`). When
+nothing looks at records while bytes move (no faults, no keys, a policy that
+delivers bytes rather than records), the flight is kept as bytes and parsed
+into :class:`Record` and :class:`Flight` objects the first time someone
+reads them (:attr:`Wire.records`, :attr:`Wire.flights`, :meth:`Wire.describe`),
+in the order the flights crossed, so the shared version state sees the
+ServerHello before the records that depend on it: the objects are the ones
+an eager parse would have built.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from ossl_handshake.tls.records import Record, RecordStream, VersionState
+from ossl_handshake.tls.records import Record, RecordStream, VersionState, whole_records
 from ossl_handshake.tls.roles import Role
 from ossl_handshake.wire.decrypt import Decryptor, Resealer, TrafficKeys
 from ossl_handshake.wire.faults import Chunk, Fault, FaultNotFiredError
@@ -167,17 +179,49 @@ RECORDS = Records()
 BYTES = Bytes()
 
 
-@dataclass
 class _Direction:
-    role: Role
-    stream: RecordStream
-    queue: deque[Segment] = field(default_factory=deque)
-    closed: bool = False
-    flights: list[Flight] = field(default_factory=list)
-    coalesced: list[Chunk] = field(default_factory=list)
-    coalesced_count: int = 0
-    offset: int = 0
-    delivered: int = 0
+    """One sending direction's state (a plain class: a wire is built per handshake)."""
+
+    __slots__ = (
+        "closed",
+        "coalesced",
+        "coalesced_count",
+        "count",
+        "delivered",
+        "end",
+        "flights",
+        "offset",
+        "partial",
+        "queue",
+        "role",
+        "stream",
+        "versions",
+    )
+
+    def __init__(self, role: Role, versions: VersionState) -> None:
+        self.role = role
+        self.versions = versions
+        #: The record parser, made on the first parse.
+        self.stream: RecordStream | None = None
+        self.queue: deque[Segment] = deque()
+        self.closed = False
+        #: Flights parsed into records (the wire's backlog holds the later ones).
+        self.flights: list[Flight] = []
+        self.coalesced: list[Chunk] = []
+        self.coalesced_count = 0
+        #: Flights and bytes the sender wrote so far (parsed or not).
+        self.count = 0
+        self.offset = 0
+        self.delivered = 0
+        #: The start of a record the sender has not finished writing.
+        self.partial = b""
+        #: The endpoint that sends in this direction (weak: the wire keeps no peer alive).
+        self.end: weakref.ref[Endpoint] | None = None
+
+
+def _plain(policy: Policy) -> bool:
+    """True for a policy that delivers a flight's bytes without looking at its records."""
+    return type(policy).segments is Policy.segments and not isinstance(policy, Coalesce)
 
 
 class Wire:
@@ -221,7 +265,12 @@ class Wire:
         }
         self.tap: Tap | None = tap
         versions = VersionState()
-        self._dirs = {r: _Direction(r, RecordStream(r, versions)) for r in Role}
+        self._client = _Direction(Role.CLIENT, versions)
+        self._server = _Direction(Role.SERVER, versions)
+        #: Flights not parsed yet, in the order they crossed: (direction, index, offset,
+        #: data, its whole records).
+        self._backlog: deque[tuple[_Direction, int, int, bytes, bytes]] = deque()
+        self._parsing = threading.Lock()  # a report may read records while bytes move
         #: The TLS 1.3 decryption state (None without ``keys``).
         self.decryptor: Decryptor | None = None
         self._resealer: Resealer | None = None
@@ -229,19 +278,20 @@ class Wire:
             self.decryptor = Decryptor(keys, versions)
             self._resealer = Resealer(self.decryptor, resequence=resequence)
         self.deliveries: list[tuple[Role, bytes]] = []
-        self._ends: dict[Role, weakref.ref[Endpoint]] = {}
 
     # -- what crossed ----------------------------------------------------------
 
     @property
     def records(self) -> dict[Role, list[Record]]:
         """Every record each side wrote, in order, as parsed before any fault."""
-        return {r: [rec for f in d.flights for rec in f.records] for r, d in self._dirs.items()}
+        self._parse()
+        return {d.role: [rec for f in d.flights for rec in f.records] for d in self._both()}
 
     @property
     def flights(self) -> dict[Role, list[Flight]]:
         """Every flight each side wrote, in order (bytes before any fault)."""
-        return {r: list(d.flights) for r, d in self._dirs.items()}
+        self._parse()
+        return {d.role: list(d.flights) for d in self._both()}
 
     @property
     def step_budget(self) -> int:
@@ -254,12 +304,18 @@ class Wire:
         Counts the queue, coalesced flights and the start of a record the
         sender has not finished writing (its BIO filled up mid-record).
         """
-        d = self._dirs[direction]
-        n = sum(len(s.data) + (1 if s.eof else 0) for s in d.queue)
-        return n + sum(len(c.data) for c in d.coalesced) + len(d.stream.partial)
+        d = self._dir(direction)
+        n = len(d.partial)
+        if d.queue:
+            n += sum(len(s.data) + (1 if s.eof else 0) for s in d.queue)
+        if d.coalesced:
+            n += sum(len(c.data) for c in d.coalesced)
+        return n
 
     def held(self, direction: Role) -> int:
         """Bytes from ``direction`` that faults hold back until an event (delay, reorder)."""
+        if not self.faults:
+            return 0
         return sum(f.held(direction) for f in self.faults)
 
     @property
@@ -284,8 +340,10 @@ class Wire:
 
     def describe(self) -> str:
         """Each direction's records by flight, for assertion messages."""
+        self._parse()
         lines = []
-        for role, d in self._dirs.items():
+        for d in self._both():
+            role = d.role
             lines.append(f"{role.value} -> {role.peer.value}:")
             for f in d.flights:
                 recs = ", ".join(r.describe() for r in f.records) or "(partial record)"
@@ -301,20 +359,29 @@ class Wire:
 
         Returns the number of bytes ``dst`` accepted in this call.
         """
-        direction = src.role
-        self._check_ends(src, dst)
-        d = self._dirs[direction]
+        d = self._check_ends(src, dst)
+        direction = d.role
         policy = self.policies[direction]
         data = src.bio_read()
         if self.decryptor is not None and self.decryptor.waiting:
             self._catch_up()
         if data:
-            index = len(d.flights)
-            records = d.stream.feed(data, index)
-            if self.decryptor is not None:
-                records = self.decryptor.annotate(direction, records)
-            d.flights.append(Flight(direction, index, d.offset, data, tuple(records)))
+            index = d.count
+            d.count += 1
+            whole = d.partial + data if d.partial else data
+            end = whole_records(whole)
+            d.partial = whole[end:]
+            if end < len(whole):
+                whole = whole[:end]
+            self._backlog.append((d, index, d.offset, data, whole))
             d.offset += len(data)
+            if not self.faults and self._resealer is None and _plain(policy):
+                # Nothing reads the records on the way: move the bytes, parse later.
+                if whole:
+                    d.queue.append(Segment(whole))
+                return self._deliver(d, dst, policy)
+            self._parse()
+            records = d.flights[-1].records
             chunks = [Chunk(r.data, r) for r in records]
             for fault in self.faults:
                 chunks = fault.process(direction, index, chunks)
@@ -336,18 +403,39 @@ class Wire:
                     self._release_coalesced(d, policy)
             else:
                 d.queue.extend(policy.segments(chunks))
-            other = self._dirs[direction.peer]
+            other = self._server if d is self._client else self._client
             if released[other.role]:
                 other.queue.extend(self.policies[other.role].segments(released[other.role]))
         elif d.coalesced:
             self._release_coalesced(d, policy)  # the sender is waiting: stop holding
         return self._deliver(d, dst, policy)
 
+    def _parse(self) -> None:
+        """Parse the flights of the backlog into records, in the order they crossed.
+
+        With keys the records are annotated (decrypted) here too; a wire with
+        keys parses each flight in its own transfer, before the faults.
+        """
+        backlog = self._backlog
+        if not backlog:
+            return
+        with self._parsing:
+            while backlog:
+                d, index, offset, data, whole = backlog[0]
+                if d.stream is None:
+                    d.stream = RecordStream(d.role, d.versions)
+                records = d.stream.feed_whole(whole, index)
+                if self.decryptor is not None:
+                    records = self.decryptor.annotate(d.role, records)
+                d.flights.append(Flight(d.role, index, offset, data, tuple(records)))
+                backlog.popleft()
+
     def _catch_up(self) -> None:
         """Put records decrypted late (their key log line came after them) into the flights."""
         assert self.decryptor is not None
+        self._parse()
         for role, opened in self.decryptor.catch_up().items():
-            flights = self._dirs[role].flights
+            flights = self._dir(role).flights
             for index, rec in opened:
                 f = flights[rec.flight]
                 records = tuple(rec if r.index == index else r for r in f.records)
@@ -358,15 +446,29 @@ class Wire:
         if self.decryptor is not None:
             self._catch_up()
 
-    def _check_ends(self, src: Endpoint, dst: Endpoint) -> None:
+    def _both(self) -> tuple[_Direction, _Direction]:
+        return self._client, self._server
+
+    def _dir(self, role: Role) -> _Direction:
+        """The direction ``role`` sends in (compared by identity: a Role's hash runs Python)."""
+        if role is Role.CLIENT:
+            return self._client
+        if role is Role.SERVER:
+            return self._server
+        raise ValueError(f"not a Role: {role!r}")
+
+    def _check_ends(self, src: Endpoint, dst: Endpoint) -> _Direction:
+        """``src``'s direction, once both ends are known to be this wire's pair."""
         if src.role is dst.role:
             raise ValueError(f"both ends of the wire are {src.role.value}s")
-        for conn in (src, dst):
-            known = self._ends.get(conn.role)
+        sending, receiving = self._dir(src.role), self._dir(dst.role)
+        for conn, d in ((src, sending), (dst, receiving)):
+            known = d.end
             if known is None:
-                self._ends[conn.role] = weakref.ref(conn)
+                d.end = weakref.ref(conn)
             elif known() is not conn:
                 raise ValueError("a Wire carries one connection pair: make a new Wire per pair")
+        return sending
 
     def _release_coalesced(self, d: _Direction, policy: Policy) -> None:
         d.queue.extend(policy.segments(d.coalesced))

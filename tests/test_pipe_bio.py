@@ -6,7 +6,8 @@ expectations, so a pass means "the same as bss_bio", not "what pipe.c does".
 Where bss_bio leaves a value to the implementation (how much of the pending
 bytes ``BIO_nread0`` shows in place), the tests assert what BIO_s_bio(3)
 promises. The last tests are about ours only: buffers on demand, freed when
-drained, handed over whole by ``ossl_bio_move``.
+drained, handed over whole by ``ossl_bio_move``, kept for the next record
+while a delivery's reuse is on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ossl_handshake import Connection, Role, WantReadError, WantWriteError
+from ossl_handshake import Connection, Role, SSLError, WantReadError, WantWriteError
 from ossl_handshake._native import ffi, lib
 from ossl_handshake.pair import deliver, drive, memory_pair
 from ossl_handshake.testing.plugin import make_client_context, make_server_context
@@ -360,6 +361,83 @@ def test_ossl_bio_move_hands_the_buffer_over_instead_of_copying() -> None:
     finally:
         for bio in (a1, b1, a2, b2):
             lib.BIO_free(bio)
+
+
+def test_a_pipe_in_reuse_keeps_its_drained_buffer_until_reuse_ends() -> None:
+    """ossl_deliver's mode: a drained buffer stays for the next record, and
+    turning reuse off frees it (an idle pair holds nothing again)."""
+    a, b = _pipe()
+    buf = ffi.new("char[]", RECORD)
+    try:
+        lib.ossl_pipe_reuse(a, 1)
+        assert lib.BIO_write(a, b"x" * 5000, 5000) == 5000
+        assert lib.BIO_read(b, buf, RECORD) == 5000
+        assert lib.ossl_pipe_allocated(a) == 5000  # drained, kept
+        assert lib.BIO_ctrl_pending(b) == 0
+        assert lib.BIO_read(b, buf, RECORD) == -1 and lib.BIO_should_read(b)
+        assert lib.BIO_write(a, b"y" * 300, 300) == 300  # into the kept buffer
+        assert lib.ossl_pipe_allocated(a) == 5000
+        lib.ossl_pipe_reuse(b, 0)  # either half turns it off
+        assert lib.ossl_pipe_allocated(a) == 5000  # 300 bytes unread: kept
+        assert lib.BIO_read(b, buf, RECORD) == 300
+        assert ffi.buffer(buf, 300)[:] == b"y" * 300
+        assert lib.ossl_pipe_allocated(a) == 0  # reuse off: drained means freed
+        lib.ossl_pipe_reuse(a, 1)
+        assert lib.BIO_write(a, b"z" * 10, 10) == 10
+        assert lib.BIO_read(b, buf, 10) == 10
+        lib.ossl_pipe_reuse(a, 0)
+        assert lib.ossl_pipe_allocated(a) == 0
+    finally:
+        lib.BIO_free(a)
+        lib.BIO_free(b)
+
+
+def test_a_hand_over_in_reuse_trades_buffers_so_records_need_no_new_one() -> None:
+    """Two pairs in reuse, as in ossl_deliver: the drained buffer of the
+    destination goes back to the source with each hand-over, so from the third
+    record on every record is written into a buffer an earlier one used."""
+    (a1, b1), (a2, b2) = _pipe(), _pipe()
+    p = ffi.new("char **")
+    buf = ffi.new("char[]", RECORD)
+    seen = []
+    try:
+        for bio in (b1, b2):
+            lib.ossl_pipe_reuse(bio, 1)
+        for i in range(4):
+            record = bytes([i]) * 1000
+            assert lib.BIO_write(a1, record, 1000) == 1000
+            assert lib.BIO_nread0(b1, p) == 1000
+            seen.append(p[0])
+            assert lib.ossl_bio_move(b1, b2, 1 << 30) == 1000
+            assert lib.BIO_read(a2, buf, RECORD) == 1000
+            assert ffi.buffer(buf, 1000)[:] == record
+        assert seen[2] == seen[0] and seen[3] == seen[1] and seen[0] != seen[1]
+        assert lib.ossl_pipe_allocated(a1) == lib.ossl_pipe_allocated(a2) == 4096
+        for bio in (b1, b2):
+            lib.ossl_pipe_reuse(bio, 0)
+        assert lib.ossl_pipe_allocated(a1) == lib.ossl_pipe_allocated(a2) == 0
+    finally:
+        for bio in (a1, b1, a2, b2):
+            lib.BIO_free(bio)
+
+
+def test_a_failed_deliver_leaves_no_bio_buffer_behind() -> None:
+    """ossl_deliver frees the buffers its reuse kept on every way out, an
+    SSL_read_ex that fails (records of another session) included."""
+    pairs = [memory_pair(make_client_context(), make_server_context(), server_name="localhost")]
+    pairs.append(memory_pair(make_client_context(), make_server_context(), server_name="localhost"))
+    try:
+        for client, server in pairs:
+            drive(client, server).expect(ok=True)
+        with pytest.raises(SSLError):
+            deliver(pairs[0][0], pairs[1][1], bytes(3 * RECORD))
+        assert len(pairs[1][1].bio_read()) > 0  # the failing side's alert, unread
+        for conn in (pairs[0][0], pairs[1][1]):
+            assert lib.ossl_pipe_allocated(lib.SSL_get_rbio(conn.ptr)) == 0
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
 
 
 def test_an_established_idle_pair_holds_no_bio_buffer_memory() -> None:

@@ -128,13 +128,22 @@ static void pipe_dir_get(const ossl_pipe_dir *d, char *out, size_t n)
 }
 
 /* n bytes were read. Drained: the buffer goes (kept as stale if `keep_for_reader`:
- * BIO_nread's pointer must stay valid), unless a writer holds an nwrite0 pointer. */
-static void pipe_dir_consume(ossl_pipe_dir *d, size_t n, int keep_for_reader)
+ * BIO_nread's pointer must stay valid), unless a writer holds an nwrite0 pointer
+ * or the pair is in a delivery (`reuse`, ossl_pipe_reuse): then it stays, empty,
+ * for the next record. */
+static void pipe_dir_consume(ossl_pipe_dir *d, size_t n, int keep_for_reader, int reuse)
 {
     d->len -= n;
     d->off = d->len == 0 ? 0 : (d->off + n) % d->cap;
-    if (d->len == 0 && !d->writing)
+    if (d->len == 0 && !d->writing && !(reuse && !keep_for_reader))
         pipe_dir_drop_buffer(d, keep_for_reader);
+}
+
+/* An empty direction gives up its buffer (the end of a delivery). */
+static void pipe_dir_drop_empty(ossl_pipe_dir *d)
+{
+    if (d->buf != NULL && d->len == 0 && !d->writing)
+        pipe_dir_drop_buffer(d, d->lent == d->buf);
 }
 
 /* ---- The halves: which pipe, which side --------------------------------- */
@@ -215,7 +224,7 @@ static int pipe_read_unlocked(BIO *bio, char *out, int outl)
         return pipe_read_empty(bio, in, (size_t)outl);
     n = in->len < (size_t)outl ? in->len : (size_t)outl;
     pipe_dir_get(in, out, n);
-    pipe_dir_consume(in, n, 0);
+    pipe_dir_consume(in, n, 0, ((ossl_pipe *)BIO_get_data(bio))->reuse);
     return (int)n;
 }
 
@@ -251,7 +260,7 @@ static long pipe_nread(BIO *bio, char **buf, size_t num)
         num = avail > 0 ? (size_t)avail : 0;
     if (avail <= 0 || num == 0)
         return avail <= 0 ? avail : 0;
-    pipe_dir_consume(pipe_in(bio), num, 1);
+    pipe_dir_consume(pipe_in(bio), num, 1, 0);
     return (long)num;
 }
 
@@ -545,33 +554,46 @@ static size_t ossl_pipe_allocated(BIO *bio)
 
 /* ossl_bio_move's fast case: from's whole unread direction becomes to's, a
  * pointer swap instead of a copy, when both are our pipes, to's direction
- * holds nothing (no buffer either), every byte fits to's limit and max, and
- * no writer holds an nwrite pointer into it. The move is from's reader: a
+ * holds nothing (no bytes, and no buffer unless that is an empty one kept by
+ * a delivery's reuse), every byte fits to's limit and max, and no writer
+ * holds an nwrite pointer into either. The move is from's reader: a
  * BIO_nread0 pointer from before points into bytes now to's (valid memory
- * until to's reader drains them). Returns bytes handed over, 0 if not taken. */
+ * until to's reader drains them). An empty buffer kept in to's direction
+ * goes to from's, so that in a delivery the next record is written into it
+ * (two buffers trade places, no malloc per record). Returns bytes handed
+ * over, 0 if not taken. */
 static size_t pipe_hand_over_unlocked(BIO *from, BIO *to, size_t max)
 {
     ossl_pipe_dir *src, *dst;
-    size_t n;
+    char *spare = NULL;
+    size_t n, spare_cap = 0;
 
     if (!BIO_get_init(from) || !BIO_get_init(to))
         return 0;
     src = pipe_in(from);
     dst = pipe_out(to);
     n = src->len;
-    if (n == 0 || n > max || n > dst->size || dst->closed || dst->buf != NULL
-        || dst->stale != NULL || src->writing)
+    if (n == 0 || n > max || n > dst->size || dst->closed || dst->len != 0 || dst->writing
+        || (dst->buf != NULL && dst->buf == dst->lent) || dst->stale != NULL || src->writing)
         return 0;
     BIO_clear_retry_flags(from);
     BIO_clear_retry_flags(to);
     src->request = dst->request = 0;
     pipe_dir_free_stale(src);
+    if (dst->buf != NULL && ((ossl_pipe *)BIO_get_data(from))->reuse) {
+        spare = dst->buf;
+        spare_cap = dst->cap;
+    } else {
+        OPENSSL_free(dst->buf);
+    }
     dst->buf = src->buf;
     dst->cap = src->cap;
     dst->off = src->off;
     dst->len = n;
-    src->buf = src->lent = NULL;
-    src->cap = src->off = src->len = 0;
+    src->buf = spare;
+    src->lent = NULL;
+    src->cap = spare_cap;
+    src->off = src->len = 0;
     return n;
 }
 
@@ -610,5 +632,23 @@ static void ossl_pipe_reader_done(BIO *from)
         return;
     pipe_dir_free_stale(pipe_in(from));
     pipe_in(from)->lent = NULL;
+    pipe_unlock(p);
+}
+
+/* A delivery (ossl_deliver) sets reuse on both pairs for its records: a drained
+ * buffer stays, and the hand-over trades it to the writer's side (the C loop
+ * with bss_bio reuses its rings the same way). Turned off, the pair frees every
+ * empty buffer, so an idle pair holds none again. A no-op on other BIOs. */
+static void ossl_pipe_reuse(BIO *bio, int on)
+{
+    ossl_pipe *p;
+
+    if (!ossl_is_pipe(bio) || (p = pipe_lock(bio)) == NULL)
+        return;
+    p->reuse = on;
+    if (!on) {
+        pipe_dir_drop_empty(&p->dir[0]);
+        pipe_dir_drop_empty(&p->dir[1]);
+    }
     pipe_unlock(p);
 }

@@ -249,7 +249,7 @@ typedef struct {
     BIO *end[2];
     ossl_pipe_dir dir[2];
     void *lock; /* CRYPTO_RWLOCK: the halves of a joined pair belong to two connections */
-    int reuse;  /* ossl_pipe_reuse: a drained buffer stays for the next record */
+    int reuse;  /* ossl_pipe_reuse: in a delivery (buffers kept, no locking) */
 } ossl_pipe;
 
 /* The one place a memory BIO pair is made (BIO_new_bio_pair's arguments). */
@@ -260,8 +260,9 @@ static size_t ossl_pipe_allocated(BIO *bio);
 /* ossl_bio_move's parts: the buffer handed over whole, a reader's pointers dropped. */
 static size_t ossl_pipe_hand_over(BIO *from, BIO *to, size_t max);
 static void ossl_pipe_reader_done(BIO *from);
-/* A delivery's buffer reuse (glue/pair.c): on, drained buffers stay and a
- * hand-over trades them; off, every empty buffer of the pair is freed. */
+/* A delivery's mode (glue/pair.c): on, drained buffers stay, a hand-over
+ * trades them and the pair's lock is skipped; off, every empty buffer of the
+ * pair is freed. Only for pairs no other thread can reach. */
 static void ossl_pipe_reuse(BIO *bio, int on);
 
 /* glue/bio.c: BIO pairs and moving bytes between BIOs */

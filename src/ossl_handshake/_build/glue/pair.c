@@ -60,10 +60,12 @@ static int ossl_deliver_records(SSL *src, SSL *dst, BIO *src_net, BIO *dst_net,
     return OSSL_DELIVER_DONE;
 }
 
-/* The records, with both pairs reusing their buffers while they flow: a
- * drained record's buffer takes the next one (no malloc/free per 16 KiB
- * record), and every buffer left empty is freed before returning, whatever
- * the outcome, so an idle pair still holds none (tests/test_pipe_bio.py). */
+/* The records, with both pairs in reuse while they flow: a drained record's
+ * buffer takes the next one (no malloc/free per 16 KiB record) and the pairs'
+ * locks are skipped (the caller holds both connections' guards and the pairs
+ * are their own: no other thread can reach them). Every buffer left empty is
+ * freed before returning, whatever the outcome, so an idle pair still holds
+ * none (tests/test_pipe_bio.py). */
 static int ossl_deliver(SSL *src, SSL *dst, BIO *src_net, BIO *dst_net,
                         const unsigned char *data, size_t n, unsigned char *out, size_t *got,
                         ossl_result *r)

@@ -178,19 +178,24 @@ static int pipe_has_peer(BIO *bio)
 /* Each half is used under its connection's guard, but the two halves of a
  * joined (direct-mode) pair belong to two connections, so two threads may
  * reach one pair at once: every entry point holds the pair's lock. It is a
- * leaf lock (nothing is called with it held), so it cannot deadlock. */
+ * leaf lock (nothing is called with it held), so it cannot deadlock.
+ * Except in a delivery (`reuse`, set and cleared by ossl_pipe_reuse under
+ * the lock): ossl_deliver runs only on two connections' own pairs (never a
+ * joined one) with both guards held, so its thread is the only one that can
+ * reach either pair, and the lock would be taken some 30 times per record
+ * for nothing (docs/architecture.md, "Memory transports"). */
 static ossl_pipe *pipe_lock(BIO *bio)
 {
     ossl_pipe *p = BIO_get_data(bio);
 
-    if (p != NULL)
+    if (p != NULL && !p->reuse)
         CRYPTO_THREAD_write_lock(p->lock);
     return p;
 }
 
 static void pipe_unlock(ossl_pipe *p)
 {
-    if (p != NULL)
+    if (p != NULL && !p->reuse)
         CRYPTO_THREAD_unlock(p->lock);
 }
 
@@ -636,19 +641,22 @@ static void ossl_pipe_reader_done(BIO *from)
 }
 
 /* A delivery (ossl_deliver) sets reuse on both pairs for its records: a drained
- * buffer stays, and the hand-over trades it to the writer's side (the C loop
- * with bss_bio reuses its rings the same way). Turned off, the pair frees every
- * empty buffer, so an idle pair holds none again. A no-op on other BIOs. */
+ * buffer stays, the hand-over trades it to the writer's side (the C loop with
+ * bss_bio reuses its rings the same way), and the entry points skip the lock
+ * (see pipe_lock: only for pairs no other thread can reach). Turned off, the
+ * pair frees every empty buffer, so an idle pair holds none again. A no-op on
+ * other BIOs. */
 static void ossl_pipe_reuse(BIO *bio, int on)
 {
     ossl_pipe *p;
 
-    if (!ossl_is_pipe(bio) || (p = pipe_lock(bio)) == NULL)
+    if (!ossl_is_pipe(bio) || (p = BIO_get_data(bio)) == NULL)
         return;
+    CRYPTO_THREAD_write_lock(p->lock); /* always: pipe_lock skips it once reuse is on */
     p->reuse = on;
     if (!on) {
         pipe_dir_drop_empty(&p->dir[0]);
         pipe_dir_drop_empty(&p->dir[1]);
     }
-    pipe_unlock(p);
+    CRYPTO_THREAD_unlock(p->lock);
 }

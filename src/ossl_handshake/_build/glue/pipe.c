@@ -182,7 +182,7 @@ static int pipe_has_peer(BIO *bio)
  * Except in a delivery (`reuse`, set and cleared by ossl_pipe_reuse under
  * the lock): ossl_deliver runs only on two connections' own pairs (never a
  * joined one) with both guards held, so its thread is the only one that can
- * reach either pair, and the lock would be taken some 30 times per record
+ * reach either pair, and the lock would be taken some 20 times per record
  * for nothing (docs/architecture.md, "Memory transports"). */
 static ossl_pipe *pipe_lock(BIO *bio)
 {

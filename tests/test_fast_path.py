@@ -13,6 +13,7 @@ raise must raise the same ``CallbackError`` either way.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +22,12 @@ import pytest
 
 from ossl_handshake import CallbackError, Connection, Context, Role, certs
 from ossl_handshake.core.errors import SSLError
-from ossl_handshake.pair import drive, memory_pair
+from ossl_handshake.pair import drive, memory_pair, update_keys
 from ossl_handshake.pair import driver as pair_mod
 from ossl_handshake.pair.result import HandshakeResult, SideResult
+from ossl_handshake.tls.records import Record, RecordStream, VersionState
+from ossl_handshake.wire import BYTES, RECORDS, Coalesce, Wire
+from ossl_handshake.wire.faults import Drop, FaultNotFiredError, Select
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -412,3 +416,249 @@ def test_own_pairs_steps_send_the_same_bytes_as_the_python_loop(
     assert fast_calls == [1]
     assert sent[0] == sent[1]
     assert all(n > 0 for _, n in sent[0][:3])
+
+
+# --- a plain wire carried by the C driver (ossl_drive_wire) ---
+#
+# A Wire() with no faults, keys or tap is carried by the C driver: every move
+# is logged in C and handed to the wire as its backlog. Each scenario runs
+# with a wire through the C driver and through the Python loop; the steps and
+# results compare as above, and the wires hold the same flights, records and
+# deliveries (by structure: two fresh handshakes differ in random bytes and,
+# with ECDSA, in lengths; the fixed-length scenarios below compare exactly).
+
+
+def _run_wired(
+    sc: Scenario, fast: bool, wire: Wire, **pair_kw: Any
+) -> tuple[HandshakeResult, list[Connection]]:
+    keep: list[Connection] = []
+    if sc.make is not None:
+        client, server, keep = sc.make(False)
+    else:
+        kw = {**sc.pair_kw, **pair_kw}
+        if sc.resume:
+            c0, s0 = memory_pair(sc.client, sc.server, **kw)
+            drive(c0, s0, _fast=False).expect(ok=True)
+            kw["session"] = c0.session
+            c0.close()
+            s0.close()
+        client, server = memory_pair(sc.client, sc.server, **kw)
+    result = drive(client, server, wire=wire, _fast=fast, **sc.drive_kw)
+    return result, [client, server, *keep]
+
+
+def _record_shape(r: Record, exact: bool) -> tuple[Any, ...]:
+    shape = (r.direction, r.index, r.flight, r.content_type, r.version, r.encrypted)
+    shape += (r.handshake_types,)
+    return shape + ((r.offset, r.length, r.message_offsets) if exact else ())
+
+
+def _wire_view(w: Wire, exact: bool) -> dict[str, Any]:
+    """What a test can read of a wire; with ``exact`` every length and offset too."""
+    view: dict[str, Any] = {}
+    for role in Role:
+        view[f"flights {role.value}"] = [
+            (
+                f.direction,
+                f.index,
+                *((f.offset, len(f)) if exact else ()),
+                *(_record_shape(r, exact) for r in f.records),
+            )
+            for f in w.flights[role]
+        ]
+        view[f"records {role.value}"] = [_record_shape(r, exact) for r in w.records[role]]
+        view[f"in_flight {role.value}"] = w.in_flight(role)
+        view[f"held {role.value}"] = w.held(role)
+    view["pending"] = w.pending
+    view["deliveries"] = [(role, len(data) if exact else 0) for role, data in w.deliveries]
+    if exact:
+        view["describe"] = w.describe()
+    return view
+
+
+def _consistent(w: Wire) -> None:
+    """A wire's own record: each direction's flights tile its stream, their
+    records are what an eager parse of those bytes gives, and the deliveries
+    are the stream's whole records in order."""
+    versions = VersionState()
+    streams = {r: RecordStream(r, versions) for r in Role}
+    for role in Role:
+        flights = w.flights[role]
+        stream = b"".join(f.data for f in flights)
+        offset = 0
+        for f in flights:
+            assert f.offset == offset
+            offset += len(f)
+        got = b"".join(d for r, d in w.deliveries if r is role)
+        assert stream.startswith(got)
+        assert len(stream) - len(got) == w.in_flight(role)
+        assert [rec.data for rec in w.records[role]] == [
+            rec.data for rec in streams[role].feed(stream, 0)
+        ][: len(w.records[role])]
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_c_carried_wire_matches_the_python_carried_wire(
+    name: str, scenarios: dict[str, Scenario], fast_calls: list[int]
+) -> None:
+    sc = scenarios[name]
+    slow_wire, fast_wire = Wire(), Wire()
+    slow, keep_slow = _run_wired(sc, False, slow_wire)
+    assert not fast_calls
+    fast, keep_fast = _run_wired(sc, True, fast_wire)
+    assert fast_calls, "the C driver did not carry the wire"
+    for r in (fast, slow):
+        if r.error is not None:
+            # SideResult.to_dict deep-copies the error, and through
+            # error.result the wire, whose parse lock does not copy.
+            r.error.result = None
+    _compare(fast, slow)
+    assert fast.wire is fast_wire
+    assert _wire_view(fast_wire, exact=False) == _wire_view(slow_wire, exact=False)
+    _consistent(fast_wire)
+    for conn in keep_slow + keep_fast:
+        conn.close()
+
+
+#: Fixed-length handshakes (RSA signatures, no tickets): the two wires must be
+#: equal to the byte count, offset and delivery.
+EXACT = {
+    "tls13": {"max_version": "1.3"},
+    "tls12": {"max_version": "1.2"},
+    "hello_retry_request": {"groups": "X25519:P-256", "server_groups": "P-256"},
+}
+
+
+@pytest.mark.parametrize("bio_size", [0, 300, 64], ids=["17KiB", "300B", "64B"])
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_c_carried_wire_equals_the_python_carried_wire_byte_for_byte(
+    name: str, bio_size: int, fast_calls: list[int]
+) -> None:
+    """Small BIO pairs: records cut mid-way (the partial tail waits on the wire)
+    and receivers with no room (the rest stays queued), carried in C too."""
+    kw = dict(EXACT[name])
+    server_groups = kw.pop("server_groups", None)
+    client_ctx = Context(Role.CLIENT, cafile=certs.CA, **kw)
+    server_kw: dict[str, Any] = {"ident": certs.SERVER_RSA, "num_tickets": 0}
+    if server_groups is not None:
+        server_kw["groups"] = server_groups
+    server_ctx = _server(**server_kw)
+    views, sent = [], []
+    for fast in (False, True):
+        wire = Wire()
+        client, server = memory_pair(client_ctx, server_ctx, server_name=HOST, bio_size=bio_size)
+        result = drive(client, server, wire=wire, _fast=fast)
+        result.expect(ok=True)
+        assert result.client.hello_retry_request == (name == "hello_retry_request")
+        views.append(_wire_view(wire, exact=True))
+        sent.append([(r.role, r.sent) for r in result.steps])
+        _consistent(wire)
+        client.close()
+        server.close()
+    assert fast_calls == [1]
+    assert sent[0] == sent[1]
+    assert views[0] == views[1]
+    if bio_size:
+        assert len(views[1]["deliveries"]) > len(views[1]["flights server"]), "no short write"
+
+
+@pytest.mark.parametrize(
+    "make_wire",
+    [
+        lambda: Wire(policy=BYTES),
+        lambda: Wire(policy=RECORDS),
+        lambda: Wire(policy=Coalesce(2)),
+        lambda: Wire(tap=lambda role, data: None),
+        lambda: Wire([Drop(Select(record=10_000), optional=True)]),
+    ],
+    ids=["bytes", "records", "coalesce", "tap", "fault"],
+)
+def test_a_wire_that_looks_at_bytes_stays_on_the_python_loop(
+    make_wire: Callable[[], Wire], scenarios: dict[str, Scenario], fast_calls: list[int]
+) -> None:
+    wire = make_wire()
+    assert not wire.c_carriable(*memory_pair(Context(Role.CLIENT, verify=False), _server()))
+    result, conns = _run_wired(scenarios["tls13_full"], True, wire)
+    result.expect(ok=True)
+    assert not fast_calls
+    assert wire.flights[Role.SERVER]
+    for conn in conns:
+        conn.close()
+
+
+def test_a_fault_that_never_fires_still_fails_the_drive(
+    scenarios: dict[str, Scenario], fast_calls: list[int]
+) -> None:
+    """check_fired: a wire with a fault is never C-carried, so it still reports
+    the fault that matched no record; a C-carried wire has none to report."""
+    never = Drop(Select(record=10_000))
+    with pytest.raises(FaultNotFiredError) as info:
+        _run_wired(scenarios["tls13_full"], True, Wire([never]))
+    assert info.value.faults == [never]
+    assert not fast_calls
+    result, conns = _run_wired(scenarios["tls13_full"], True, Wire())
+    assert fast_calls and result.ok
+    assert result.wire is not None and result.wire.unfired() == []
+    for conn in conns:
+        conn.close()
+
+
+def test_a_fault_added_after_a_c_carried_drive_sees_the_next_flight(
+    scenarios: dict[str, Scenario], fast_calls: list[int]
+) -> None:
+    """The backlog the C driver left is parsed before the fault's flight, so the
+    fault's record has the index and flight a Python-carried wire gives it."""
+    sc = scenarios["tls13_full"]
+    views = []
+    for fast in (False, True):
+        wire = Wire()
+        (result, conns) = _run_wired(sc, fast, wire)
+        result.expect(ok=True)
+        drop = Drop(Select(direction=Role.CLIENT, flight=2))
+        wire.faults.append(drop)
+        client, server = conns[0], conns[1]
+        update_keys(client, server, wire=wire, check=False)
+        assert drop.fired
+        assert server.key_updates_received == 0  # the KeyUpdate was dropped
+        dropped = wire.flights[Role.CLIENT][2].records
+        assert [r.index for r in dropped] == [3] and dropped[0].encrypted
+        views.append(_wire_view(wire, exact=False))
+        for conn in conns:
+            conn.close()
+    assert fast_calls == [1]
+    assert views[0] == views[1]
+
+
+def test_a_wire_carries_one_pair_on_the_c_driver_too(
+    scenarios: dict[str, Scenario], fast_calls: list[int]
+) -> None:
+    sc = scenarios["tls13_full"]
+    wire = Wire()
+    result, conns = _run_wired(sc, True, wire)
+    result.expect(ok=True)
+    assert fast_calls == [1]
+    other = memory_pair(sc.client, sc.server, **sc.pair_kw)
+    assert not wire.c_carriable(*other)
+    with pytest.raises(ValueError, match="one connection pair"):
+        drive(*other, wire=wire)
+    for conn in (*conns, *other):
+        conn.close()
+
+
+@pytest.mark.parametrize("name", sorted(RAISING))
+def test_a_raising_callback_leaves_the_c_carried_wire_as_the_python_one(
+    name: str, fast_calls: list[int]
+) -> None:
+    sc = RAISING[name]()
+    views = []
+    for fast in (False, True):
+        wire = Wire()
+        client, server = memory_pair(sc.client, sc.server, **sc.pair_kw)
+        with contextlib.suppress(CallbackError):
+            drive(client, server, wire=wire, _fast=fast)
+        views.append(_wire_view(wire, exact=False))
+        client.close()
+        server.close()
+    assert fast_calls
+    assert views[0] == views[1]
+    assert views[1]["flights client"], "nothing crossed"

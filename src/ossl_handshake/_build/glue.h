@@ -122,6 +122,42 @@ typedef struct {
 #define OSSL_DRIVE_MOVE 7      /* a peer's BIO pair refused bytes (ossl_bio_move returned -1) */
 #define OSSL_DRIVE_SETTLE 8    /* the client's settling peek left a result to map (in *r) */
 
+/* ---- A plain wire carried by the C driver (glue/drive.c, wire/wire.py) ---
+ * What the Python Wire.transfer of a FLIGHTS-like wire does, logged so that
+ * Python rebuilds the wire's backlog afterwards: every byte each side wrote
+ * (its stream), where the whole records end, what was delivered. */
+typedef struct {
+    unsigned char *buf; /* every byte the sender wrote since the drive began */
+    size_t len;
+    size_t cap;
+    size_t whole;       /* stream offset where the whole records end (the rest: partial) */
+    size_t delivered;   /* bytes the receiver took */
+    size_t queue;       /* first flight (index in ossl_wire_log.flights) not delivered whole */
+} ossl_wire_dir;
+
+typedef struct {
+    int dir;            /* 0 client, 1 server */
+    size_t len;         /* bytes read in that transfer */
+    size_t whole_end;   /* stream offset where whole records end after it */
+} ossl_wire_flight;
+
+typedef struct {
+    int dir;
+    size_t n;           /* bytes one BIO_write gave the receiver */
+} ossl_wire_delivery;
+
+typedef struct {
+    ossl_wire_dir d[2];
+    ossl_wire_flight *flights;
+    size_t nflights;
+    size_t capflights;
+    ossl_wire_delivery *dels;
+    size_t ndels;
+    size_t capdels;
+} ossl_wire_log;
+
+#define OSSL_DRIVE_NOMEM 9     /* the wire log could not grow (malloc failed) */
+
 /* ---- Connection construction in one call (glue/lifecycle.c) ------------- */
 
 /* Which call of ossl_open failed (the error queue says why). */
@@ -281,6 +317,13 @@ static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *
                                 int max_steps, ossl_result *r);
 static int ossl_drive_settle(SSL *client, BIO *server_net, BIO *client_net, void *one,
                              ossl_result *r);
+/* The default path with a plain wire: each move is logged in *w (see above). */
+static int ossl_drive_wire(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
+                           ossl_wire_log *w, ossl_drive_state *d, ossl_step_rec *out, int cap,
+                           int max_steps, ossl_result *r);
+static int ossl_drive_wire_settle(SSL *client, BIO *server_net, BIO *client_net,
+                                  ossl_wire_log *w, void *one, ossl_result *r);
+static void ossl_wire_log_free(ossl_wire_log *w);
 
 /* glue/pair.c: application data, written by one and read by the other, in one call */
 static int ossl_deliver(SSL *src, SSL *dst, BIO *src_net, BIO *dst_net,

@@ -226,7 +226,7 @@ def drive(
     pausing = on_pause is not None or pause_every_callback
     if _fast and (direct or own_pairs) and _fast_path_ok(client, server, wire, tr, pausing):
         steps, error, failed_side, settled, lazy, sides = _drive_c(
-            client, server, max_steps, settle, own_pairs=not direct
+            client, server, max_steps, settle, own_pairs=not direct, wire=wire
         )
     else:
         with pause_mode(client, server, pause_every_callback):
@@ -283,12 +283,14 @@ def _fast_path_ok(
     pausing: bool = False,
 ) -> bool:
     """Whether the C driver may run this handshake: nothing needs a step or a
-    byte in Python (no wire, trace or observer, neither side failed already,
-    no pause hook or pause mode, no callback that may pause).
+    byte in Python (no trace or observer, no wire but one the C driver can
+    carry (``Wire.c_carriable``: no faults, keys or tap), neither side failed
+    already, no pause hook or pause mode, no callback that may pause).
     A feature that needs Python between two steps adds its condition here."""
+    carriable = getattr(wire, "c_carriable", None)
     return (
         not pausing
-        and wire is None
+        and (wire is None or (carriable is not None and bool(carriable(client, server))))
         and trace is None
         and client._on_info is None
         and client._on_message is None
@@ -419,6 +421,7 @@ _D_BUDGET = int(lib.OSSL_DRIVE_BUDGET)
 _D_QUEUE = int(lib.OSSL_DRIVE_QUEUE)
 _D_MOVE = int(lib.OSSL_DRIVE_MOVE)
 _D_SETTLE = int(lib.OSSL_DRIVE_SETTLE)
+_D_NOMEM = int(lib.OSSL_DRIVE_NOMEM)
 #: ``ossl_bio_move``'s limit for "everything pending" (``transfer_to``'s default).
 
 
@@ -433,7 +436,13 @@ def _drive_scratch() -> tuple[Any, Any]:
 
 
 def _drive_c(
-    client: Connection, server: Connection, max_steps: int, settle: bool, *, own_pairs: bool
+    client: Connection,
+    server: Connection,
+    max_steps: int,
+    settle: bool,
+    *,
+    own_pairs: bool,
+    wire: WireLike | None = None,
 ) -> tuple[
     list[StepRecord],
     SSLError | None,
@@ -458,8 +467,14 @@ def _drive_c(
     does: the failing step's error from the captured queue, then the peer's
     reaction in Python; a parked callback exception raised from the step it
     happened in; the no-progress and budget errors.
+
+    With a ``wire`` (one that ``c_carriable``, on own pairs) every move is
+    the wire's, in C (``ossl_drive_wire``): its log becomes the wire's
+    backlog (:func:`_hand_off`) before Python moves anything through it.
     """
     scratch = _drive_scratch()
+    log = ffi.new("ossl_wire_log *") if wire is not None else None
+    move: Any = wire.transfer if wire is not None else _move
     d, one = scratch
     recs = ffi.new("ossl_step_rec[]", _REC_CAP)  # kept by a lazy step list
     first = True
@@ -493,7 +508,12 @@ def _drive_c(
 
     def c_loop(cssl: Any, sssl: Any) -> tuple[int, int]:
         """The drive's code, and with ``settle`` after a good one, the settle's."""
-        if own_pairs:
+        if log is not None:
+            cnet, snet = client._memory().net, server._memory().net
+            code = int(
+                lib.ossl_drive_wire(cssl, sssl, cnet, snet, log, d, recs, _REC_CAP, max_steps, res)
+            )
+        elif own_pairs:
             cnet, snet = client._memory().net, server._memory().net
             code = int(
                 lib.ossl_drive_own_pairs(cssl, sssl, cnet, snet, d, recs, _REC_CAP, max_steps, res)
@@ -504,7 +524,12 @@ def _drive_c(
         settled = _D_DONE
         if code == _D_DONE and settle:
             # The server's last flight (tickets) moves first, as drive() flushes it.
-            settled = int(lib.ossl_drive_settle(cssl, snet, cnet, one, res))
+            if log is not None:
+                settled = int(lib.ossl_drive_wire_settle(cssl, snet, cnet, log, one, res))
+            else:
+                settled = int(lib.ossl_drive_settle(cssl, snet, cnet, one, res))
+        if _D_NOMEM in (code, settled):
+            raise MemoryError("the C driver's wire log could not grow")
         if _D_MOVE in (code, settled):
             raise SSLError("BIO_write to peer failed", errors=drain(), operation="BIO_write")
         return code, settled
@@ -546,11 +571,14 @@ def _drive_c(
                 st = steps[-1].step
                 error, failed_side = st.error, st.role
                 lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
-                _let_peer_see(client, server, failed_side, not own_pairs, _move, steps, lastd)
+                if log is not None:
+                    _hand_off(wire, client, server, log)  # the alert crosses the wire
+                    log = None
+                _let_peer_see(client, server, failed_side, not own_pairs, move, steps, lastd)
                 break
             if code == _D_STUCK:
                 lastd = {Role.CLIENT: last[0], Role.SERVER: last[1]}
-                error = _stuck(client, server, lastd)
+                error = _stuck(client, server, lastd, wire)
                 failed_side = _waiting_side(client, server)
                 break
             if code == _D_BUDGET:
@@ -564,7 +592,29 @@ def _drive_c(
             # _D_FULL or _D_QUEUE: the records are taken; continue where it stopped.
     finally:
         _drive_tls.s = scratch
+        if log is not None:
+            _hand_off(wire, client, server, log)
     return steps, error, failed_side, settled, lazy, sides
+
+
+def _hand_off(wire: Any, client: Connection, server: Connection, log: Any) -> None:
+    """Give the wire what ``ossl_drive_wire`` logged (``Wire._carried``), then
+    free the log. The log is ours, not libssl's: no guard is needed."""
+    try:
+        d = log.d
+        streams = (
+            bytes(ffi.buffer(d[0].buf, d[0].len)) if d[0].len else b"",
+            bytes(ffi.buffer(d[1].buf, d[1].len)) if d[1].len else b"",
+        )
+        fl = log.flights
+        flights = [
+            (int(fl[j].dir), int(fl[j].len), int(fl[j].whole_end)) for j in range(log.nflights)
+        ]
+        dl = log.dels
+        deliveries = [(int(dl[j].dir), int(dl[j].n)) for j in range(log.ndels)]
+    finally:
+        lib.ossl_wire_log_free(log)
+    wire._carried(client, server, streams, flights, deliveries)
 
 
 def _settle_locked(client: Connection, cssl: Any, res: Any) -> SSLError | None:

@@ -352,6 +352,76 @@ class Wire:
                 lines.append("  (closed: EOF delivered)")
         return "\n".join(lines)
 
+    # -- carried by the C driver -------------------------------------------------
+
+    def c_carriable(self, client: Endpoint, server: Endpoint) -> bool:
+        """Whether the C driver may carry this wire between ``client`` and ``server``.
+
+        True for a wire that only delivers whole records as soon as they
+        crossed: no faults, no ``keys``, no ``tap``, a policy that keeps the
+        base ``segments`` with no per-transfer limit (``FLIGHTS``), nothing
+        queued or partial, and not a subclass with its own ``transfer``. The
+        C driver (``ossl_drive_wire``) then logs what each transfer would
+        have moved and :meth:`_carried` makes it this wire's backlog.
+        """
+        if type(self).transfer is not Wire.transfer:
+            return False
+        if self.faults or self.decryptor is not None or self.tap is not None:
+            return False
+        for d, end in ((self._client, client), (self._server, server)):
+            policy = self.policies[d.role]
+            if not _plain(policy) or policy.units is not None or policy.nbytes is not None:
+                return False
+            if d.queue or d.partial or d.coalesced or d.closed:
+                return False
+            known = d.end
+            if known is not None and known() is not end:
+                return False  # transfer() raises the mismatch
+        return True
+
+    def _carried(
+        self,
+        client: Endpoint,
+        server: Endpoint,
+        streams: tuple[bytes, bytes],
+        flights: Sequence[tuple[int, int, int]],
+        deliveries: Sequence[tuple[int, int]],
+    ) -> None:
+        """Take what the C driver carried as if :meth:`transfer` had moved it.
+
+        ``streams[i]``: every byte side ``i`` (0 client, 1 server) wrote in
+        the drive; ``flights``: ``(side, bytes read, stream offset where its
+        whole records end)`` per transfer that read something, in the order
+        they crossed; ``deliveries``: ``(side, bytes)`` per ``BIO_write``.
+        The backlog, partial records, queue, ``deliveries`` and counters end
+        up as the Python transfers leave them.
+        """
+        self._check_ends(client, server)
+        dirs = self._both()
+        read = [0, 0]
+        whole = [0, 0]
+        for i, n, end in flights:
+            d = dirs[i]
+            data = streams[i][read[i] : read[i] + n]
+            self._backlog.append((d, d.count, d.offset, data, streams[i][whole[i] : end]))
+            d.count += 1
+            d.offset += n
+            read[i] += n
+            whole[i] = end
+        sent = [0, 0]
+        for i, n in deliveries:
+            self.deliveries.append((dirs[i].role, streams[i][sent[i] : sent[i] + n]))
+            sent[i] += n
+        start = [0, 0]
+        for i, _n, end in flights:
+            first = max(start[i], sent[i])
+            if end > first:  # whole records the receiver had no room for yet
+                dirs[i].queue.append(Segment(streams[i][first:end]))
+            start[i] = end
+        for i, d in enumerate(dirs):
+            d.delivered += sent[i]
+            d.partial = streams[i][whole[i] :]
+
     # -- moving bytes ---------------------------------------------------------
 
     def transfer(self, src: Endpoint, dst: Endpoint) -> int:

@@ -7,6 +7,8 @@
  * the caller can empty a full record buffer or look at a step's error queue
  * and call again. */
 #include "../glue.h"
+#include <limits.h>
+#include <stdlib.h>
 
 static int ossl_retryable(int err)
 {
@@ -51,12 +53,123 @@ static int ossl_callback_parked(SSL *ssl)
     return st != NULL && st->cb_error;
 }
 
+/* Make room for need elements of size bytes in *p (capacity *cap); 0: no memory. */
+static int ossl_wire_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    size_t n = *cap ? *cap : 16;
+    void *q;
+
+    if (need <= *cap)
+        return 1;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * size);
+    if (q == NULL)
+        return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+/* Bytes side i's direction still holds: the partial record and the queue
+ * (Wire.in_flight of a plain wire). */
+static size_t ossl_wire_in_flight(const ossl_wire_log *w, int i)
+{
+    return w->d[i].len - w->d[i].delivered;
+}
+
+/* Wire.transfer of a plain wire (wire/wire.py), side i sending: take all
+ * the sender wrote (BIO_read), log it as a flight, cut it at the end of its
+ * whole records (the 2-byte length of each 5-byte header, as
+ * tls.records.whole_records; the partial tail waits), and deliver the queue
+ * one flight's whole records at a time while the receiver has room (as
+ * Wire._deliver: a short BIO_write leaves the rest queued). Returns the
+ * bytes delivered, -1 when the log could not grow. */
+static long ossl_wire_move(ossl_wire_log *w, int i, BIO *from, BIO *to)
+{
+    ossl_wire_dir *d = &w->d[i];
+    size_t avail = BIO_ctrl_pending(from), j;
+    long total = 0;
+
+    if (avail > 0 && avail <= INT_MAX) {
+        int got;
+
+        if (!ossl_wire_grow((void **)&d->buf, &d->cap, d->len + avail, 1)
+            || !ossl_wire_grow((void **)&w->flights, &w->capflights, w->nflights + 1,
+                               sizeof(*w->flights)))
+            return -1;
+        got = BIO_read(from, d->buf + d->len, (int)avail);
+        if (got > 0) {
+            size_t pos = d->whole, n;
+            ossl_wire_flight *f;
+
+            d->len += (size_t)got;
+            n = d->len;
+            while (n - pos >= 5) {
+                size_t end = pos + 5 + (((size_t)d->buf[pos + 3] << 8) | d->buf[pos + 4]);
+                if (end > n)
+                    break;
+                pos = end;
+            }
+            d->whole = pos;
+            f = &w->flights[w->nflights++];
+            f->dir = i;
+            f->len = (size_t)got;
+            f->whole_end = pos;
+        }
+    }
+    for (j = d->queue; j < w->nflights; j++) {
+        const ossl_wire_flight *f = &w->flights[j];
+        size_t want, room;
+        int put;
+
+        if (f->dir != i || d->delivered >= f->whole_end) {
+            if (j == d->queue)
+                d->queue = j + 1;
+            continue;
+        }
+        room = (size_t)BIO_ctrl_get_write_guarantee(to);
+        want = f->whole_end - d->delivered;
+        if (want > room)
+            want = room;
+        if (want > INT_MAX)
+            want = INT_MAX;
+        if (want == 0)
+            break;
+        if (!ossl_wire_grow((void **)&w->dels, &w->capdels, w->ndels + 1, sizeof(*w->dels)))
+            return -1;
+        put = BIO_write(to, d->buf + d->delivered, (int)want);
+        if (put <= 0)
+            break;
+        w->dels[w->ndels].dir = i;
+        w->dels[w->ndels].n = (size_t)put;
+        w->ndels++;
+        d->delivered += (size_t)put;
+        total += put;
+        if (d->delivered < f->whole_end)
+            break;
+        if (j == d->queue)
+            d->queue = j + 1;
+    }
+    return total;
+}
+
+static void ossl_wire_log_free(ossl_wire_log *w)
+{
+    free(w->d[0].buf);
+    free(w->d[1].buf);
+    free(w->flights);
+    free(w->dels);
+    memset(w, 0, sizeof(*w));
+}
+
 /* The loop of pair.drive over two SSLs. net == NULL: the SSLs share one BIO
  * pair (direct mode). Otherwise net[i] is side i's network BIO and what a
  * step wrote goes to the peer's pair right after it, as the Python loop's
  * transfer_to does. */
-static int ossl_drive_loop(SSL *const *ssl, BIO *const *net, ossl_drive_state *d,
-                           ossl_step_rec *out, int cap, int max_steps, ossl_result *r)
+static int ossl_drive_loop(SSL *const *ssl, BIO *const *net, ossl_wire_log *w,
+                           ossl_drive_state *d, ossl_step_rec *out, int cap, int max_steps,
+                           ossl_result *r)
 {
     int i;
 
@@ -74,8 +187,21 @@ static int ossl_drive_loop(SSL *const *ssl, BIO *const *net, ossl_drive_state *d
             const char *before;
             ossl_step_rec *rec;
 
-            if (d->fin[i])
+            if (d->fin[i]) {
+                /* A finished side may still have bytes the wire holds (the
+                 * Python loop moves them without a step, counting one). */
+                if (w != NULL && ossl_wire_in_flight(w, i) > 0) {
+                    long m;
+
+                    d->n++;
+                    m = ossl_wire_move(w, i, net[i], net[1 - i]);
+                    if (m < 0)
+                        return OSSL_DRIVE_NOMEM;
+                    if (m > 0)
+                        d->progressed = 1;
+                }
                 continue;
+            }
             if (d->nrec >= cap) {
                 d->pos = i;
                 return OSSL_DRIVE_FULL;
@@ -88,7 +214,11 @@ static int ossl_drive_loop(SSL *const *ssl, BIO *const *net, ossl_drive_state *d
             d->pos = i + 1;
             if (ossl_callback_parked(ssl[i]))
                 return OSSL_DRIVE_CALLBACK; /* the Python loop's step() raised: nothing moved */
-            if (net != NULL) {
+            if (w != NULL) {
+                rec->sent = ossl_wire_move(w, i, net[i], net[1 - i]);
+                if (rec->sent < 0)
+                    return OSSL_DRIVE_NOMEM;
+            } else if (net != NULL) {
                 rec->sent = ossl_bio_move(net[i], net[1 - i], (size_t)-1);
                 if (rec->sent < 0)
                     return OSSL_DRIVE_MOVE;
@@ -106,7 +236,8 @@ static int ossl_drive_loop(SSL *const *ssl, BIO *const *net, ossl_drive_state *d
         d->pos = 0;
         if (d->fin[0] && d->fin[1])
             return OSSL_DRIVE_DONE;
-        if (!d->progressed) {
+        if (!d->progressed
+            && (w == NULL || ossl_wire_in_flight(w, 0) + ossl_wire_in_flight(w, 1) == 0)) {
             d->idle++;
             if (d->idle >= 2 || SSL_is_init_finished(ssl[0]) || SSL_is_init_finished(ssl[1]))
                 return OSSL_DRIVE_STUCK;
@@ -125,7 +256,7 @@ static int ossl_drive_pair(SSL *client, SSL *server, ossl_drive_state *d,
 
     ssl[0] = client;
     ssl[1] = server;
-    return ossl_drive_loop(ssl, NULL, d, out, cap, max_steps, r);
+    return ossl_drive_loop(ssl, NULL, NULL, d, out, cap, max_steps, r);
 }
 
 /* The default path: each SSL on its own BIO pair (memory_pair()); the bytes
@@ -141,7 +272,48 @@ static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *
     ssl[1] = server;
     net[0] = client_net;
     net[1] = server_net;
-    return ossl_drive_loop(ssl, net, d, out, cap, max_steps, r);
+    return ossl_drive_loop(ssl, net, NULL, d, out, cap, max_steps, r);
+}
+
+/* The default path with a plain wire (Wire.c_carriable()): as
+ * ossl_drive_own_pairs, every move through ossl_wire_move, logged in *w
+ * for the wire's backlog. The log lives across calls (FULL, QUEUE). */
+static int ossl_drive_wire(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
+                           ossl_wire_log *w, ossl_drive_state *d, ossl_step_rec *out, int cap,
+                           int max_steps, ossl_result *r)
+{
+    SSL *ssl[2];
+    BIO *net[2];
+
+    ssl[0] = client;
+    ssl[1] = server;
+    net[0] = client_net;
+    net[1] = server_net;
+    return ossl_drive_loop(ssl, net, w, d, out, cap, max_steps, r);
+}
+
+/* The client's settling peek (see ossl_drive_settle). */
+static int ossl_settle_peek(SSL *client, void *one, ossl_result *r)
+{
+    if (ossl_peek(client, one, 1, r) == 1
+        || (r->err == SSL_ERROR_WANT_READ && r->nerr == 0 && !ossl_callback_parked(client)))
+        return OSSL_DRIVE_DONE;
+    return OSSL_DRIVE_SETTLE;
+}
+
+/* ossl_drive_settle with a plain wire: the server's last flight crosses the
+ * wire until nothing more moves (drive()'s flush), then the client peeks. */
+static int ossl_drive_wire_settle(SSL *client, BIO *server_net, BIO *client_net,
+                                  ossl_wire_log *w, void *one, ossl_result *r)
+{
+    long m;
+
+    do {
+        m = ossl_wire_move(w, 1, server_net, client_net);
+        if (m < 0)
+            return OSSL_DRIVE_NOMEM;
+    } while (m > 0);
+    return ossl_settle_peek(client, one, r);
 }
 
 /* After a drive that ended well: the client takes in what came after its
@@ -155,8 +327,5 @@ static int ossl_drive_settle(SSL *client, BIO *server_net, BIO *client_net, void
 {
     if (server_net != NULL && ossl_bio_move(server_net, client_net, (size_t)-1) < 0)
         return OSSL_DRIVE_MOVE;
-    if (ossl_peek(client, one, 1, r) == 1
-        || (r->err == SSL_ERROR_WANT_READ && r->nerr == 0 && !ossl_callback_parked(client)))
-        return OSSL_DRIVE_DONE;
-    return OSSL_DRIVE_SETTLE;
+    return ossl_settle_peek(client, one, r);
 }

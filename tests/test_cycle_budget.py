@@ -44,15 +44,15 @@ VARIANT, CONFIG = "ossl-default", "ecdsa-1.2-resumed"
 
 #: Estimated cycles per resumed TLS 1.2 handshake outside libssl/libcrypto on
 #: the default path (OpenSSL 3.0.22, CPython 3.11, glibc; docs/performance.md).
-#: With the default path in C (ossl_drive_own_pairs: the steps and the byte
-#: moves in one call, the settle and both snapshots under the same guards) it
-#: reads 1.09 M (this test, 2 -> 12 handshakes) to 1.14 M (the bench, 3 -> 13);
-#: before, with the Python driver, 1.98 M, and 1.06 M before the core rewrite.
+#: With a connection's SSL made and set up in one C call (ossl_open), the
+#: settle in C and our own BIO pairs it reads 0.98 M (this test, 2 -> 12
+#: handshakes) and 0.96 M (the bench, 3 -> 13); before this round 1.09-1.14 M,
+#: with the Python driver 1.98 M.
 #: What is left is mostly building and freeing the two Connections (about
-#: 0.34 M) and the C loop's own libc share (0.26 M). The budget is 1.14 M plus
-#: about 25 %: room for interpreter and libc differences, not for putting the
-#: default path back into Python. Lower it as the cost moves to C.
-BINDING_CYCLE_BUDGET = 1_450_000
+#: 0.42 M) and the C loop's own libc share (0.26 M). The budget is 0.98 M plus
+#: about 22 %: room for interpreter and libc differences, not for putting work
+#: back into Python. Lower it as the cost moves to C.
+BINDING_CYCLE_BUDGET = 1_200_000
 SHORT, LONG = 2, 12
 
 pytestmark = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ossl_handshake._native import ffi, lib
@@ -300,7 +300,9 @@ class SideResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (certificates as counts, the error as class and reasons)."""
-        d = asdict(self)
+        # Not the error itself: asdict deep-copies, and a failure's .result
+        # reaches the wire and its lock.
+        d = asdict(replace(self, error=None))
         d["role"] = self.role.value
         d["peer_chain"] = len(self.peer_chain)
         d["client_hello"] = self.client_hello.to_dict() if self.client_hello else None

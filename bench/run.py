@@ -94,8 +94,12 @@ def build_c() -> Path:
     """Compile bench/c/handshake_loop.c against the OpenSSL the binding uses."""
     from tests.c.build import compile_c
 
+    # One binary per OpenSSL: runs against different versions may share the tree.
+    which = Path(os.environ.get("OPENSSL_DIR") or "system").name
     return compile_c(
-        HERE / "c" / "handshake_loop.c", HERE / "build" / "handshake_loop", extra_flags=["-pthread"]
+        HERE / "c" / "handshake_loop.c",
+        HERE / "build" / f"handshake_loop-{which}",
+        extra_flags=["-pthread"],
     )
 
 

@@ -96,7 +96,8 @@ def test_memory_and_thread_modes_report_per_variant(smoke: dict[str, Any]) -> No
 @pytest.mark.timeout(300)
 def test_targets_are_evaluated_and_printed(smoke: dict[str, Any]) -> None:
     names = [row["target"] for row in smoke["targets"]]
-    assert any(n.startswith("full TLS 1.3, direct") for n in names)
+    # Issue 17's targets the quick run measures (no callgrind there: no cycle targets).
+    assert any(n.startswith("two threads, resumed TLS 1.2") for n in names)
     assert any(n.startswith("memory per live pair (ossl-direct)") for n in names)
     for row in smoke["targets"]:
         assert isinstance(row["met"], bool)

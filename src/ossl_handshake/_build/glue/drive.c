@@ -265,19 +265,14 @@ static int ossl_drive_own_pairs(SSL *client, SSL *server, BIO *client_net, BIO *
                                 ossl_drive_state *d, ossl_step_rec *out, int cap,
                                 int max_steps, ossl_result *r)
 {
-    SSL *ssl[2];
-    BIO *net[2];
-
-    ssl[0] = client;
-    ssl[1] = server;
-    net[0] = client_net;
-    net[1] = server_net;
-    return ossl_drive_loop(ssl, net, NULL, d, out, cap, max_steps, r);
+    return ossl_drive_wire(client, server, client_net, server_net, NULL, d, out, cap, max_steps,
+                           r);
 }
 
 /* The default path with a plain wire (Wire.c_carriable()): as
  * ossl_drive_own_pairs, every move through ossl_wire_move, logged in *w
- * for the wire's backlog. The log lives across calls (FULL, QUEUE). */
+ * for the wire's backlog (w == NULL: plain moves, ossl_drive_own_pairs).
+ * The log lives across calls (FULL, QUEUE). */
 static int ossl_drive_wire(SSL *client, SSL *server, BIO *client_net, BIO *server_net,
                            ossl_wire_log *w, ossl_drive_state *d, ossl_step_rec *out, int cap,
                            int max_steps, ossl_result *r)

@@ -211,17 +211,28 @@ static int pipe_read_empty(BIO *bio, ossl_pipe_dir *in, size_t want)
     return -1;
 }
 
-static int pipe_read_unlocked(BIO *bio, char *out, int outl)
+/* What every read starts with: flags cleared, the request and a stale buffer
+ * dropped. NULL for an uninitialized half. */
+static ossl_pipe_dir *pipe_reader_begin(BIO *bio)
 {
     ossl_pipe_dir *in;
-    size_t n;
 
     BIO_clear_retry_flags(bio);
     if (!BIO_get_init(bio))
-        return 0;
+        return NULL;
     in = pipe_in(bio);
     in->request = 0;
     pipe_dir_free_stale(in);
+    return in;
+}
+
+static int pipe_read_unlocked(BIO *bio, char *out, int outl)
+{
+    ossl_pipe_dir *in = pipe_reader_begin(bio);
+    size_t n;
+
+    if (in == NULL)
+        return 0;
     in->lent = NULL;
     if (out == NULL || outl <= 0)
         return 0;
@@ -236,15 +247,11 @@ static int pipe_read_unlocked(BIO *bio, char *out, int outl)
 /* BIO_nread0: the contiguous readable part, in place (no wrap-around). */
 static long pipe_nread0(BIO *bio, char **buf)
 {
-    ossl_pipe_dir *in;
+    ossl_pipe_dir *in = pipe_reader_begin(bio);
     size_t n;
 
-    BIO_clear_retry_flags(bio);
-    if (!BIO_get_init(bio))
+    if (in == NULL)
         return 0;
-    in = pipe_in(bio);
-    in->request = 0;
-    pipe_dir_free_stale(in);
     if (in->len == 0)
         return pipe_read_empty(bio, in, 1);
     n = in->cap - in->off < in->len ? in->cap - in->off : in->len;
